@@ -1,0 +1,137 @@
+"""Login, device naming and reuse, sessions on disk, discovery, bad input."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from typing import Any
+
+import aiohttp
+import pytest
+from conftest import MakeUser
+from helpers import TestUser
+
+from tuimatrix.core import auth
+from tuimatrix.core.errors import UserError
+from tuimatrix.core.session import account_dir, load_sessions
+from tuimatrix.paths import get_paths
+
+
+async def server_devices(user: TestUser, token: str) -> dict[str, Any]:
+    """The user's devices on the server, but the one that registration made."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{user.base_url}/_matrix/client/v3/devices",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp,
+    ):
+        data = await resp.json()
+    return {
+        d["device_id"]: d
+        for d in data["devices"]
+        if (d.get("display_name") or "").startswith("tuimatrix:")
+    }
+
+
+async def test_login_names_the_device_and_saves_a_private_session(make_user: MakeUser) -> None:
+    user = make_user("alice")
+    paths = get_paths()
+    result = await auth.login(paths, user.user_id, user.password)
+    account = result.account
+    try:
+        devices = await server_devices(user, account.session.access_token)
+        assert account.session.device_id in devices
+        assert (
+            devices[account.session.device_id]["display_name"]
+            == f"tuimatrix: {user.localpart}@{socket.gethostname()}"
+        )
+        directory = account_dir(paths, user.user_id)
+        assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(directory / "session.json").st_mode) == 0o600
+        [saved] = load_sessions(paths)
+        assert saved == account.session
+        assert saved.homeserver == user.base_url.rstrip("/")  # found through .well-known
+    finally:
+        await account.close()
+
+
+async def test_second_login_from_this_machine_reuses_the_device(make_user: MakeUser) -> None:
+    user = make_user("bob")
+    paths = get_paths()
+    first = await auth.login(paths, user.user_id, user.password)
+    await first.account.start()  # uploads the device keys
+    await first.account.close()
+    second = await auth.login(paths, user.user_id, user.password)
+    try:
+        assert second.notice == ""
+        assert second.account.session.device_id == first.account.session.device_id
+        devices = await server_devices(user, second.account.session.access_token)
+        assert list(devices) == [first.account.session.device_id]
+    finally:
+        await second.account.close()
+
+
+async def test_login_with_lost_keys_starts_a_fresh_device(make_user: MakeUser) -> None:
+    user = make_user("carol")
+    paths = get_paths()
+    first = await auth.login(paths, user.user_id, user.password)
+    await first.account.start()
+    await first.account.close()
+    old_device = first.account.session.device_id
+    # The store (with the device's olm keys) is lost; the session on the server remains.
+    (account_dir(paths, user.user_id) / "store.db").unlink()
+    second = await auth.login(paths, user.user_id, user.password)
+    try:
+        new_device = second.account.session.device_id
+        assert new_device != old_device
+        assert old_device in second.notice and new_device in second.notice
+        devices = await server_devices(user, second.account.session.access_token)
+        assert old_device not in devices and new_device in devices
+        await second.account.start()
+        await second.account.close()
+        # And the new device is the one reused from now on.
+        third = await auth.login(paths, user.user_id, user.password)
+        assert third.account.session.device_id == new_device
+        assert third.notice == ""
+        await third.account.close()
+    finally:
+        await second.account.close()
+
+
+async def test_login_with_localpart_and_homeserver(make_user: MakeUser) -> None:
+    user = make_user("dave")
+    result = await auth.login(get_paths(), user.localpart, user.password, user.base_url)
+    try:
+        assert result.account.user_id == user.user_id
+    finally:
+        await result.account.close()
+
+
+async def test_wrong_password_is_one_clear_line(make_user: MakeUser) -> None:
+    user = make_user("erin")
+    with pytest.raises(UserError, match="wrong user name or password"):
+        await auth.login(get_paths(), user.user_id, "not the password")
+    assert load_sessions(get_paths()) == []
+
+
+async def test_unreachable_server_is_one_clear_line() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(UserError, match="cannot reach"):
+        await auth.login(get_paths(), "@x:localhost", "pw", f"http://127.0.0.1:{port}")
+
+
+async def test_not_a_matrix_server_is_one_clear_line(aiohttp_text_server: str) -> None:
+    with pytest.raises(UserError, match="not a Matrix homeserver"):
+        await auth.login(get_paths(), "@x:localhost", "pw", aiohttp_text_server)
+
+
+def test_bad_user_ids_are_refused() -> None:
+    with pytest.raises(UserError):
+        auth.parse_user("@nocolon", None)
+    with pytest.raises(UserError):
+        auth.parse_user("bare", None)
+    assert auth.parse_user("@a:example.org", None) == ("@a:example.org", "a", "example.org")

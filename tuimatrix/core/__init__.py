@@ -1,0 +1,1 @@
+"""The Matrix layer of tuimatrix. Nothing in this package may import textual."""

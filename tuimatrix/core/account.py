@@ -1,0 +1,311 @@
+"""One logged-in session: a mautrix Client, its store, its sync loop and its send queue.
+
+Several accounts can be open at once in one process; each has its own store and tasks.
+Changes reach the UI through listeners, which get ``SyncChanges``, ``LocalEcho`` and
+``SyncStatus`` objects and must not block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from mautrix.api import Method, Path
+from mautrix.client import Client
+from mautrix.types import FilterID, SyncToken, UserID
+
+from tuimatrix.core.crypto import Crypto
+from tuimatrix.core.errors import describe_error, retry_after, soft_logout
+from tuimatrix.core.http import TuiHTTPAPI
+from tuimatrix.core.operations import Operations
+from tuimatrix.core.rooms import RoomModels
+from tuimatrix.core.sendqueue import LocalEcho, SendQueue
+from tuimatrix.core.session import (
+    STORE_FILE,
+    SessionInfo,
+    account_dir,
+    remove_account_dir,
+)
+from tuimatrix.core.store import Store, dumps
+from tuimatrix.core.sync import SYNC_FILTER, SyncChanges, apply_sync
+from tuimatrix.paths import Paths
+
+log = logging.getLogger(__name__)
+
+#: Long-poll time of a live sync (ms), and the HTTP read timeout that must exceed it (s).
+SYNC_TIMEOUT_MS = 30_000
+READ_TIMEOUT = 90.0
+#: Back-off between failed syncs (seconds).
+BACKOFF_MIN = 1.0
+BACKOFF_MAX = 60.0
+
+STARTING = "starting"
+INITIAL_SYNC = "initial sync"
+CATCHING_UP = "catching up"
+LIVE = "live"
+RECONNECTING = "reconnecting"
+SOFT_LOGGED_OUT = "soft logged out"
+LOGGED_OUT = "logged out"
+STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    state: str
+    detail: str = ""
+    #: when the next attempt is due (time.time()), while reconnecting
+    retry_at: float | None = None
+
+
+Listener = Callable[["Account", object], None]
+
+
+def make_http_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=None, connect=20, sock_read=READ_TIMEOUT),
+        headers={"User-Agent": "tuimatrix"},
+    )
+
+
+class Account(Operations):
+    def __init__(self, session: SessionInfo, paths: Paths, *, crypto: bool = True) -> None:
+        self.session = session
+        self.paths = paths
+        self.user_id = session.user_id
+        self.directory = account_dir(paths, session.user_id)
+        self.store = Store(self.directory / STORE_FILE)
+        self.http = make_http_session()
+        api = TuiHTTPAPI(session.homeserver, session.access_token, client_session=self.http)
+        self.client = Client(
+            mxid=UserID(session.user_id),
+            device_id=session.device_id,
+            api=api,
+            state_store=self.store.state_store,
+        )
+        self.rooms = RoomModels(self.store, session.user_id)
+        self.send_queue = SendQueue(self.store, SendQueue.http_sender(api), self._on_echo)
+        self.crypto: Crypto | None = (
+            Crypto(self.client, self.store, self.directory) if crypto else None
+        )
+        self.status = SyncStatus(STARTING)
+        self.typing: dict[str, list[str]] = {}
+        #: the `since` token of every sync request made, for tests and diagnostics
+        self.sync_log: list[str | None] = []
+        self._listeners: list[Listener] = []
+        self._sync_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, session: SessionInfo, paths: Paths, *, crypto: bool = True) -> Account:
+        """Open the account's store and models; no network needed."""
+        account = cls(session, paths, crypto=crypto)
+        try:
+            await account.store.open()
+            await account.rooms.load()
+        except BaseException:
+            await account.http.close()
+            raise
+        return account
+
+    async def start(self) -> None:
+        """Load the device keys and start syncing and sending in the background."""
+        if self.crypto is not None and not self.crypto.loaded:
+            await self.crypto.load()
+        self.send_queue.start()
+        if self._sync_task is None:
+            self._sync_task = asyncio.create_task(self._sync_forever(), name=f"sync {self.user_id}")
+
+    async def stop(self) -> None:
+        task, self._sync_task = self._sync_task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        await self.send_queue.stop()
+
+    async def close(self) -> None:
+        if self.status.state == STOPPED:
+            return
+        await self.stop()
+        await self.store.close()
+        await self.http.close()
+        self._set_status(SyncStatus(STOPPED))
+
+    # -- listeners -----------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _emit(self, change: object) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(self, change)
+            except Exception:  # a broken listener must not stop the sync loop
+                log.exception("listener failed")
+
+    def _on_echo(self, echo: LocalEcho) -> None:
+        self._emit(echo)
+
+    def _set_status(self, status: SyncStatus) -> None:
+        if status != self.status:
+            self.status = status
+            self._emit(status)
+
+    # -- syncing -------------------------------------------------------------------------------
+
+    async def _filter_id(self) -> str:
+        fid = await self.store.get_value("filter_id")
+        filter_json = dumps(SYNC_FILTER)
+        if fid is None or await self.store.get_value("filter_json") != filter_json:
+            resp = await self.client.api.request(
+                Method.POST, Path.v3.user[self.user_id].filter, SYNC_FILTER
+            )
+            fid = str(resp["filter_id"])
+            await self.store.set_value("filter_id", fid)
+            await self.store.set_value("filter_json", filter_json)
+        return fid
+
+    async def sync_once(self, timeout_ms: int = 0) -> SyncChanges:
+        """One /sync request, processed and committed with its token. Raises on failure."""
+        since = await self.store.next_batch()
+        filter_id = await self._filter_id()
+        self.sync_log.append(since)
+        if since is None:
+            self._set_status(SyncStatus(INITIAL_SYNC))
+        resp = await self.client.sync(
+            since=SyncToken(since) if since else None,
+            timeout=timeout_ms if since else 0,
+            filter_id=FilterID(filter_id),
+        )
+        if not isinstance(resp, dict) or not isinstance(resp.get("next_batch"), str):
+            raise ValueError("the sync response has no next_batch")
+        if self.crypto is not None:
+            if not self.crypto.loaded:
+                await self.crypto.load()
+            # Room keys must be safe in the store before the token that brought them moves on.
+            await self.crypto.process_sync(resp)
+        async with self.store.transaction() as conn:
+            changes = await apply_sync(conn, resp, initial=since is None)
+        await self.rooms.refresh(changes.rooms, account_data_changed=bool(changes.account_data))
+        self.typing.update(changes.typing)
+        self._emit(changes)
+        return changes
+
+    def sync_now(self) -> None:
+        """Cut the current back-off short (e.g. the user asked to reconnect)."""
+        self._wake.set()
+
+    async def _sync_forever(self) -> None:
+        backoff = BACKOFF_MIN
+        caught_up = False
+        gaps_checked = False
+        if await self.store.next_batch() is not None:
+            self._set_status(SyncStatus(CATCHING_UP))
+        while True:
+            try:
+                changes = await self.sync_once(SYNC_TIMEOUT_MS if caught_up else 0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                errcode = getattr(e, "errcode", None)
+                if errcode == "M_UNKNOWN_TOKEN":
+                    await self._lost_token(soft=soft_logout(e), reason=describe_error(e))
+                    return
+                wait = retry_after(e) or backoff
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                self._set_status(
+                    SyncStatus(RECONNECTING, describe_error(e), retry_at=time.time() + wait)
+                )
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                except TimeoutError:
+                    pass
+                continue
+            backoff = BACKOFF_MIN
+            caught_up = True
+            self._set_status(SyncStatus(LIVE))
+            if changes.limited or not gaps_checked:
+                gaps_checked = await self._fill_gaps_quietly()
+
+    async def _fill_gaps_quietly(self) -> bool:
+        """Fill recorded gaps; a failure leaves them recorded for the next try."""
+        rooms = {room_id for room_id, _, _ in await self.store.gaps()}
+        if not rooms:
+            return True
+        try:
+            added = await self.fill_gaps(max_events=500)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.info("could not fill timeline gaps yet: %s", describe_error(e))
+            return False
+        if added:
+            # Screens showing these rooms reload their timelines.
+            self._emit(SyncChanges(rooms=rooms, limited=rooms))
+        return True
+
+    async def _lost_token(self, *, soft: bool, reason: str) -> None:
+        """The server no longer accepts our token."""
+        await self.send_queue.stop()
+        if soft:
+            # Same device, same store: only a new password is needed (see auth.relogin).
+            self._set_status(SyncStatus(SOFT_LOGGED_OUT, reason))
+        else:
+            self._set_status(SyncStatus(LOGGED_OUT, reason))
+
+    async def discard(self) -> None:
+        """Delete everything stored for this account (after a hard logout)."""
+        await self.close()
+        remove_account_dir(self.paths, self.user_id)
+
+    # -- scrollback and gaps -------------------------------------------------------------------
+
+    async def _messages(self, room_id: str, token: str, limit: int) -> dict[str, Any]:
+        resp = await self.client.api.request(
+            Method.GET,
+            Path.v3.rooms[room_id].messages,
+            query_params={
+                "from": token,
+                "dir": "b",
+                "limit": str(limit),
+                "filter": dumps({"lazy_load_members": True}),
+            },
+        )
+        return resp if isinstance(resp, dict) else {}
+
+    async def load_older(self, room_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Fetch up to ``limit`` events older than the oldest stored; returns them oldest first.
+
+        An empty list means the start of the room was reached.
+        """
+        from tuimatrix.core.history import store_older
+
+        key = f"scrollback:{room_id}"
+        token = await self.store.get_value(key)
+        if not token:
+            return []
+        resp = await self._messages(room_id, token, limit)
+        return await store_older(self, room_id, resp, key)
+
+    async def fill_gaps(self, room_id: str | None = None, max_events: int = 1000) -> int:
+        """Fill the holes that limited syncs left; returns how many events were added."""
+        from tuimatrix.core.history import fill_gap
+
+        added = 0
+        for gap_room, position, prev_batch in await self.store.gaps(room_id):
+            added += await fill_gap(self, gap_room, position, prev_batch, max_events)
+        return added

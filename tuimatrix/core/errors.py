@@ -1,0 +1,80 @@
+"""Errors a user sees: one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from mautrix.errors import MatrixConnectionError, MatrixRequestError, MatrixResponseError
+
+
+class UserError(Exception):
+    """An error whose message is meant for the user as it stands (one line)."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line that says what went wrong, for the status line or stderr."""
+    from tuimatrix.core.sanitize import clean_line  # messages from servers are untrusted
+
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, MatrixRequestError):
+        code = getattr(exc, "errcode", None) or f"HTTP {getattr(exc, 'http_status', '?')}"
+        message = getattr(exc, "message", None) or ""
+        # The message comes from the server: untrusted.
+        return clean_line(f"{code}: {message}" if message else code)
+    if isinstance(exc, MatrixConnectionError | aiohttp.ClientConnectionError | OSError):
+        return f"cannot reach the server ({connection_reason(exc)})"
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return "the server did not answer in time"
+    if isinstance(exc, MatrixResponseError):
+        return clean_line(f"unexpected answer from the server: {exc}")
+    return clean_line(f"{type(exc).__name__}: {exc}")
+
+
+def connection_reason(exc: BaseException) -> str:
+    """A few words on why a connection failed."""
+    from tuimatrix.core.sanitize import clean_line
+
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, aiohttp.ClientConnectorDNSError) or (
+            isinstance(cause, OSError) and "Name or service not known" in str(cause)
+        ):
+            return "host name not found"
+        if isinstance(cause, aiohttp.ClientConnectorCertificateError):
+            return "its TLS certificate is not valid"
+        if isinstance(cause, TimeoutError | asyncio.TimeoutError):
+            return "timed out"
+        if isinstance(cause, aiohttp.ServerDisconnectedError):
+            return "the server closed the connection"
+        os_error = getattr(cause, "os_error", None)
+        cause = os_error if isinstance(os_error, BaseException) else cause.__cause__
+    return clean_line(str(exc)) or type(exc).__name__
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True for errors that mean "try again later" rather than "the request is wrong"."""
+    if isinstance(exc, MatrixRequestError):
+        return getattr(exc, "http_status", 0) in (502, 503, 504) or retry_after(exc) is not None
+    return isinstance(
+        exc,
+        MatrixConnectionError
+        | aiohttp.ClientError
+        | OSError
+        | asyncio.TimeoutError
+        | TimeoutError
+        | MatrixResponseError,
+    )
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds the server asked us to wait (429), if it said so."""
+    value = getattr(exc, "retry_after", None)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def soft_logout(exc: BaseException) -> bool:
+    return bool(getattr(exc, "soft_logout", False))

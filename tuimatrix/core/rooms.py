@@ -1,0 +1,258 @@
+"""Room summaries: what the room list shows of a room, derived from the store.
+
+Display names follow the spec's "Calculating the display name for a room": ``m.room.name``,
+then the canonical alias, then the heroes (disambiguated member names), then "Empty room".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuimatrix.core.store import Store, loads
+
+#: The state types a summary is built from (members only for heroes and our own).
+SUMMARY_STATE_TYPES = (
+    "m.room.name",
+    "m.room.canonical_alias",
+    "m.room.topic",
+    "m.room.avatar",
+    "m.room.create",
+    "m.room.encryption",
+    "m.space.child",
+    "m.space.parent",
+    "m.room.member",
+)
+
+
+@dataclass
+class RoomSummary:
+    room_id: str
+    membership: str = "join"
+    name: str = ""
+    display_name: str = ""
+    canonical_alias: str | None = None
+    topic: str = ""
+    avatar_url: str | None = None
+    is_space: bool = False
+    encrypted: bool = False
+    is_direct: bool = False
+    tags: dict[str, float | None] = field(default_factory=dict)
+    space_children: list[str] = field(default_factory=list)
+    space_parents: list[str] = field(default_factory=list)
+    joined_count: int = 0
+    invited_count: int = 0
+    notification_count: int = 0
+    highlight_count: int = 0
+    latest_ts: int = 0
+    inviter: str | None = None
+
+    @property
+    def is_favourite(self) -> bool:
+        return "m.favourite" in self.tags
+
+    @property
+    def is_low_priority(self) -> bool:
+        return "m.lowpriority" in self.tags
+
+
+@dataclass
+class _RoomState:
+    """The raw inputs of one room's summary, kept so a single change recomputes cheaply."""
+
+    row: Mapping[str, Any] | None = None
+    state: dict[tuple[str, str], tuple[str | None, dict[str, Any]]] = field(default_factory=dict)
+
+
+def member_names(members: Mapping[str, dict[str, Any]]) -> dict[str, str]:
+    """Display names of members, disambiguated as the spec asks.
+
+    A name shared by two members, or that looks like a user id, gets the user id appended.
+    """
+    counts: dict[str, int] = {}
+    for content in members.values():
+        name = content.get("displayname")
+        if isinstance(name, str) and name:
+            counts[name] = counts.get(name, 0) + 1
+    names = {}
+    for user_id, content in members.items():
+        name = content.get("displayname")
+        if not isinstance(name, str) or not name:
+            names[user_id] = user_id
+        elif counts[name] > 1 or name.startswith("@"):
+            names[user_id] = f"{name} ({user_id})"
+        else:
+            names[user_id] = name
+    return names
+
+
+def compute_display_name(
+    name: str,
+    alias: str | None,
+    heroes: list[str],
+    hero_names: Mapping[str, str],
+    joined: int,
+    invited: int,
+) -> str:
+    if name:
+        return name
+    if alias:
+        return alias
+    shown = [hero_names.get(h, h) for h in heroes]
+    others = joined + invited - 1
+    if shown:
+        if others <= 0 and joined + invited <= 1:
+            return "Empty room (was " + ", ".join(shown) + ")"
+        if others > len(shown):
+            return ", ".join(shown) + f" and {others - len(shown)} others"
+        if len(shown) == 1:
+            return shown[0]
+        return ", ".join(shown[:-1]) + " and " + shown[-1]
+    return "Empty room"
+
+
+def build_summary(
+    room_id: str,
+    inputs: _RoomState,
+    own_user_id: str,
+    direct_rooms: set[str],
+    tags: Mapping[str, Any] | None,
+) -> RoomSummary:
+    row = inputs.row or {}
+    state = inputs.state
+
+    def content(type_: str, key: str = "") -> dict[str, Any]:
+        entry = state.get((type_, key))
+        return entry[1] if entry else {}
+
+    name = content("m.room.name").get("name")
+    alias = content("m.room.canonical_alias").get("alias")
+    topic = content("m.room.topic").get("topic")
+    avatar = content("m.room.avatar").get("url")
+    create = content("m.room.create")
+    members = {k: c for (t, k), (_, c) in state.items() if t == "m.room.member"}
+    heroes_raw = row.get("heroes") or "[]"
+    heroes = [h for h in loads(heroes_raw) if isinstance(h, str) and h != own_user_id]
+    if not heroes and row.get("membership") in ("invite", "knock", None):
+        # Invites carry no summary: the stripped member events stand in for heroes.
+        heroes = [u for u in members if u != own_user_id][:5]
+    joined = row.get("joined_count")
+    invited = row.get("invited_count")
+    if joined is None:
+        joined = sum(1 for c in members.values() if c.get("membership") == "join")
+    if invited is None:
+        invited = sum(1 for c in members.values() if c.get("membership") == "invite")
+    display_name = compute_display_name(
+        name if isinstance(name, str) else "",
+        alias if isinstance(alias, str) else None,
+        heroes,
+        member_names(members),
+        int(joined),
+        int(invited),
+    )
+    own = state.get(("m.room.member", own_user_id))
+    tag_map: dict[str, float | None] = {}
+    if isinstance(tags, Mapping):
+        for tag, info in tags.items():
+            order = info.get("order") if isinstance(info, dict) else None
+            tag_map[str(tag)] = float(order) if isinstance(order, int | float) else None
+    return RoomSummary(
+        room_id=room_id,
+        membership=str(row.get("membership") or "join"),
+        name=name if isinstance(name, str) else "",
+        display_name=display_name,
+        canonical_alias=alias if isinstance(alias, str) else None,
+        topic=topic if isinstance(topic, str) else "",
+        avatar_url=avatar if isinstance(avatar, str) else None,
+        is_space=create.get("type") == "m.space",
+        encrypted=bool(content("m.room.encryption").get("algorithm")),
+        is_direct=room_id in direct_rooms,
+        tags=tag_map,
+        space_children=sorted(
+            k for (t, k), (_, c) in state.items() if t == "m.space.child" and c.get("via")
+        ),
+        space_parents=sorted(
+            k for (t, k), (_, c) in state.items() if t == "m.space.parent" and c.get("via")
+        ),
+        joined_count=int(joined),
+        invited_count=int(invited),
+        notification_count=int(row.get("notification_count") or 0),
+        highlight_count=int(row.get("highlight_count") or 0),
+        latest_ts=int(row.get("latest_ts") or 0),
+        inviter=own[0] if own and own[1].get("membership") == "invite" else None,
+    )
+
+
+def direct_room_ids(m_direct: Any) -> set[str]:
+    rooms: set[str] = set()
+    if isinstance(m_direct, dict):
+        for room_ids in m_direct.values():
+            if isinstance(room_ids, list):
+                rooms.update(r for r in room_ids if isinstance(r, str))
+    return rooms
+
+
+class RoomModels:
+    """Every room summary of one account, kept up to date from the store."""
+
+    def __init__(self, store: Store, own_user_id: str) -> None:
+        self.store = store
+        self.own_user_id = own_user_id
+        self.summaries: dict[str, RoomSummary] = {}
+        self._inputs: dict[str, _RoomState] = {}
+        self._direct: set[str] = set()
+        self._tags: dict[str, Any] = {}
+
+    async def load(self) -> None:
+        """Read every room from the store (at start: no network needed)."""
+        self._inputs = {}
+        for row in await self.store.room_rows():
+            self._inputs.setdefault(row["room_id"], _RoomState()).row = dict(row)
+        await self._load_state(await self.store.state_rows(SUMMARY_STATE_TYPES), only=None)
+        await self._load_account_data()
+        self.summaries = {rid: self._build(rid) for rid in self._inputs}
+
+    async def refresh(self, room_ids: Iterable[str], account_data_changed: bool = False) -> None:
+        """Recompute the summaries of ``room_ids`` (after a sync touched them)."""
+        room_ids = set(room_ids)
+        if account_data_changed:
+            await self._load_account_data()
+            room_ids |= set(self._inputs)
+        rows = {r["room_id"]: dict(r) for r in await self.store.room_rows()}
+        for room_id in room_ids:
+            inputs = self._inputs.setdefault(room_id, _RoomState())
+            inputs.row = rows.get(room_id)
+            inputs.state = {}
+            for r in await self.store.room_state_rows(room_id):
+                if r["type"] in SUMMARY_STATE_TYPES:
+                    inputs.state[(r["type"], r["state_key"])] = (r["sender"], loads(r["content"]))
+        self.summaries.update({rid: self._build(rid) for rid in room_ids})
+        for rid in [r for r in room_ids if self._inputs[r].row is None]:
+            # Known only from account data (e.g. a tag on a room we never joined).
+            self.summaries.pop(rid, None)
+
+    async def _load_state(self, rows: list[Any], only: set[str] | None) -> None:
+        for r in rows:
+            if only is not None and r["room_id"] not in only:
+                continue
+            inputs = self._inputs.setdefault(r["room_id"], _RoomState())
+            inputs.state[(r["type"], r["state_key"])] = (r["sender"], loads(r["content"]))
+
+    async def _load_account_data(self) -> None:
+        data = await self.store.account_data()
+        self._direct = direct_room_ids(data.get(("", "m.direct")))
+        self._tags = {
+            room_id: content.get("tags")
+            for (room_id, type_), content in data.items()
+            if room_id and type_ == "m.tag" and isinstance(content, dict)
+        }
+
+    def _build(self, room_id: str) -> RoomSummary:
+        return build_summary(
+            room_id,
+            self._inputs.get(room_id, _RoomState()),
+            self.own_user_id,
+            self._direct,
+            self._tags.get(room_id),
+        )

@@ -1,0 +1,294 @@
+"""The per-account SQLite database: mautrix's crypto and state tables, and ours.
+
+One file per account, WAL mode, one connection (mautrix's aiosqlite pool has one), so that
+every write is serialised and a sync response lands in a single transaction. mautrix's crypto
+store (``crypto_version``) and state store (``mx_version``) keep their own schema versions; ours
+is ``tm_version``, with migrations registered below in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from mautrix.client.state_store.asyncpg import PgStateStore
+from mautrix.crypto.store.asyncpg import PgCryptoStateStore, PgCryptoStore
+from mautrix.util.async_db import Connection, Database, UpgradeTable
+from yarl import URL
+
+log = logging.getLogger(__name__)
+
+upgrade_table = UpgradeTable(
+    version_table_name="tm_version",
+    database_name="tuimatrix store",
+    log=logging.getLogger("tuimatrix.store.upgrade"),
+)
+
+
+# mautrix's register() is untyped; going through Any keeps the decorator usable under strict.
+_register: Any = upgrade_table.register
+
+
+@_register(description="Initial schema")  # type: ignore[untyped-decorator]
+async def _v1(conn: Connection) -> None:
+    await conn.execute(
+        """CREATE TABLE sync_state (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )"""
+    )
+    await conn.execute(
+        """CREATE TABLE rooms (
+            room_id            TEXT PRIMARY KEY,
+            membership         TEXT NOT NULL,
+            heroes             TEXT NOT NULL DEFAULT '[]',
+            joined_count       INTEGER,
+            invited_count      INTEGER,
+            notification_count INTEGER NOT NULL DEFAULT 0,
+            highlight_count    INTEGER NOT NULL DEFAULT 0,
+            latest_ts          INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    # Current state, one row per (type, state_key); invites' stripped state has no event id.
+    await conn.execute(
+        """CREATE TABLE room_state (
+            room_id   TEXT NOT NULL,
+            type      TEXT NOT NULL,
+            state_key TEXT NOT NULL,
+            event_id  TEXT,
+            sender    TEXT,
+            content   TEXT NOT NULL,
+            PRIMARY KEY (room_id, type, state_key)
+        )"""
+    )
+    # position orders a room's timeline: live events append above the top, scrollback goes
+    # below the bottom, and a filled gap takes positions between its two neighbours (REAL).
+    await conn.execute(
+        """CREATE TABLE events (
+            event_id         TEXT PRIMARY KEY,
+            room_id          TEXT NOT NULL,
+            position         REAL NOT NULL,
+            type             TEXT NOT NULL,
+            sender           TEXT NOT NULL,
+            state_key        TEXT,
+            origin_server_ts INTEGER NOT NULL,
+            json             TEXT NOT NULL
+        )"""
+    )
+    await conn.execute("CREATE INDEX events_room_position ON events (room_id, position)")
+    # A hole in a room's timeline below the event at `position`, fillable from prev_batch.
+    await conn.execute(
+        """CREATE TABLE gaps (
+            room_id    TEXT NOT NULL,
+            position   REAL NOT NULL,
+            prev_batch TEXT NOT NULL,
+            PRIMARY KEY (room_id, position)
+        )"""
+    )
+    await conn.execute(
+        """CREATE TABLE receipts (
+            room_id      TEXT NOT NULL,
+            user_id      TEXT NOT NULL,
+            receipt_type TEXT NOT NULL,
+            thread_id    TEXT NOT NULL DEFAULT '',
+            event_id     TEXT NOT NULL,
+            ts           INTEGER,
+            PRIMARY KEY (room_id, user_id, receipt_type, thread_id)
+        )"""
+    )
+    # room_id '' holds global account data.
+    await conn.execute(
+        """CREATE TABLE account_data (
+            room_id TEXT NOT NULL,
+            type    TEXT NOT NULL,
+            content TEXT NOT NULL,
+            PRIMARY KEY (room_id, type)
+        )"""
+    )
+    # The transaction id is written before the request and reused on every retry, so a
+    # retry or a restart can never send a message twice.
+    await conn.execute(
+        """CREATE TABLE send_queue (
+            seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+            txn_id     TEXT NOT NULL UNIQUE,
+            room_id    TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            content    TEXT NOT NULL,
+            state      TEXT NOT NULL,
+            event_id   TEXT,
+            error      TEXT,
+            created_ts INTEGER NOT NULL
+        )"""
+    )
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
+def loads(text: str | bytes) -> Any:
+    return orjson.loads(text)
+
+
+class Store:
+    """The account's database. ``db`` is ours; ``crypto_db`` shares its connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # Built, not formatted: session directory names contain '%', which a URL would decode.
+        url = URL.build(scheme="sqlite", path=str(path.resolve()))
+        self.db = Database.create(
+            url,
+            upgrade_table=upgrade_table,
+            db_args={"min_size": 1, "max_size": 1},
+            log=logging.getLogger("tuimatrix.db"),
+        )
+        # mautrix's stores keep their own version tables, on the same connection.
+        self.crypto_db = Database.create(
+            url,
+            upgrade_table=PgCryptoStore.upgrade_table,
+            log=logging.getLogger("tuimatrix.db.crypto"),
+        )
+        self.crypto_db.override_pool(self.db)
+        self.state_db = Database.create(
+            url,
+            upgrade_table=PgStateStore.upgrade_table,
+            log=logging.getLogger("tuimatrix.db.state"),
+        )
+        self.state_db.override_pool(self.db)
+        self.state_store = PgCryptoStateStore(self.state_db)
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await self.db.start()
+        await self.crypto_db.start()
+        await self.state_db.start()
+        self.path.chmod(0o600)
+
+    async def close(self) -> None:
+        await self.db.stop()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """One connection in one transaction: everything written in it lands, or nothing."""
+        conn: Connection
+        async with self.db.acquire() as conn, conn.transaction():
+            yield conn
+
+    # -- sync state ----------------------------------------------------------------------------
+
+    async def get_value(self, key: str) -> str | None:
+        value = await self.db.fetchval("SELECT value FROM sync_state WHERE key=$1", key)
+        return str(value) if value is not None else None
+
+    async def set_value(self, key: str, value: str) -> None:
+        await self.db.execute(
+            "INSERT INTO sync_state (key, value) VALUES ($1, $2) "
+            "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+            key,
+            value,
+        )
+
+    async def next_batch(self) -> str | None:
+        return await self.get_value("next_batch")
+
+    async def crypto_device_id(self, user_id: str) -> str | None:
+        """The device whose olm account this store holds, if any."""
+        value = await self.db.fetchval(
+            "SELECT device_id FROM crypto_account WHERE account_id=$1", user_id
+        )
+        return str(value) if value else None
+
+    # -- reads used by the models --------------------------------------------------------------
+
+    async def room_rows(self) -> list[Any]:
+        return list(await self.db.fetch("SELECT * FROM rooms"))
+
+    async def state_rows(self, types: Iterable[str]) -> list[Any]:
+        types = list(types)
+        marks = ",".join(f"${i + 1}" for i in range(len(types)))
+        return list(
+            await self.db.fetch(
+                f"SELECT room_id, type, state_key, sender, content FROM room_state "
+                f"WHERE type IN ({marks})",
+                *types,
+            )
+        )
+
+    async def room_state_rows(self, room_id: str) -> list[Any]:
+        return list(
+            await self.db.fetch(
+                "SELECT type, state_key, sender, content FROM room_state WHERE room_id=$1",
+                room_id,
+            )
+        )
+
+    async def state_content(self, room_id: str, type_: str, state_key: str = "") -> Any:
+        text = await self.db.fetchval(
+            "SELECT content FROM room_state WHERE room_id=$1 AND type=$2 AND state_key=$3",
+            room_id,
+            type_,
+            state_key,
+        )
+        return loads(text) if text is not None else None
+
+    async def account_data(self) -> dict[tuple[str, str], Any]:
+        rows = await self.db.fetch("SELECT room_id, type, content FROM account_data")
+        return {(r["room_id"], r["type"]): loads(r["content"]) for r in rows}
+
+    async def latest_events(self, room_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest ``limit`` events of a room, oldest first."""
+        rows = await self.db.fetch(
+            "SELECT json FROM events WHERE room_id=$1 ORDER BY position DESC LIMIT $2",
+            room_id,
+            limit,
+        )
+        return [loads(r["json"]) for r in reversed(rows)]
+
+    async def events_before(
+        self, room_id: str, event_id: str, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` stored events older than ``event_id``, oldest first."""
+        rows = await self.db.fetch(
+            "SELECT json FROM events WHERE room_id=$1 AND position < "
+            "(SELECT position FROM events WHERE event_id=$2) ORDER BY position DESC LIMIT $3",
+            room_id,
+            event_id,
+            limit,
+        )
+        return [loads(r["json"]) for r in reversed(rows)]
+
+    async def event(self, event_id: str) -> dict[str, Any] | None:
+        text = await self.db.fetchval("SELECT json FROM events WHERE event_id=$1", event_id)
+        return loads(text) if text is not None else None
+
+    async def count_events(self, room_id: str, event_type: str | None = None) -> int:
+        if event_type is None:
+            n = await self.db.fetchval("SELECT COUNT(*) FROM events WHERE room_id=$1", room_id)
+        else:
+            n = await self.db.fetchval(
+                "SELECT COUNT(*) FROM events WHERE room_id=$1 AND type=$2", room_id, event_type
+            )
+        return int(n or 0)
+
+    async def gaps(self, room_id: str | None = None) -> list[tuple[str, float, str]]:
+        if room_id is None:
+            rows = await self.db.fetch("SELECT room_id, position, prev_batch FROM gaps")
+        else:
+            rows = await self.db.fetch(
+                "SELECT room_id, position, prev_batch FROM gaps WHERE room_id=$1", room_id
+            )
+        return [(r["room_id"], float(r["position"]), r["prev_batch"]) for r in rows]
+
+    async def receipts(self, room_id: str) -> list[Any]:
+        return list(
+            await self.db.fetch(
+                "SELECT user_id, receipt_type, thread_id, event_id, ts FROM receipts "
+                "WHERE room_id=$1",
+                room_id,
+            )
+        )

@@ -1,0 +1,56 @@
+"""Every on-disk location tuimatrix uses, in one place.
+
+The platform directories come from platformdirs. ``TUIMATRIX_HOME=DIR`` puts config, data,
+state and cache under DIR instead, which tests and separate profiles use.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "tuimatrix"
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    data_dir: Path
+    state_dir: Path
+    cache_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def accounts_dir(self) -> Path:
+        """One subdirectory per saved session."""
+        return self.data_dir / "accounts"
+
+    @property
+    def machine_secret_file(self) -> Path:
+        """A random secret of this machine and profile, from which device ids are derived."""
+        return self.data_dir / "machine-secret"
+
+    @property
+    def devices_file(self) -> Path:
+        """The device id chosen for each user id on this machine, kept across logouts."""
+        return self.data_dir / "devices.json"
+
+
+def get_paths() -> Paths:
+    """The locations in force now (``TUIMATRIX_HOME`` is read on every call)."""
+    home = os.environ.get("TUIMATRIX_HOME")
+    if home:
+        root = Path(home).expanduser().resolve()
+        return Paths(root / "config", root / "data", root / "state", root / "cache")
+    return Paths(
+        Path(platformdirs.user_config_dir(APP_NAME)),
+        Path(platformdirs.user_data_dir(APP_NAME)),
+        Path(platformdirs.user_state_dir(APP_NAME)),
+        Path(platformdirs.user_cache_dir(APP_NAME)),
+    )
