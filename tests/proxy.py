@@ -53,6 +53,9 @@ class _Fault:
     remaining: int
     retry_after: float | None
     retry_after_ms: int | None
+    #: for inject_error: the status and JSON body to answer instead of a 429
+    status: int = 429
+    body: dict[str, object] | None = None
 
 
 def _forwardable(headers: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDict[str]:
@@ -138,6 +141,12 @@ class FaultProxy:
         """
         self._faults.append(_Fault(path_contains, count, retry_after, retry_after_ms))
 
+    def inject_error(
+        self, path_contains: str, status: int, body: dict[str, object], count: int = 1
+    ) -> None:
+        """Answer the next ``count`` matching requests with ``status`` and the JSON ``body``."""
+        self._faults.append(_Fault(path_contains, count, None, None, status, body))
+
     async def go_down(self) -> None:
         """Stop listening and cut every open connection, like a server that has stopped.
 
@@ -213,6 +222,8 @@ class FaultProxy:
 
     @staticmethod
     def _rate_limited(fault: _Fault) -> web.Response:
+        if fault.body is not None:
+            return web.json_response(fault.body, status=fault.status)
         payload: dict[str, object] = {
             "errcode": "M_LIMIT_EXCEEDED",
             "error": "Too many requests (injected by FaultProxy)",

@@ -11,10 +11,13 @@ import aiohttp
 import pytest
 from conftest import MakeUser
 from helpers import TestUser
+from proxy import FaultProxy
+from test_sync import wait_for
 
 from tuimatrix.core import auth
+from tuimatrix.core.account import LIVE, LOGGED_OUT, SOFT_LOGGED_OUT, Account
 from tuimatrix.core.errors import UserError
-from tuimatrix.core.session import account_dir, load_sessions
+from tuimatrix.core.session import SessionInfo, account_dir, load_sessions
 from tuimatrix.paths import get_paths
 
 
@@ -135,3 +138,78 @@ def test_bad_user_ids_are_refused() -> None:
     with pytest.raises(UserError):
         auth.parse_user("bare", None)
     assert auth.parse_user("@a:example.org", None) == ("@a:example.org", "a", "example.org")
+
+
+async def test_soft_logout_keeps_the_store_and_the_device(make_user: MakeUser) -> None:
+    user = make_user("frank")
+    paths = get_paths()
+    first = await auth.login(paths, user.user_id, user.password)
+    room_id = await first.account.create_room("Kept")
+    await first.account.sync_once()
+    await first.account.close()
+    [info] = load_sessions(paths)
+    async with FaultProxy(user.base_url) as proxy:
+        account = await Account.open(
+            SessionInfo(info.user_id, proxy.url, info.device_id, info.access_token), paths
+        )
+        try:
+            token = await account.store.next_batch()
+            proxy.inject_error(
+                "/sync",
+                401,
+                {"errcode": "M_UNKNOWN_TOKEN", "error": "Token expired", "soft_logout": True},
+            )
+            await account.start()
+            await wait_for(lambda: account.status.state == SOFT_LOGGED_OUT)
+            assert "M_UNKNOWN_TOKEN" in account.status.detail
+            assert room_id in account.rooms.summaries  # nothing was thrown away
+            with pytest.raises(UserError, match="wrong user name or password"):
+                await auth.relogin(account, "wrong")
+            await auth.relogin(account, user.password)
+            assert account.session.device_id == info.device_id
+            assert account.session.access_token != info.access_token
+            [saved] = load_sessions(paths)
+            assert saved.access_token == account.session.access_token
+            await account.start()
+            await wait_for(lambda: account.status.state == LIVE)
+            assert account.sync_log[-1] is not None and account.sync_log[1] == token
+        finally:
+            await account.close()
+
+
+async def test_hard_logout_from_elsewhere_discards_the_session(make_user: MakeUser) -> None:
+    user = make_user("gina")
+    paths = get_paths()
+    result = await auth.login(paths, user.user_id, user.password)
+    account = result.account
+    await account.start()
+    await wait_for(lambda: account.status.state == LIVE)
+    # Another client deletes this session's token.
+    async with aiohttp.ClientSession() as http:
+        await http.post(
+            f"{user.base_url}/_matrix/client/v3/logout",
+            headers={"Authorization": f"Bearer {account.session.access_token}"},
+        )
+    await wait_for(lambda: account.status.state == LOGGED_OUT, timeout=60)
+    assert load_sessions(paths) == []
+    assert not account_dir(paths, user.user_id).exists()
+    await account.close()
+
+
+async def test_logout_removes_the_device_and_the_files(make_user: MakeUser) -> None:
+    user = make_user("hank")
+    paths = get_paths()
+    result = await auth.login(paths, user.user_id, user.password)
+    token = result.account.session.access_token
+    await result.account.close()
+    await auth.logout(paths, user.user_id)
+    assert load_sessions(paths) == []
+    assert not account_dir(paths, user.user_id).exists()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            f"{user.base_url}/_matrix/client/v3/account/whoami",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp:
+            assert resp.status == 401
+    with pytest.raises(UserError, match="no saved session"):
+        await auth.logout(paths, user.user_id)

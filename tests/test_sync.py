@@ -13,6 +13,7 @@ from proxy import FaultProxy
 from tuimatrix.core import auth
 from tuimatrix.core.account import LIVE, Account
 from tuimatrix.core.session import load_sessions
+from tuimatrix.core.sync import SyncChanges
 from tuimatrix.paths import get_paths
 
 Login = Callable[..., Awaitable[Account]]
@@ -126,3 +127,74 @@ async def test_scrollback_loads_older_messages(make_user: MakeUser, login: Login
     after = await bodies(b, room_id)
     assert after == [f"h{i}" for i in range(70)]
     assert len(after) > len(before)
+
+
+async def test_two_accounts_sync_live_in_one_process(make_user: MakeUser, login: Login) -> None:
+    a = await login(make_user("alice"))
+    b = await login(make_user("bob"))
+    seen: dict[str, list[str]] = {a.user_id: [], b.user_id: []}
+
+    def listener(account: Account, change: object) -> None:
+        if isinstance(change, SyncChanges):
+            for events in change.new_events.values():
+                seen[account.user_id].extend(
+                    e["content"].get("body", "") for e in events if e["type"] == "m.room.message"
+                )
+
+    a.add_listener(listener)
+    b.add_listener(listener)
+    await a.start()
+    await b.start()
+    await wait_for(lambda: a.status.state == LIVE and b.status.state == LIVE)
+    room_id = await a.create_room("Both", invite=[b.user_id])
+    await wait_for(lambda: room_id in b.rooms.summaries)
+    await b.join(room_id)
+    await a.send_text(room_id, "from a")
+    await b.send_text(room_id, "from b")
+    await wait_for(lambda: {"from a", "from b"} <= set(seen[a.user_id]))
+    await wait_for(lambda: {"from a", "from b"} <= set(seen[b.user_id]))
+    # Sent messages leave the queue once the sync has brought them back.
+    assert await a.send_queue.pending() == []
+    assert await a.store.db.fetchval("SELECT COUNT(*) FROM send_queue") == 0
+
+
+async def test_store_is_wal_and_versioned(make_user: MakeUser, login: Login) -> None:
+    a = await login(make_user("alice"))
+    assert (await a.store.db.fetchval("PRAGMA journal_mode")).lower() == "wal"
+    for table in ("tm_version", "crypto_version", "mx_version"):
+        assert await a.store.db.fetchval(f"SELECT version FROM {table}") >= 1
+    for table in ("events", "rooms", "room_state", "receipts", "account_data", "send_queue"):
+        assert await a.store.db.table_exists(table)
+
+
+async def test_a_refused_message_is_marked_failed(make_user: MakeUser, login: Login) -> None:
+    a = await login(make_user("alice"))
+    b = await login(make_user("bob"))
+    room_id = await b.create_room("Not yours")
+    echo = await a.send_text(room_id, "let me in")
+    done = await a.send_queue.wait(echo.txn_id)
+    assert done.state == "failed"
+    assert done.error and "M_FORBIDDEN" in done.error
+    assert [e.txn_id for e in await a.send_queue.pending(room_id)] == [echo.txn_id]
+    await b.invite(room_id, a.user_id)
+    await a.join(room_id)
+    await a.send_queue.retry(echo.txn_id)
+    assert (await a.send_queue.wait(echo.txn_id)).state == "sent"
+    await b.sync_once()
+    assert await bodies(b, room_id) == ["let me in"]
+
+
+async def test_accepting_a_dm_invite_records_it_as_direct(
+    make_user: MakeUser, login: Login
+) -> None:
+    a = await login(make_user("alice"))
+    b = await login(make_user("bob"))
+    dm = await a.create_room(is_direct=True, invite=[b.user_id])
+    await b.sync_once()
+    assert b.rooms.summaries[dm].membership == "invite"
+    await b.join(dm)
+    await b.sync_once()
+    summary = b.rooms.summaries[dm]
+    assert summary.is_direct and summary.membership == "join"
+    # Named after the other member (the spec's heroes), here by display name or user id.
+    assert summary.display_name in (a.user_id, a.user_id.split(":")[0][1:])

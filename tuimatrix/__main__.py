@@ -30,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.debug:
+        # mautrix logs routine conditions as warnings; our own messages say what matters.
+        logging.getLogger("mau").setLevel(logging.ERROR)
     try:
         if args.command == "accounts":
             return _accounts()

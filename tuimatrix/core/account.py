@@ -133,7 +133,7 @@ class Account(Operations):
         await self.send_queue.stop()
 
     async def close(self) -> None:
-        if self.status.state == STOPPED:
+        if self.status.state in (STOPPED, LOGGED_OUT):
             return
         await self.stop()
         await self.store.close()
@@ -259,13 +259,18 @@ class Account(Operations):
         return True
 
     async def _lost_token(self, *, soft: bool, reason: str) -> None:
-        """The server no longer accepts our token."""
+        """The server no longer accepts our token (runs inside the sync task, then it ends)."""
         await self.send_queue.stop()
+        self._sync_task = None  # so that start() after a relogin syncs again
         if soft:
-            # Same device, same store: only a new password is needed (see auth.relogin).
+            # Same device, same store: a new password is all it takes (auth.relogin).
             self._set_status(SyncStatus(SOFT_LOGGED_OUT, reason))
-        else:
-            self._set_status(SyncStatus(LOGGED_OUT, reason))
+            return
+        # Logged out elsewhere or the device was deleted: the spec says to discard the session.
+        await self.store.close()
+        await self.http.close()
+        remove_account_dir(self.paths, self.user_id)
+        self._set_status(SyncStatus(LOGGED_OUT, reason))
 
     async def discard(self) -> None:
         """Delete everything stored for this account (after a hard logout)."""

@@ -181,8 +181,12 @@ class Operations:
         """Join by room id or alias; returns the room id."""
         # mautrix retries a failed join 4 times over 100 s (an old federation workaround):
         # a ban or a typo must fail at once.
-        room_id = await self.client.join_room(_json(room), servers=via or None, max_retries=0)
-        return str(room_id)
+        room_id = str(await self.client.join_room(_json(room), servers=via or None, max_retries=0))
+        invite = await self.store.state_event(room_id, "m.room.member", self.user_id)
+        if invite and invite[0] and invite[1].get("is_direct"):
+            # Accepting a DM invite: the spec asks the invitee to record it in m.direct too.
+            await self._add_direct(invite[0], room_id)
+        return room_id
 
     async def leave(self, room_id: str, reason: str | None = None) -> None:
         await self.client.leave_room(RoomID(room_id), reason=reason)

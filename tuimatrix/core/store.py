@@ -227,14 +227,17 @@ class Store:
             )
         )
 
-    async def state_content(self, room_id: str, type_: str, state_key: str = "") -> Any:
-        text = await self.db.fetchval(
-            "SELECT content FROM room_state WHERE room_id=$1 AND type=$2 AND state_key=$3",
+    async def state_event(
+        self, room_id: str, type_: str, state_key: str = ""
+    ) -> tuple[str | None, dict[str, Any]] | None:
+        """(sender, content) of a current state event, or None."""
+        row = await self.db.fetchrow(
+            "SELECT sender, content FROM room_state WHERE room_id=$1 AND type=$2 AND state_key=$3",
             room_id,
             type_,
             state_key,
         )
-        return loads(text) if text is not None else None
+        return (row["sender"], loads(row["content"])) if row else None
 
     async def account_data(self) -> dict[tuple[str, str], Any]:
         rows = await self.db.fetch("SELECT room_id, type, content FROM account_data")

@@ -317,6 +317,11 @@ async def apply_sync(conn: Connection, resp: dict[str, Any], initial: bool) -> S
             changes.rooms.add(room_id)
             changes.membership[room_id] = membership
     await _apply_account_data(conn, "", _events(resp.get("account_data")), changes)
+    if changes.echoes:
+        # Our own events are back in the timeline: their queue entries are done.
+        await conn.executemany(
+            "DELETE FROM send_queue WHERE txn_id=$1", [(t,) for t in changes.echoes]
+        )
     await conn.execute(
         "INSERT INTO sync_state (key, value) VALUES ('next_batch', $1) "
         "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
