@@ -6,22 +6,56 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from tuimatrix import __version__
+from tuimatrix import __version__, cli_accounts
 from tuimatrix.core.errors import UserError, describe_error
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``tuimatrix: ...``) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("tuimatrix").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"tuimatrix: {where}{message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tuimatrix", description="A terminal client for the Matrix chat network."
-    )
+    parser = _Parser(prog="tuimatrix", description="A terminal client for the Matrix chat network.")
     parser.add_argument("--version", action="version", version=f"tuimatrix {__version__}")
     parser.add_argument("--debug", action="store_true", help="log debugging output to stderr")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("accounts", help="list saved sessions")
-    demo = sub.add_parser("demo", help="start a local Synapse with demo data and log in to it")
-    demo.add_argument("--reset", action="store_true", help="start the demo from scratch")
+    cli_accounts.add_subcommands(sub)
+    sub.add_parser("run", help="open the app (the default with no command)")
+    sub.add_parser(
+        "demo",
+        help="start a throwaway local Synapse seeded with demo data, and open the app on it",
+    )
     return parser
+
+
+def _log_to_file(debug: bool) -> None:
+    """While the app owns the terminal, log lines go to a file (stderr would garble it)."""
+    from tuimatrix.core.files import ensure_private_dir
+    from tuimatrix.paths import get_paths
+
+    state = ensure_private_dir(get_paths().state_dir)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.FileHandler(state / "tuimatrix.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+def _run_app(debug: bool) -> int:
+    from tuimatrix.app import TuimatrixApp
+
+    _log_to_file(debug)
+    TuimatrixApp().run()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,36 +68,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         # mautrix logs routine conditions as warnings; our own messages say what matters.
         logging.getLogger("mau").setLevel(logging.ERROR)
     try:
-        if args.command == "accounts":
-            return _accounts()
+        if args.command in cli_accounts.COMMANDS:
+            return cli_accounts.run(args)
         if args.command == "demo":
             from tuimatrix.cli_demo import run_demo
 
-            return run_demo(reset=args.reset)
-        _parser().print_help()
-        return 0
+            return run_demo(log=lambda: _log_to_file(args.debug))
+        return _run_app(args.debug)
+    except cli_accounts.UsageError as e:
+        print(f"tuimatrix: {e}", file=sys.stderr)
+        return 2
     except UserError as e:
         print(f"tuimatrix: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, at a prompt or while waiting: quietly
         return 130
+    except EOFError:  # Ctrl-D at a prompt: the user gave up
+        return 1
     except Exception as e:  # one line, never a traceback (--debug shows it)
         if args.debug:
             raise
         print(f"tuimatrix: {describe_error(e)}", file=sys.stderr)
         return 1
-
-
-def _accounts() -> int:
-    from tuimatrix.core.session import load_sessions
-    from tuimatrix.paths import get_paths
-
-    sessions = load_sessions(get_paths())
-    if not sessions:
-        print("no saved sessions")
-    for info in sessions:
-        print(f"{info.user_id}\t{info.device_id}\t{info.homeserver}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,28 +1,27 @@
 """``tuimatrix demo``: a local Synapse seeded with users, rooms, a space and messages.
 
-The demo keeps its own profile (``TUIMATRIX_HOME`` = the demo directory) so it never touches
-the user's real sessions. The server and its seed survive between runs; seeding happens once.
+Everything lives in a throwaway directory: the server, the demo user's profile (its own
+``TUIMATRIX_HOME``, so the user's real sessions are never touched) and the other users'
+sessions. Nothing is installed at run time: Synapse comes from the ``demo`` extra.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 from tuimatrix.core import auth
 from tuimatrix.core.account import Account
-from tuimatrix.core.files import ensure_private_dir, write_atomic
+from tuimatrix.core.files import ensure_private_dir
 from tuimatrix.localserver import LocalSynapse
-from tuimatrix.paths import APP_NAME, Paths, get_paths
+from tuimatrix.paths import Paths, get_paths
 
 DEMO_USER = "demo"
 PEOPLE = ("alice", "bob", "carol")
-SEED_FILE = "seed.json"
 
 
 @dataclass(frozen=True)
@@ -34,31 +33,26 @@ class DemoServer:
         return f"@{localpart}:{self.synapse.server_name}"
 
 
-def demo_dir() -> Path:
-    override = os.environ.get("TUIMATRIX_DEMO_DIR")
-    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME)) / "demo"
-
-
 def use_demo_profile(directory: Path) -> None:
     """Point every tuimatrix path at the demo's own profile."""
     os.environ["TUIMATRIX_HOME"] = str(directory / "home")
 
 
-def start_server(directory: Path) -> tuple[DemoServer, bool]:
-    """Start the demo's Synapse; returns it and whether it still needs seeding."""
+def start_server(directory: Path) -> DemoServer:
+    """Start the demo's Synapse in ``directory`` and register its users."""
     ensure_private_dir(directory)
     synapse = LocalSynapse(directory / "synapse")
     synapse.start()
-    seed_path = directory / SEED_FILE
-    if seed_path.exists():
-        users = json.loads(seed_path.read_text("utf-8"))["users"]
-        return DemoServer(synapse, users), False
-    users = {}
-    for localpart in (DEMO_USER, *PEOPLE):
-        password = f"{localpart}-demo-password"
-        synapse.register_user(localpart, password, displayname=localpart.capitalize())
-        users[localpart] = password
-    return DemoServer(synapse, users), True
+    try:
+        users = {}
+        for localpart in (DEMO_USER, *PEOPLE):
+            password = f"{localpart}-demo-password"
+            synapse.register_user(localpart, password, displayname=localpart.capitalize())
+            users[localpart] = password
+    except BaseException:
+        synapse.stop()
+        raise
+    return DemoServer(synapse, users)
 
 
 def _seeder_paths(directory: Path) -> Paths:
@@ -120,18 +114,66 @@ async def seed(server: DemoServer, directory: Path, say: Callable[[str], None]) 
             await account.close()
 
 
-async def login_demo_user(server: DemoServer) -> Account:
-    """The demo user's session: resumed if saved, else a password login."""
-    from tuimatrix.core.session import load_sessions
-
+async def prepare_demo_user(server: DemoServer) -> None:
+    """Log the demo user in, accept most invites (one stays, to be seen), set tags."""
     paths = get_paths()
-    user_id = server.user_id(DEMO_USER)
-    for info in load_sessions(paths):
-        if info.user_id == user_id:
-            return await Account.open(info, paths)
-    result = await auth.login(paths, user_id, server.users[DEMO_USER])
-    return result.account
+    result = await auth.login(paths, server.user_id(DEMO_USER), server.users[DEMO_USER])
+    account = result.account
+    try:
+        await account.sync_once()
+        rooms = list(account.rooms.summaries.values())
+        for room in rooms:
+            if room.membership == "invite" and room.display_name != "Secret plans":
+                await account.join(room.room_id)
+        await account.sync_once()
+        by_name = {r.display_name: r.room_id for r in account.rooms.summaries.values()}
+        await account.set_tag(by_name["General"], "favourite")
+        await account.set_tag(by_name["Random"], "low-priority")
+        await account.sync_once()
+    finally:
+        await account.close()
 
 
-def mark_seeded(directory: Path, server: DemoServer) -> None:
-    write_atomic(directory / SEED_FILE, json.dumps({"users": server.users}, indent=2) + "\n")
+CHATTER = (
+    "Anyone tried the new room list yet?",
+    "Folding sections is oddly satisfying.",
+    "Coffee break in five.",
+    "The sync loop survived another kill -9.",
+    "I pushed a fix for the flaky test.",
+    "Who is up for a review?",
+    "Reminder: standup at ten.",
+    "That benchmark is twice as fast now.",
+)
+
+
+class DemoPeers:
+    """The demo's other users, who keep talking now and then so the screen is alive."""
+
+    def __init__(self, server: DemoServer, directory: Path, interval: tuple[float, float]) -> None:
+        self.server = server
+        self.paths = _seeder_paths(directory)
+        self.interval = interval
+
+    async def run(self) -> None:
+        from tuimatrix.core.session import load_sessions
+
+        accounts = [
+            await Account.open(info, self.paths, crypto=False) for info in load_sessions(self.paths)
+        ]
+        rng = random.Random()
+        try:
+            while True:
+                await asyncio.sleep(rng.uniform(*self.interval))
+                speaker = rng.choice(accounts)
+                await speaker.sync_once()
+                joined = [
+                    r.room_id
+                    for r in speaker.rooms.summaries.values()
+                    if r.membership == "join" and not r.is_space
+                ]
+                if joined:
+                    await speaker.send_text(rng.choice(joined), rng.choice(CHATTER))
+                    await speaker.send_queue.flush()
+        finally:
+            for account in accounts:
+                await account.close()

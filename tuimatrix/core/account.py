@@ -292,15 +292,18 @@ class Account(Operations):
         )
         return resp if isinstance(resp, dict) else {}
 
-    async def load_older(self, room_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    async def load_older(self, room_id: str, limit: int = 50) -> list[dict[str, Any]] | None:
         """Fetch up to ``limit`` events older than the oldest stored; returns them oldest first.
 
-        An empty list means the start of the room was reached.
+        An empty list means the start of the room was reached; None that there is nothing to
+        ask from yet (the room's first sync has not arrived).
         """
         from tuimatrix.core.history import store_older
 
         key = f"scrollback:{room_id}"
         token = await self.store.get_value(key)
+        if token is None:
+            return None
         if not token:
             return []
         resp = await self._messages(room_id, token, limit)

@@ -12,7 +12,9 @@ from mautrix.api import Method, Path
 from mautrix.types import EventType, RoomCreatePreset, RoomID, UserID
 
 from tuimatrix.core.errors import UserError
+from tuimatrix.core.rooms import member_names as disambiguate
 from tuimatrix.core.sendqueue import LocalEcho
+from tuimatrix.core.store import loads
 
 if TYPE_CHECKING:
     from mautrix.client import Client
@@ -260,6 +262,27 @@ class Operations:
         await self.client.send_state_event(
             RoomID(room_id), EventType.ROOM_NAME, _json({"name": name})
         )
+
+    async def set_typing(self, room_id: str, typing: bool, timeout_ms: int = 5000) -> None:
+        """Typing notifications (spec "Typing Notifications"); timeout 0 means stopped."""
+        await self.client.set_typing(RoomID(room_id), timeout_ms if typing else 0)
+
+    async def mark_read(self, room_id: str, event_id: str) -> None:
+        """The read receipt and the fully-read marker, in one request."""
+        await self.client.api.request(
+            Method.POST,
+            Path.v3.rooms[room_id].read_markers,
+            {"m.fully_read": event_id, "m.read": event_id},
+        )
+
+    async def member_names(self, room_id: str) -> dict[str, str]:
+        """Disambiguated display names of the room's known members (from the store)."""
+        members = {
+            r["state_key"]: loads(r["content"])
+            for r in await self.store.room_state_rows(room_id)
+            if r["type"] == "m.room.member"
+        }
+        return disambiguate(members)
 
     # -- messages ------------------------------------------------------------------------------
 

@@ -1,0 +1,153 @@
+"""Composer: enter sends, the shifted enters break lines, typing is throttled, history recalls."""
+
+from __future__ import annotations
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+
+from tuimatrix.widgets.composer import Composer
+
+
+class ComposerApp(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+        self.typing = 0
+        self.stopped = 0
+
+    def compose(self) -> ComposeResult:
+        yield Composer()
+
+    def on_composer_submitted(self, message: Composer.Submitted) -> None:
+        self.sent.append(message.text)
+
+    def on_composer_typing(self, _message: Composer.Typing) -> None:
+        self.typing += 1
+
+    def on_composer_stopped_typing(self, _message: Composer.StoppedTyping) -> None:
+        self.stopped += 1
+
+
+async def focused(pilot: Pilot[None]) -> tuple[ComposerApp, Composer]:
+    app = pilot.app
+    assert isinstance(app, ComposerApp)
+    composer = app.query_one(Composer)
+    composer.focus()
+    await pilot.pause()
+    return app, composer
+
+
+async def test_enter_submits_and_clears() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, composer = await focused(pilot)
+        await pilot.press(*"hi there")
+        await pilot.press("enter")
+        assert app.sent == ["hi there"]
+        assert composer.text == ""
+
+
+@pytest.mark.parametrize("key", ["shift+enter", "alt+enter", "ctrl+j"])
+async def test_shifted_enters_insert_a_line_break(key: str) -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, composer = await focused(pilot)
+        await pilot.press("a", key, "b")
+        assert composer.text == "a\nb"
+        assert app.sent == []
+        await pilot.press("enter")
+        assert app.sent == ["a\nb"]
+
+
+async def test_blank_enter_posts_nothing() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, composer = await focused(pilot)
+        await pilot.press("enter")
+        await pilot.press("space", "space", "ctrl+j", "enter")
+        assert app.sent == []
+        assert composer.text == "  \n"
+
+
+async def test_sent_text_loses_trailing_blank_lines() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, _composer = await focused(pilot)
+        await pilot.press("ctrl+j", "x", "ctrl+j", "ctrl+j", "enter")
+        assert app.sent == ["x"]
+
+
+async def test_typing_is_posted_at_most_every_four_seconds() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, composer = await focused(pilot)
+        now = [100.0]
+        composer.clock = lambda: now[0]
+        await pilot.press("a", "b", "c")
+        assert app.typing == 1
+        now[0] += 3.9
+        await pilot.press("d")
+        assert app.typing == 1
+        now[0] += 0.2
+        await pilot.press("e")
+        assert app.typing == 2
+        assert app.stopped == 0
+
+
+async def test_stopped_typing_when_emptied_or_sent() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, _composer = await focused(pilot)
+        await pilot.press("a", "backspace")
+        assert (app.typing, app.stopped) == (1, 1)
+        # Typing again right away counts: the stop reset the throttle.
+        await pilot.press("b", "enter")
+        assert (app.typing, app.stopped) == (2, 2)
+        assert app.sent == ["b"]
+        await pilot.press("enter")
+        assert app.stopped == 2
+
+
+async def test_up_and_down_walk_the_history_like_a_shell() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, composer = await focused(pilot)
+        await pilot.press("o", "n", "e", "enter", "t", "w", "o", "enter")
+        assert app.sent == ["one", "two"]
+        await pilot.press("up")
+        assert composer.text == "two"
+        await pilot.press("up")
+        assert composer.text == "one"
+        await pilot.press("up")
+        assert composer.text == "one"
+        await pilot.press("down")
+        assert composer.text == "two"
+        await pilot.press("down")
+        assert composer.text == ""
+        # Recalled text is not the user typing.
+        assert app.typing == 2
+        await pilot.press("up", "enter")
+        assert app.sent == ["one", "two", "two"]
+        assert composer.sent_history == ["one", "two"]
+
+
+async def test_up_never_replaces_a_draft() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        _app, composer = await focused(pilot)
+        await pilot.press("o", "n", "e", "enter")
+        await pilot.press("d", "r", "a", "f", "t", "up")
+        assert composer.text == "draft"
+        # In a multi-line message, up moves the cursor before it reaches history.
+        composer.load_text("")
+        await pilot.press("up", "ctrl+j", "x")
+        assert composer.text == "one\nx"
+        await pilot.press("up")
+        assert composer.text == "one\nx"
+        assert composer.cursor_location[0] == 0
+
+
+async def test_grows_with_its_text_up_to_eight_lines() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        _app, composer = await focused(pilot)
+        assert composer.content_region.height == 1
+        await pilot.press("a", "ctrl+j", "b")
+        await pilot.pause()
+        assert composer.content_region.height == 2
+        for _ in range(10):
+            await pilot.press("ctrl+j", "c")
+        await pilot.pause()
+        assert composer.content_region.height == 8

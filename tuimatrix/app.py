@@ -1,0 +1,189 @@
+"""The Textual app: wires the accounts to the screens. Thin by design."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from tuimatrix.core import account as acc
+from tuimatrix.core.account import Account
+from tuimatrix.core.accounts import Accounts
+from tuimatrix.palette import OpenRoomProvider
+from tuimatrix.paths import Paths, get_paths
+from tuimatrix.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from tuimatrix.screens.room import RoomScreen
+    from tuimatrix.screens.room_list import RoomListScreen
+
+log = logging.getLogger(__name__)
+
+ROOM_LIST = "room-list"
+
+
+class TuimatrixApp(App[None]):
+    TITLE = "tuimatrix"
+    CSS = """
+    Screen { layout: vertical; }
+    """
+    COMMANDS = App.COMMANDS | {OpenRoomProvider}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("ctrl+r", "show_room_list", "Rooms", id="room-list"),
+    ]
+
+    @dataclass
+    class AccountChanged(Message):
+        """Something happened in an account (posted from the core's listener)."""
+
+        account: Account
+        change: object
+
+    def __init__(
+        self,
+        paths: Paths | None = None,
+        *,
+        background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    ) -> None:
+        """``background``: coroutines to run for the app's lifetime (the demo's peers)."""
+        super().__init__()
+        self.paths = paths or get_paths()
+        self._background = background
+        self.accounts = Accounts(self.paths)
+        self.status_message = ""
+        self._asked_password: set[str] = set()
+
+    # -- start and stop ------------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        from tuimatrix.screens.room_list import RoomListScreen
+
+        errors = await self.accounts.open_saved()
+        self.accounts.add_listener(self._on_account_change)
+        self.install_screen(RoomListScreen(), ROOM_LIST)
+        await self.push_screen(ROOM_LIST)
+        if errors:
+            self.notify_status("; ".join(errors), error=True)
+        if len(self.accounts) == 0:
+            self.show_login()
+        else:
+            self.start_accounts()
+        for make in self._background:
+            self.run_worker(make(), group="background")
+
+    @work(group="accounts")
+    async def start_accounts(self) -> None:
+        errors = await self.accounts.start_all()
+        if errors:
+            self.notify_status("; ".join(errors), error=True)
+
+    async def on_unmount(self) -> None:
+        await self.accounts.close_all()
+
+    def show_login(self) -> None:
+        from tuimatrix.screens.login import LoginScreen
+
+        self.push_screen(LoginScreen())
+
+    async def add_account(self, account: Account, notice: str = "") -> None:
+        """A login succeeded: show its rooms and start syncing."""
+        self.accounts.add(account)
+        self.room_list.refresh_rooms()
+        if notice:
+            self.notify_status(notice)
+        await account.start()
+        self.refresh_status()
+
+    # -- account changes -------------------------------------------------------------------------
+
+    def _on_account_change(self, account: Account, change: object) -> None:
+        # Called from the core's tasks: hand over to the message queue, never block them.
+        self.post_message(self.AccountChanged(account, change))
+
+    def on_tuimatrix_app_account_changed(self, message: AccountChanged) -> None:
+        account, change = message.account, message.change
+        self.room_list.account_changed(account, change)
+        for screen in self.room_screens():
+            if screen.account is account:
+                screen.account_changed(change)
+        if isinstance(change, acc.SyncStatus):
+            self.refresh_status()
+            if change.state == acc.SOFT_LOGGED_OUT and account.user_id not in self._asked_password:
+                self._asked_password.add(account.user_id)
+                self.ask_password(account)
+            elif change.state == acc.LOGGED_OUT:
+                self.notify_status(f"{account.user_id} was logged out by the server", error=True)
+
+    @work
+    async def ask_password(self, account: Account) -> None:
+        from tuimatrix.screens.password import PasswordScreen
+
+        if await self.push_screen_wait(PasswordScreen(account)):
+            self._asked_password.discard(account.user_id)
+            await account.start()
+
+    # -- screens -------------------------------------------------------------------------------
+
+    @property
+    def room_list(self) -> RoomListScreen:
+        from tuimatrix.screens.room_list import RoomListScreen
+
+        screen = self.get_screen(ROOM_LIST)
+        assert isinstance(screen, RoomListScreen)
+        return screen
+
+    def room_screens(self) -> Iterable[RoomScreen]:
+        from tuimatrix.screens.room import RoomScreen
+
+        for name in list(self._installed_screens):
+            if name.startswith("room:"):
+                screen = self._installed_screens[name]
+                if isinstance(screen, RoomScreen):
+                    yield screen
+
+    def open_room(self, account: Account, room_id: str) -> None:
+        """Show a room's screen, creating it the first time; it stays alive until closed."""
+        from tuimatrix.screens.room import RoomScreen
+
+        name = f"room:{account.user_id}|{room_id}"
+        if not self.is_screen_installed(name):
+            self.install_screen(RoomScreen(account, room_id), name)
+        self._switch_to(name)
+        self.room_list.refresh_open_rooms()
+
+    def action_show_room_list(self) -> None:
+        self._switch_to(ROOM_LIST)
+
+    def _switch_to(self, name: str) -> None:
+        # The room list and the room screens take turns at the top of the stack: switching
+        # never stacks a second copy of any of them.
+        current = self.screen
+        if isinstance(current, Screen) and self.get_screen(name) is current:
+            return
+        self.switch_screen(name)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("view: Room list", "Show every room", self.action_show_room_list)
+
+    # -- status line ------------------------------------------------------------------------------
+
+    def notify_status(self, message: str, *, error: bool = False) -> None:
+        self.status_message = message
+        self.refresh_status()
+        if error:
+            self.notify(message, severity="error", markup=False)
+
+    def refresh_status(self) -> None:
+        for screen in [*self._installed_screens.values(), *self.screen_stack]:
+            if isinstance(screen, Screen):
+                for line in screen.query(StatusLine):
+                    line.refresh()

@@ -1,0 +1,81 @@
+"""Every account of this profile, loaded together: the UI and the shell talk to this."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+
+from tuimatrix.core.account import Account, Listener
+from tuimatrix.core.errors import describe_error
+from tuimatrix.core.rooms import RoomSummary
+from tuimatrix.core.session import load_sessions
+from tuimatrix.paths import Paths
+
+log = logging.getLogger(__name__)
+
+
+class Accounts:
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self.by_user: dict[str, Account] = {}
+        self._listeners: list[Listener] = []
+
+    def __iter__(self) -> Iterator[Account]:
+        return iter(self.by_user.values())
+
+    def __len__(self) -> int:
+        return len(self.by_user)
+
+    def get(self, user_id: str) -> Account | None:
+        return self.by_user.get(user_id)
+
+    async def open_saved(self) -> list[str]:
+        """Open every saved session from disk (no network); returns one line per failure."""
+        errors = []
+        for info in load_sessions(self.paths):
+            if info.user_id in self.by_user:
+                continue
+            try:
+                self.add(await Account.open(info, self.paths))
+            except Exception as e:  # a broken store must not keep the other accounts out
+                log.exception("cannot open %s", info.user_id)
+                errors.append(f"{info.user_id}: {describe_error(e)}")
+        return errors
+
+    def add(self, account: Account) -> None:
+        self.by_user[account.user_id] = account
+        account.add_listener(self._dispatch)
+
+    async def start_all(self) -> list[str]:
+        """Start syncing every account; returns one line per account that could not start."""
+        results = await asyncio.gather(
+            *(account.start() for account in self), return_exceptions=True
+        )
+        return [
+            f"{account.user_id}: {describe_error(result)}"
+            for account, result in zip(self, results, strict=True)
+            if isinstance(result, BaseException)
+        ]
+
+    async def remove(self, user_id: str) -> None:
+        account = self.by_user.pop(user_id, None)
+        if account is not None:
+            account.remove_listener(self._dispatch)
+            await account.close()
+
+    async def close_all(self) -> None:
+        await asyncio.gather(*(account.close() for account in self), return_exceptions=True)
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _dispatch(self, account: Account, change: object) -> None:
+        for listener in list(self._listeners):
+            listener(account, change)
+
+    def rooms(self) -> Iterator[tuple[Account, RoomSummary]]:
+        """Every room of every account."""
+        for account in self:
+            for summary in account.rooms.summaries.values():
+                yield account, summary

@@ -1,0 +1,241 @@
+"""A room: its timeline, who is typing, and the composer. One screen per open room."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Label
+
+from tuimatrix.core.account import Account
+from tuimatrix.core.errors import describe_error
+from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.sendqueue import LocalEcho
+from tuimatrix.core.sync import SyncChanges
+from tuimatrix.core.timeline import (
+    build_items,
+    echo_item,
+    event_item,
+    is_relation,
+    transaction_id,
+)
+from tuimatrix.screens.base import UsesApp
+from tuimatrix.widgets.composer import Composer
+from tuimatrix.widgets.status import StatusLine
+from tuimatrix.widgets.timeline import TimelineView
+
+#: Events loaded when the room opens, and per scrollback step.
+PAGE = 50
+
+
+class RoomScreen(UsesApp, Screen[None]):
+    BINDINGS = [
+        Binding("escape", "room_list", "Rooms", id="room.back"),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+    ]
+    DEFAULT_CSS = """
+    RoomScreen #room-header { height: 1; background: $panel; padding: 0 1; }
+    RoomScreen TimelineView { height: 1fr; }
+    RoomScreen #typing { height: 1; color: $text-muted; padding: 0 1; }
+    """
+
+    def __init__(self, account: Account, room_id: str) -> None:
+        super().__init__()
+        self.account = account
+        self.room_id = room_id
+        self.events: list[dict[str, Any]] = []  # what is loaded, oldest first
+        self.names: dict[str, str] = {}
+        self._loading_older = False
+        self._retry_older = False
+        self._at_start = False
+        self._read_up_to: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label(self._header(), id="room-header")
+        yield TimelineView()
+        yield Label("", id="typing")
+        yield Composer()
+        yield StatusLine()
+
+    @property
+    def timeline(self) -> TimelineView:
+        return self.query_one(TimelineView)
+
+    def _header(self) -> Text:
+        room = self.account.rooms.summaries.get(self.room_id)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(clean_line(room.display_name if room else self.room_id), "bold")
+        if room and room.topic:
+            text.append("  " + clean_line(room.topic), "dim")
+        return text
+
+    async def on_mount(self) -> None:
+        self.query_one(Composer).focus()
+        await self.reload()
+        self.tm.refresh_status()
+
+    def on_screen_resume(self) -> None:
+        self.query_one(Composer).focus()
+        self._mark_read()
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    async def reload(self) -> None:
+        """Show the newest events from the store, and our unsent messages after them."""
+        self.names = await self.account.member_names(self.room_id)
+        self.events = await self.account.store.latest_events(self.room_id, PAGE)
+        items = build_items(self.events, self.names)
+        now = int(time.time() * 1000)
+        items += [
+            echo_item(echo, self.account.user_id, self._own_name(), now)
+            for echo in await self.account.send_queue.pending(self.room_id)
+        ]
+        self.timeline.set_items(items)
+        self._mark_read()
+
+    def _own_name(self) -> str:
+        return self.names.get(self.account.user_id, self.account.user_id)
+
+    @on(TimelineView.NearTop)
+    def _near_top(self) -> None:
+        if not self._loading_older and not self._at_start:
+            self.load_older()
+
+    @work(group="scrollback")
+    async def load_older(self) -> None:
+        self._loading_older = True
+        self.timeline.set_loading(True)
+        try:
+            older: list[dict[str, Any]] = []
+            if self.events:
+                older = await self.account.store.events_before(
+                    self.room_id, self.events[0]["event_id"], PAGE
+                )
+            if not older:
+                fetched = await self.account.load_older(self.room_id, PAGE)
+                if fetched is None:
+                    # Nothing to ask from until the room's first sync: try again after it.
+                    self._retry_older = True
+                    return
+                older = fetched
+                if not older:
+                    self._at_start = True
+                    self.timeline.set_at_start(True)
+                self.names = await self.account.member_names(self.room_id)
+        except Exception as e:
+            self.tm.notify_status(f"cannot load older messages: {describe_error(e)}")
+            return
+        finally:
+            self._loading_older = False
+            self.timeline.set_loading(False)
+        if older:
+            self.events = older + self.events
+            self.timeline.prepend(build_items(older, self.names))
+
+    # -- live changes ------------------------------------------------------------------------------
+
+    def account_changed(self, change: object) -> None:
+        if isinstance(change, SyncChanges):
+            if self.room_id in change.limited:
+                self.run_worker(self.reload(), group="reload", exclusive=True)
+            elif self.room_id in change.new_events:
+                self._new_events(change.new_events[self.room_id])
+            if self.room_id in change.typing:
+                self._show_typing(change.typing[self.room_id])
+            if self.room_id in change.rooms:
+                self.query_one("#room-header", Label).update(self._header())
+        elif isinstance(change, LocalEcho) and change.room_id == self.room_id:
+            item = echo_item(
+                change, self.account.user_id, self._own_name(), int(time.time() * 1000)
+            )
+            self.timeline.upsert(item)
+
+    def _new_events(self, events: list[dict[str, Any]]) -> None:
+        self.events.extend(events)
+        if any(e.get("type") == "m.room.member" for e in events):
+            self.run_worker(self._refresh_names(), group="names", exclusive=True)
+        if any(is_relation(e) for e in events):
+            # An edit, redaction or reaction changes items already shown: rebuild them.
+            keep = {item.key: item for item in self.timeline.items if item.txn_id}
+            items = build_items(self.events, self.names)
+            echoed = {transaction_id(e) for e in self.events}
+            items += [item for key, item in keep.items() if key not in echoed]
+            self.timeline.set_items(items)
+        else:
+            for evt in events:
+                item = event_item(evt, self.names)
+                if item is not None:
+                    # Our own message coming back replaces its local echo (keyed by txn id).
+                    self.timeline.upsert(item, replace_key=transaction_id(evt))
+        if self._retry_older:
+            self._retry_older = False
+            self.timeline.recheck_top()
+        self._mark_read()
+
+    async def _refresh_names(self) -> None:
+        self.names = await self.account.member_names(self.room_id)
+
+    def _show_typing(self, user_ids: list[str]) -> None:
+        others = [clean_line(self.names.get(u, u)) for u in user_ids if u != self.account.user_id]
+        if not others:
+            text = ""
+        elif len(others) == 1:
+            text = f"{others[0]} is typing…"
+        else:
+            text = ", ".join(others[:-1]) + f" and {others[-1]} are typing…"
+        self.query_one("#typing", Label).update(Text(text, style="italic"))
+
+    def _mark_read(self) -> None:
+        if self.app.screen is not self or not self.events:
+            return
+        latest = self.events[-1]["event_id"]
+        if latest != self._read_up_to:
+            self._read_up_to = latest
+            self._send_read_marker(latest)
+
+    @work(group="read-marker", exclusive=True)
+    async def _send_read_marker(self, event_id: str) -> None:
+        try:
+            await self.account.mark_read(self.room_id, event_id)
+        except Exception:
+            self._read_up_to = None  # try again with the next event
+
+    # -- composing ------------------------------------------------------------------------------
+
+    @on(Composer.Submitted)
+    async def _send(self, event: Composer.Submitted) -> None:
+        await self.account.send_text(self.room_id, event.text)
+        self.timeline.scroll_to_latest()
+        self._typing(False)
+
+    @on(Composer.Typing)
+    def _typing_started(self) -> None:
+        self._typing(True)
+
+    @on(Composer.StoppedTyping)
+    def _typing_stopped(self) -> None:
+        self._typing(False)
+
+    @work(group="typing")
+    async def _typing(self, typing: bool) -> None:
+        try:
+            await self.account.set_typing(self.room_id, typing)
+        except Exception:
+            pass  # a lost typing notification is not worth a message
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_room_list(self) -> None:
+        self.tm.action_show_room_list()
+
+    def action_page_up(self) -> None:
+        self.timeline.scroll_page_up()
+
+    def action_page_down(self) -> None:
+        self.timeline.scroll_page_down()

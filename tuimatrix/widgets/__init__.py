@@ -1,0 +1,1 @@
+"""Reusable widgets: room tree, timeline view, composer, pickers."""

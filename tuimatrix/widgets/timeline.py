@@ -1,0 +1,551 @@
+"""The room timeline: a Line API view that renders only the rows on screen.
+
+Every item's height is known (cheaply: most messages fit on one line and need no wrapping), so
+a prefix sum of heights maps a screen row to its item by bisection. Only the items that reach
+the screen are rendered to ``Strip``s, and those are cached per item and width: a room with
+10,000 events costs what one with 50 costs per frame.
+"""
+
+from __future__ import annotations
+
+import zlib
+from bisect import bisect_right
+from collections.abc import Iterable
+from datetime import datetime
+from itertools import accumulate
+from typing import ClassVar
+
+from rich._wrap import divide_line  # the line breaker Text.wrap uses
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.timeline import FAILED, SENDING, TimelineItem
+
+#: after this much quiet a sender's next message gets a fresh header
+HEADER_GAP_MS = 10 * 60 * 1000
+#: within this many rows of the top the view asks for older events
+NEAR_TOP_ROWS = 2
+#: body and notice indent, in cells
+INDENT = 2
+#: mid-tone colours that stay readable on both dark and light backgrounds
+SENDER_COLOURS = (
+    "#2f7fd8",  # blue
+    "#2e9e4f",  # green
+    "#c9771a",  # amber
+    "#d0457b",  # pink
+    "#8a5cd6",  # violet
+    "#1c9bb0",  # cyan
+    "#d2523c",  # red
+    "#6e9a1f",  # olive
+    "#b847c2",  # magenta
+    "#17998a",  # teal
+)
+
+# (item, width, date line, header line, strips): valid while all four inputs are the same.
+_Rendered = tuple[TimelineItem, int, bool, bool, list[Strip]]
+
+
+def sender_colour(sender_id: str) -> str:
+    """A stable colour for a user: the same id gets the same colour in every session."""
+    # crc32 rather than hash(): str hashes are salted per process.
+    return SENDER_COLOURS[zlib.crc32(sender_id.encode("utf-8", "replace")) % len(SENDER_COLOURS)]
+
+
+def local_time(ts: int) -> datetime:
+    """``ts`` (ms since the epoch, from the server, so possibly absurd) as a local datetime."""
+    try:
+        return datetime.fromtimestamp(ts / 1000)
+    except (OverflowError, OSError, ValueError):
+        return datetime.fromtimestamp(0)
+
+
+def _day(ts: int) -> int:
+    return local_time(ts).toordinal()
+
+
+def _heads(prev: TimelineItem | None, item: TimelineItem, new_day: bool) -> tuple[bool, bool]:
+    """Whether ``item`` after ``prev`` gets a date line and a sender header."""
+    if item.is_notice:
+        return new_day, False
+    header = (
+        new_day
+        or prev is None
+        or prev.is_notice
+        or prev.sender_id != item.sender_id
+        or item.ts - prev.ts >= HEADER_GAP_MS
+    )
+    return new_day, header
+
+
+def _suffixes(item: TimelineItem) -> list[tuple[str, bool]]:
+    """The annotations after a body, each with whether it is an error."""
+    out: list[tuple[str, bool]] = []
+    if item.edited:
+        out.append((" (edited)", False))
+    if item.state == SENDING:
+        out.append((" (sending…)", False))
+    elif item.state == FAILED:
+        out.append((f" (failed: {clean_line(item.error) or 'unknown error'})", True))
+    return out
+
+
+class TimelineView(ScrollView, can_focus=True):
+    """A room's timeline, oldest at the top; follows new messages while scrolled to the bottom."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"timeline--dim", "timeline--error"}
+
+    DEFAULT_CSS = """
+    TimelineView {
+        /* A stable gutter keeps the wrap width from changing when the scrollbar appears. */
+        scrollbar-gutter: stable;
+        overflow-x: hidden;
+        overflow-y: auto;
+        & > .timeline--dim { color: $text-muted; }
+        & > .timeline--error { color: $text-error; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("end", "scroll_to_latest", "Latest", show=False, id="timeline-latest"),
+    ]
+
+    class NearTop(Message):
+        """The view came within a couple of rows of the top: time to load older events."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self._items: list[TimelineItem] = []
+        self._index: dict[str, int] = {}
+        # Parallel to _items, valid for _width (0 until the first layout): rows per item and
+        # whether it starts with a date line / header.
+        self._blocks: list[int] = []
+        self._heads: list[tuple[bool, bool]] = []
+        self._offsets: list[int] = [0]
+        self._width = 0
+        self._strips: LRUCache[str, _Rendered] = LRUCache(1024)
+        self._loading = False
+        self._at_start = False
+        self._follow = True
+        # NearTop waits for the first set_items: an empty view at mount is not a room at its top.
+        self._near_top_posted = True
+
+    # -- public API ------------------------------------------------------------------------
+
+    @property
+    def items(self) -> list[TimelineItem]:
+        """The items shown, oldest first (a copy)."""
+        return list(self._items)
+
+    def set_items(self, items: list[TimelineItem]) -> None:
+        """Replace everything and scroll to the bottom."""
+        self._items = []
+        self._index = {}
+        for item in items:
+            if item.key not in self._index:
+                self._index[item.key] = len(self._items)
+                self._items.append(item)
+        self._strips.clear()
+        self._near_top_posted = False
+        self._follow = True
+        if self._laid_out:
+            self._blocks = [0] * len(self._items)
+            self._heads = [(False, False)] * len(self._items)
+            self._measure(0, len(self._items))
+        self._reflow(None, follow=True)
+
+    def append(self, items: Iterable[TimelineItem]) -> None:
+        """Add newer items; follow them if the view was at the bottom, else stay put.
+
+        An item whose key is already shown replaces it in place.
+        """
+        follow = self._follow
+        anchor = None if follow else self._anchor()
+        start = len(self._items)
+        changed: list[int] = []
+        for item in items:
+            i = self._index.get(item.key)
+            if i is None:
+                self._index[item.key] = len(self._items)
+                self._items.append(item)
+            else:
+                self._items[i] = item
+                self._strips.discard(item.key)
+                changed.append(i)
+        if self._laid_out:
+            added = len(self._items) - start
+            self._blocks.extend([0] * added)
+            self._heads.extend([(False, False)] * added)
+            for i in changed:
+                self._measure(i, i + 2, offsets=False)
+            self._measure(start, len(self._items))
+        self._reflow(anchor, follow)
+
+    def prepend(self, items: Iterable[TimelineItem]) -> None:
+        """Add older items above; what the user sees stays where it is.
+
+        Items already shown are skipped. Even an empty call re-arms :class:`NearTop`, so a page
+        of only hidden events leads to the next page; call :meth:`set_at_start` at the start.
+        """
+        new: list[TimelineItem] = []
+        seen = set(self._index)
+        for item in items:
+            if item.key not in seen:
+                seen.add(item.key)
+                new.append(item)
+        self._near_top_posted = False
+        if not new:
+            self._check_near_top()
+            return
+        follow = self._follow
+        anchor = None if follow else self._anchor()
+        self._items[:0] = new
+        self._reindex()
+        if self._laid_out:
+            self._blocks[:0] = [0] * len(new)
+            self._heads[:0] = [(False, False)] * len(new)
+            # One more than the new items: the first old item's header depends on the seam.
+            self._measure(0, len(new) + 1)
+        self._reflow(anchor, follow)
+
+    def upsert(self, item: TimelineItem, replace_key: str | None = None) -> None:
+        """Update the item keyed ``replace_key or item.key`` in place, or append it if absent.
+
+        With a ``replace_key`` (a local echo's transaction id) whose event is already shown
+        (sync delivered it first), the echo is dropped and the event updated where it is.
+        """
+        old_key = replace_key or item.key
+        if old_key != item.key and item.key in self._index:
+            if old_key in self._index:
+                self.remove_item(old_key)
+            old_key = item.key
+        i = self._index.get(old_key)
+        if i is None:
+            self.append([item])
+            return
+        follow = self._follow
+        anchor = None if follow else self._anchor()
+        self._items[i] = item
+        del self._index[old_key]
+        self._index[item.key] = i
+        self._strips.discard(old_key)
+        self._strips.discard(item.key)
+        if self._laid_out:
+            self._measure(i, i + 2)
+        self._reflow(anchor, follow)
+
+    def remove_item(self, key: str) -> None:
+        """Remove the item with ``key``, if shown."""
+        i = self._index.get(key)
+        if i is None:
+            return
+        follow = self._follow
+        anchor = None if follow else self._anchor(avoid=key)
+        del self._items[i]
+        self._reindex()
+        self._strips.discard(key)
+        if self._laid_out:
+            del self._blocks[i]
+            del self._heads[i]
+            self._measure(i, i + 1)
+        self._reflow(anchor, follow)
+
+    def recheck_top(self) -> None:
+        """Post :class:`NearTop` again if the view is (still) near the top.
+
+        For a room screen whose last request for older events found nothing to ask for yet.
+        """
+        self._near_top_posted = False
+        self._check_near_top()
+
+    def set_loading(self, loading: bool) -> None:
+        """Show (or hide) a "loading older messages…" line at the very top."""
+        if loading != self._loading:
+            self._set_status(loading=loading, at_start=self._at_start)
+
+    def set_at_start(self, at_start: bool) -> None:
+        """Mark that the room's first event is shown: a "start of the room" line, no NearTop."""
+        if at_start != self._at_start:
+            self._set_status(loading=self._loading, at_start=at_start)
+
+    def scroll_to_latest(self) -> None:
+        """Jump to the newest item and follow new ones from now on."""
+        self._follow = True
+        self._scroll_y_to(self.max_scroll_y)
+
+    def action_scroll_to_latest(self) -> None:
+        """Key binding target for :meth:`scroll_to_latest`."""
+        self.scroll_to_latest()
+
+    # -- the format: one place that decides how an item looks -----------------------------
+
+    def item_height(self, item: TimelineItem, *, date: bool, header: bool, width: int) -> int:
+        """The number of rows :meth:`render_item` returns, computed without rendering."""
+        if item.is_notice:
+            return date + 1
+        return date + header + self._body_rows(item, width - INDENT)
+
+    def render_item(
+        self, item: TimelineItem, *, date: bool, header: bool, width: int
+    ) -> list[Strip]:
+        """Render one item ("Elemental" format) to ``width``-cell rows.
+
+        Date line, then a header (sender in their colour, dim time), then the body wrapped
+        and indented; a notice is one dim, indented, truncated line. Must return exactly
+        :meth:`item_height` rows.
+        """
+        dim = self.get_component_rich_style("timeline--dim")
+        when = local_time(item.ts)
+        rows: list[Strip] = []
+        if date:
+            label = f"── {when:%A} {when.day} {when:%B %Y} ──"
+            rows.append(self._line(Text(label, style=dim, justify="center"), width))
+        if item.is_notice:
+            line = Text(" " * INDENT, style=dim)
+            line.append_text(item.body.split("\n")[0] if "\n" in item.body.plain else item.body)
+            rows.append(self._line(line, width))
+            return rows
+        if header:
+            name = item.sender or item.sender_id
+            head = Text.assemble(
+                (name, Style(bold=True, color=sender_colour(item.sender_id))),
+                (f"  {when:%H:%M}", dim),
+            )
+            rows.append(self._line(head, width))
+        pad = Segment(" " * INDENT)
+        for line in self._wrap(self._annotated(item), width - INDENT):
+            rows.append(Strip([pad, *self._segments(line)]).crop(0, width))
+        return rows
+
+    # -- Line API --------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        """Row ``y`` of the viewport: find the item by bisection, render it if not cached."""
+        region = self.scrollable_content_region
+        base = self.rich_style
+        # A timeline shorter than the view sits at the bottom, as chats do: then older
+        # messages arriving above push nothing the user is reading out of place.
+        pad = max(0, region.height - self.virtual_size.height) if self._laid_out else 0
+        strip = self._row(self.scroll_offset.y + y - pad)
+        return strip.adjust_cell_length(region.width, base).apply_style(base)
+
+    def notify_style_update(self) -> None:
+        """Colours come from component classes: a theme change re-renders."""
+        super().notify_style_update()
+        self._strips.clear()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Re-wrap for a new width, keeping the view on the same content."""
+        width = self.scrollable_content_region.width
+        if width > 0 and width != self._width:
+            anchor = None if self._follow else self._anchor()
+            self._width = width
+            self._strips.clear()
+            self._blocks = [0] * len(self._items)
+            self._heads = [(False, False)] * len(self._items)
+            self._measure(0, len(self._items))
+            self._reflow(anchor, self._follow)
+        elif self._follow:
+            # Taller or shorter, the newest line stays at the bottom.
+            self._scroll_y_to(self.max_scroll_y)
+        self._check_near_top()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Track whether we follow the bottom, and ask for history near the top."""
+        super().watch_scroll_y(old_value, new_value)
+        self._follow = new_value >= self.max_scroll_y - 1
+        if new_value <= NEAR_TOP_ROWS:
+            self._check_near_top()
+
+    # -- internals -------------------------------------------------------------------------
+
+    @property
+    def _laid_out(self) -> bool:
+        return self._width > 0
+
+    @property
+    def _top_rows(self) -> int:
+        return 1 if self._loading or self._at_start else 0
+
+    def _reindex(self) -> None:
+        self._index = {item.key: i for i, item in enumerate(self._items)}
+
+    def _measure(self, start: int, stop: int, *, offsets: bool = True) -> None:
+        """Recompute heads and heights of ``items[start:stop]``, then the prefix sums."""
+        items = self._items
+        stop = min(stop, len(items))
+        prev = items[start - 1] if start > 0 else None
+        prev_day = _day(prev.ts) if prev is not None else None
+        for i in range(start, stop):
+            item = items[i]
+            day = _day(item.ts)
+            date_line, header = heads = _heads(prev, item, new_day=day != prev_day)
+            self._heads[i] = heads
+            self._blocks[i] = self.item_height(
+                item, date=date_line, header=header, width=self._width
+            )
+            prev, prev_day = item, day
+        if offsets:
+            self._offsets = [0, *accumulate(self._blocks)]
+
+    def _body_rows(self, item: TimelineItem, width: int) -> int:
+        """Rows of the wrapped body, counted the way rich wraps but without building ``Text``s."""
+        width = max(width, 1)
+        plain = item.body.plain
+        if "\t" in plain:  # tabs expand per line: rare enough to let rich do all of it
+            return len(self._wrap(self._annotated(item), width))
+        text = plain + "".join(suffix for suffix, _ in _suffixes(item))
+        # A paragraph that fits is one row (the common case); else rich's own line breaker.
+        return sum(
+            1 if cell_len(para) <= width else len(divide_line(para, width, fold=True)) + 1
+            for para in text.split("\n")
+        )
+
+    def _annotated(self, item: TimelineItem) -> Text:
+        """The body with its "(edited)", "(sending…)" or "(failed: …)" annotations."""
+        dim = self.get_component_rich_style("timeline--dim")
+        error = self.get_component_rich_style("timeline--error")
+        body = item.body.copy()
+        for suffix, is_error in _suffixes(item):
+            body.append(suffix, error if is_error else dim)
+        return body
+
+    def _wrap(self, body: Text, width: int) -> list[Text]:
+        # overflow="fold" matches the divide_line(fold=True) that _body_rows counts with.
+        lines = body.wrap(self.app.console, max(width, 1), justify="left", overflow="fold")
+        return list(lines) or [Text()]
+
+    def _line(self, text: Text, width: int) -> Strip:
+        """One row: ``text`` cut to ``width`` with an ellipsis, never wrapped."""
+        text.truncate(width, overflow="ellipsis")
+        if text.justify == "center":
+            text.align("center", width)
+        return Strip(self._segments(text)).crop(0, width)
+
+    def _segments(self, text: Text) -> list[Segment]:
+        """``text`` as segments, its base style included (``Text.render`` leaves that out)."""
+        console = self.app.console
+        segments = text.render(console)
+        if not text.style:
+            return list(segments)
+        return list(Segment.apply_style(segments, console.get_style(text.style)))
+
+    def _row(self, row: int) -> Strip:
+        if row < 0:
+            return Strip.blank(0)
+        if self._top_rows:
+            if row == 0:
+                return self._status_line()
+            row -= 1
+        if not self._laid_out or len(self._blocks) != len(self._items):
+            return Strip.blank(0)
+        if row >= self._offsets[-1]:
+            return Strip.blank(0)
+        i = bisect_right(self._offsets, row) - 1
+        rows = self._item_rows(i)
+        k = row - self._offsets[i]
+        return rows[k] if k < len(rows) else Strip.blank(0)
+
+    def _item_rows(self, i: int) -> list[Strip]:
+        item = self._items[i]
+        date_line, header = self._heads[i]
+        cached = self._strips.get(item.key)
+        # Identity, not equality: an upsert brings a new object, and comparing bodies is slow.
+        if (
+            cached is not None
+            and cached[0] is item
+            and cached[1:4] == (self._width, date_line, header)
+        ):
+            return cached[4]
+        rows = self.render_item(item, date=date_line, header=header, width=self._width)
+        self._strips.set(item.key, (item, self._width, date_line, header, rows))
+        return rows
+
+    def _status_line(self) -> Strip:
+        dim = self.get_component_rich_style("timeline--dim")
+        if self._loading:
+            text = Text(" " * INDENT + "loading older messages…", style=dim)
+        else:
+            text = Text("— start of the room —", style=dim, justify="center")
+        return self._line(text, self.scrollable_content_region.width)
+
+    def _set_status(self, *, loading: bool, at_start: bool) -> None:
+        old_rows = self._top_rows
+        follow = self._follow
+        # At the very top a new status line is meant to be seen, so let it push content down.
+        keep = not follow and not (old_rows == 0 and self.scroll_offset.y == 0)
+        anchor = self._anchor() if keep else None
+        self._loading, self._at_start = loading, at_start
+        if self._top_rows != old_rows:
+            self._reflow(anchor, follow)
+        else:
+            self.refresh()
+        if not loading and not at_start:
+            self._check_near_top()
+
+    def _anchor(self, avoid: str | None = None) -> tuple[str, int] | None:
+        """The item at the viewport's top row, and that row relative to the item's body.
+
+        Relative to the body, not the block: a header that disappears at a seam then takes
+        its row away from above the anchor instead of shifting the text the user reads.
+        """
+        if not self._items or not self._laid_out or len(self._blocks) != len(self._items):
+            return None
+        row = self.scroll_offset.y - self._top_rows
+        i = min(max(bisect_right(self._offsets, row) - 1, 0), len(self._items) - 1)
+        if self._items[i].key == avoid:
+            if i + 1 < len(self._items):
+                i += 1
+            elif i > 0:
+                i -= 1
+            else:
+                return None
+        return self._items[i].key, row - self._body_start(i)
+
+    def _body_start(self, i: int) -> int:
+        date_line, header = self._heads[i]
+        return self._offsets[i] + date_line + header
+
+    def _reflow(self, anchor: tuple[str, int] | None, follow: bool) -> None:
+        """After rows changed: new virtual size, and the viewport back on its content."""
+        if not self._laid_out:
+            return  # the first resize lays everything out
+        self.virtual_size = Size(self._width, self._top_rows + self._offsets[-1])
+        if follow:
+            self._scroll_y_to(self.max_scroll_y)
+        elif anchor is not None and (i := self._index.get(anchor[0])) is not None:
+            self._scroll_y_to(self._top_rows + self._body_start(i) + anchor[1])
+        self.refresh()
+        self._check_near_top()
+
+    def _scroll_y_to(self, y: float) -> None:
+        # force: the scrollbars are only re-evaluated at the next layout, which has not run yet.
+        self.scroll_to(y=max(0, y), animate=False, force=True)
+
+    def _check_near_top(self) -> None:
+        if (
+            self._near_top_posted
+            or self._loading
+            or self._at_start
+            or not self.size.height
+            or self.scroll_y > NEAR_TOP_ROWS
+        ):
+            return
+        self._near_top_posted = True
+        self.post_message(self.NearTop())
