@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class TuimatrixApp(App[None]):
         super().__init__()
         self.paths = paths or get_paths()
         self._background = background
+        self._background_tasks: list[asyncio.Task[None]] = []
         self.accounts = Accounts(self.paths)
         self.status_message = ""
         self._asked_password: set[str] = set()
@@ -76,8 +78,8 @@ class TuimatrixApp(App[None]):
             self.show_login()
         else:
             self.start_accounts()
-        for make in self._background:
-            self.run_worker(make(), group="background")
+        # Plain tasks, not workers: on exit they must finish their cleanup before the loop ends.
+        self._background_tasks = [asyncio.create_task(make()) for make in self._background]
 
     @work(group="accounts")
     async def start_accounts(self) -> None:
@@ -86,6 +88,9 @@ class TuimatrixApp(App[None]):
             self.notify_status("; ".join(errors), error=True)
 
     async def on_unmount(self) -> None:
+        for task in self._background_tasks:
+            task.cancel()
+        await asyncio.gather(*self._background_tasks, return_exceptions=True)
         await self.accounts.close_all()
 
     def show_login(self) -> None:

@@ -25,7 +25,7 @@ def run_demo(
         _say(f"starting a local Synapse in {directory} …")
         server = demo.start_server(directory)
         try:
-            _say(f"homeserver {server.synapse.base_url}; seeding rooms, a space and messages …")
+            _say(f"homeserver {server.synapse.base_url}")
             asyncio.run(_prepare(server, directory))
             from tuimatrix.app import TuimatrixApp
 

@@ -67,7 +67,15 @@ class StatusLine(Widget):
     """
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self.refresh)
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        # Only countdowns and elapsed times change by themselves; the rest is pushed.
+        accounts = getattr(self.app, "accounts", None)
+        if isinstance(accounts, Accounts) and any(
+            a.status.state in (acc.RECONNECTING, acc.INITIAL_SYNC) for a in accounts
+        ):
+            self.refresh()
 
     def render(self) -> Text:
         app = self.app
