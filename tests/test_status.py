@@ -46,6 +46,14 @@ def test_status_line_sanitises_server_text() -> None:
     assert "\x1b" not in text and "\x07" not in text
 
 
+def test_status_line_counts_the_initial_sync() -> None:
+    text = status_text(
+        accounts_with(FakeAccount("@a:x", acc.SyncStatus(acc.INITIAL_SYNC, started=990.0))),
+        now=1000.0,
+    ).plain
+    assert text == "@a:x initial sync… 10s"
+
+
 def test_status_line_without_accounts() -> None:
     assert status_text(accounts_with()).plain == "not logged in"
 

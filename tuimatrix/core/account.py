@@ -60,6 +60,8 @@ class SyncStatus:
     detail: str = ""
     #: when the next attempt is due (time.time()), while reconnecting
     retry_at: float | None = None
+    #: when the initial sync started (time.time()), to show how long it has taken
+    started: float | None = None
 
 
 Listener = Callable[["Account", object], None]
@@ -184,7 +186,7 @@ class Account(Operations):
         filter_id = await self._filter_id()
         self.sync_log.append(since)
         if since is None:
-            self._set_status(SyncStatus(INITIAL_SYNC))
+            self._set_status(SyncStatus(INITIAL_SYNC, started=time.time()))
         resp = await self.client.sync(
             since=SyncToken(since) if since else None,
             timeout=timeout_ms if since else 0,

@@ -38,6 +38,8 @@ def status_text(accounts: Accounts, message: str = "", now: float | None = None)
             label += f" in {max(0, round(status.retry_at - now))}s"
         elif status.state == acc.INITIAL_SYNC:
             label += "…"
+            if status.started is not None:
+                label += f" {max(0, round(now - status.started))}s"
         text.append(label, _STATE_STYLE.get(status.state, ""))
         if (
             status.state in (acc.RECONNECTING, acc.SOFT_LOGGED_OUT, acc.LOGGED_OUT)
