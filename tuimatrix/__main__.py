@@ -1,4 +1,4 @@
-"""The command line: ``tuimatrix [run] | login | logout | accounts | demo``."""
+"""The command line: ``tuimatrix [run] | login | logout | accounts | exec | shell | demo``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from tuimatrix import __version__, cli_accounts
+from tuimatrix import __version__, cli_accounts, cli_exec
 from tuimatrix.core.errors import UserError, describe_error
 
 
@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="log debugging output to stderr")
     sub = parser.add_subparsers(dest="command")
     cli_accounts.add_subcommands(sub)
+    cli_exec.add_subcommands(sub)
     sub.add_parser("run", help="open the app (the default with no command)")
     sub.add_parser(
         "demo",
@@ -70,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in cli_accounts.COMMANDS:
             return cli_accounts.run(args)
+        if args.command in cli_exec.COMMANDS:
+            if args.command == "shell":
+                _log_to_file(args.debug)  # log lines on stderr would garble the prompt
+            return cli_exec.run(args)
         if args.command == "demo":
             from tuimatrix.cli_demo import run_demo
 

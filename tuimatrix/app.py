@@ -14,11 +14,17 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
+from tuimatrix.commands import Command, UsageError, parse_line
+from tuimatrix.commands.runner import Cancelled, run
+from tuimatrix.config import load_config
 from tuimatrix.core import account as acc
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
-from tuimatrix.palette import OpenRoomProvider
+from tuimatrix.core.errors import describe_error
+from tuimatrix.keymap import PREFIX_KEY, binding_id, binding_title, describe, merged_keys
+from tuimatrix.palette import CommandsProvider, OpenRoomProvider
 from tuimatrix.paths import Paths, get_paths
+from tuimatrix.ui_context import UIContext
 from tuimatrix.widgets.status import StatusLine
 
 if TYPE_CHECKING:
@@ -35,10 +41,11 @@ class TuimatrixApp(App[None]):
     CSS = """
     Screen { layout: vertical; }
     """
-    COMMANDS = App.COMMANDS | {OpenRoomProvider}
+    COMMANDS = App.COMMANDS | {OpenRoomProvider, CommandsProvider}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
-        Binding("ctrl+r", "show_room_list", "Rooms", id="room-list"),
+        # priority: the composer (a TextArea) would take ctrl+u for itself.
+        Binding(PREFIX_KEY, "prefix", "Prefix", id="prefix", show=False, priority=True),
     ]
 
     @dataclass
@@ -62,6 +69,11 @@ class TuimatrixApp(App[None]):
         self.accounts = Accounts(self.paths)
         self.status_message = ""
         self._asked_password: set[str] = set()
+        self.config = load_config(self.paths.config_file)
+        self.keys = merged_keys(self.config)
+        self.apply_keys(self, "global")
+        #: the universal prefix given before the next command (0, 1 or 2 times)
+        self.prefix = 0
 
     # -- start and stop ------------------------------------------------------------------------
 
@@ -72,6 +84,7 @@ class TuimatrixApp(App[None]):
         self.accounts.add_listener(self._on_account_change)
         self.install_screen(RoomListScreen(), ROOM_LIST)
         await self.push_screen(ROOM_LIST)
+        errors += self.config.errors
         if errors:
             self.notify_status("; ".join(errors), error=True)
         if len(self.accounts) == 0:
@@ -178,6 +191,92 @@ class TuimatrixApp(App[None]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("view: Room list", "Show every room", self.action_show_room_list)
+
+    def close_room(self, account: Account, room_id: str) -> bool:
+        """Close a room's screen; False if it was not open."""
+        name = f"room:{account.user_id}|{room_id}"
+        if not self.is_screen_installed(name):
+            return False
+        if self.screen is self.get_screen(name):
+            self._switch_to(ROOM_LIST)
+        self.uninstall_screen(name)
+        self.room_list.refresh_open_rooms()
+        return True
+
+    def show_keys(self) -> None:
+        from tuimatrix.screens.keys import KeysScreen
+
+        self.push_screen(KeysScreen(describe(self.keys)))
+
+    # -- commands and keys ------------------------------------------------------------------
+
+    def apply_keys(self, node: App[Any] | Screen[Any], scope: str) -> None:
+        """Bind ``scope``'s keys on ``node``; a key bound to "" loses its default too."""
+        for key, lines in self.config.keys.get(scope, {}).items():
+            if not lines:
+                # Textual keeps a node's bindings in a BindingsMap; dropping the key unbinds it.
+                node._bindings.key_to_bindings.pop(key, None)
+        for key, lines in self.keys[scope].items():
+            node._bindings.key_to_bindings[key] = [
+                Binding(
+                    key,
+                    f"app.run_keys({scope!r}, {key!r})",
+                    binding_title(lines),
+                    show=False,
+                    id=binding_id(lines),
+                )
+            ]
+
+    def action_run_keys(self, scope: str, key: str) -> None:
+        lines = self.keys.get(scope, {}).get(key)
+        if lines:
+            self.run_lines(lines)
+
+    def action_prefix(self) -> None:
+        self.prefix = min(2, self.prefix + 1)
+        self.notify_status(
+            "prefix: the next command asks for the room"
+            + (" and skips confirmation" if self.prefix == 2 else "")
+        )
+
+    def run_lines(self, lines: Sequence[str]) -> None:
+        """Run command lines in order (a key's macro); stops at the first that fails."""
+        prefix, self.prefix = self.prefix, 0
+        self._run_lines(list(lines), prefix)
+
+    def run_command(self, command: Command, args: dict[str, Any] | None = None) -> None:
+        prefix, self.prefix = self.prefix, 0
+        self._run_commands([(command, dict(args or {}))], prefix)
+
+    def _run_lines(self, lines: list[str], prefix: int) -> None:
+        try:
+            parsed = [parse_line(line) for line in lines]
+        except UsageError as e:
+            self.notify_status(str(e), error=True)
+            return
+        self._run_commands(parsed, prefix)
+
+    @work(group="commands")
+    async def _run_commands(
+        self, commands: list[tuple[Command, dict[str, Any]]], prefix: int
+    ) -> None:
+        context = UIContext(self)
+        for command, args in commands:
+            if command.id == "quit":
+                await self.action_quit()
+                return
+            if command.id == "login":
+                self.show_login()
+                return
+            try:
+                result = await run(context, command, args, prefix)
+            except Cancelled:
+                self.notify_status("cancelled")
+                return
+            except Exception as e:
+                self.notify_status(f"{command.id}: {describe_error(e)}", error=True)
+                return
+            self.notify_status(result.message)
 
     # -- status line ------------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tuimatrix.commands import REGISTRY, Command, load_commands
 from tuimatrix.core.sanitize import clean_line
+from tuimatrix.keymap import key_for
 
 if TYPE_CHECKING:
     from tuimatrix.app import TuimatrixApp
@@ -43,3 +45,54 @@ class OpenRoomProvider(Provider):
     async def discover(self) -> Hits:
         async for title, help_text, callback in self._rooms():
             yield DiscoveryHit(Text(title), callback, help=help_text)  # type: ignore[arg-type]
+
+
+def _screen_kind(screen: object) -> str:
+    from tuimatrix.screens.room import RoomScreen
+    from tuimatrix.screens.room_list import RoomListScreen
+
+    if isinstance(screen, RoomScreen):
+        return "room"
+    if isinstance(screen, RoomListScreen):
+        return "room-list"
+    return ""
+
+
+class CommandsProvider(Provider):
+    """Every registered command that makes sense on this screen, with its help and key."""
+
+    def _commands(self) -> list[tuple[str, str, Command]]:
+        app = cast("TuimatrixApp", self.app)
+        load_commands()
+        kind = _screen_kind(self.screen)
+        logged_in = len(app.accounts) > 0
+        offered = []
+        for cmd in sorted(REGISTRY.values(), key=lambda c: c.title):
+            if cmd.screens and kind not in cmd.screens:
+                continue
+            if not logged_in and cmd.id not in ("login", "quit", "keys"):
+                continue
+            if cmd.id == "quit":
+                continue  # Textual's own "Quit the application" stays
+            key = key_for(app.keys, cmd.id, kind or "global")
+            help_text = cmd.help + (f"  [{key}]" if key else "")
+            offered.append((cmd.title, help_text, cmd))
+        return offered
+
+    async def search(self, query: str) -> Hits:
+        app = cast("TuimatrixApp", self.app)
+        matcher = self.matcher(query)
+        for title, help_text, cmd in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(title),
+                    partial(app.run_command, cmd),
+                    help=help_text,
+                )
+
+    async def discover(self) -> Hits:
+        app = cast("TuimatrixApp", self.app)
+        for title, help_text, cmd in self._commands():
+            yield DiscoveryHit(title, partial(app.run_command, cmd), help=help_text)

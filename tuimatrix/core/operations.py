@@ -6,6 +6,7 @@ survive errors and restarts. Spec references are in the docstrings.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from mautrix.api import Method, Path
@@ -56,6 +57,51 @@ def server_of(user_id: str) -> str:
     return user_id.split(":", 1)[1] if ":" in user_id else user_id
 
 
+#: A room's notification settings, from loudest to quietest but "default" (the account's rules).
+NOTIFICATION_MODES = ("default", "all", "mentions", "none")
+
+
+#: The power of a room's creators where they outrank everyone (room version 12 on): the spec
+#: calls it infinite; this is the largest integer canonical JSON allows, above any real level.
+CREATOR_POWER = 2**53 - 1
+
+
+def creators_outrank(create_content: dict[str, Any]) -> bool:
+    """Whether the room's version makes its creators all-powerful (room version 12, MSC4289)."""
+    version = create_content.get("room_version", "1")
+    version = version if isinstance(version, str) else "1"
+    return (version.isdigit() and int(version) >= 12) or version == "org.matrix.hydra.11"
+
+
+def creators_of(create_event: dict[str, Any]) -> set[str]:
+    """The creators, if they outrank everyone: the create event's sender and
+    ``additional_creators`` (spec "Room version 12"); an empty set in older rooms."""
+    content = create_event.get("content")
+    if not isinstance(content, dict) or not creators_outrank(content):
+        return set()
+    extra = content.get("additional_creators")
+    creators = {u for u in extra if isinstance(u, str)} if isinstance(extra, list) else set()
+    sender = create_event.get("sender")
+    return creators | ({sender} if isinstance(sender, str) else set())
+
+
+def power_level(power_levels: dict[str, Any], creators: set[str], user_id: str) -> int:
+    """A user's power level: ``users``, else ``users_default`` (spec "m.room.power_levels");
+    creators of a room version 12 room are above it all (they are not listed there)."""
+    if user_id in creators:
+        return CREATOR_POWER
+    users = power_levels.get("users")
+    level = users.get(user_id) if isinstance(users, dict) else None
+    if not isinstance(level, int):
+        level = power_levels.get("users_default", 0)
+    return level if isinstance(level, int) else 0
+
+
+def _notifies(rule: dict[str, Any]) -> bool:
+    actions = rule.get("actions")
+    return isinstance(actions, list) and "notify" in actions
+
+
 class Operations:
     """Mixed into ``Account``; relies on its client, store, send queue and user id."""
 
@@ -63,6 +109,13 @@ class Operations:
     store: Store
     send_queue: SendQueue
     user_id: str
+    # Account's background sync task; None until ``start()`` (read by ``syncing``).
+    _sync_task: asyncio.Task[None] | None
+
+    @property
+    def syncing(self) -> bool:
+        """Whether the background sync loop runs (the account was started)."""
+        return getattr(self, "_sync_task", None) is not None
 
     # -- rooms and spaces ----------------------------------------------------------------------
 
@@ -288,7 +341,31 @@ class Operations:
 
     async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> LocalEcho:
         """Queue an event; it is persisted before it is sent (see SendQueue)."""
+        if await self.is_encrypted(room_id):
+            # Never plaintext into an encrypted room: the members expect it to be private.
+            raise UserError(
+                "this room is end-to-end encrypted, and tuimatrix cannot encrypt messages yet; "
+                "nothing was sent"
+            )
         return await self.send_queue.enqueue(room_id, event_type, content)
+
+    async def is_encrypted(self, room_id: str) -> bool:
+        """From the store; for a room it does not know yet (just created), from the server."""
+        state = await self.store.state_event(room_id, "m.room.encryption")
+        if state is not None:
+            return bool(state[1].get("algorithm"))
+        if await self.store.db.fetchval("SELECT 1 FROM rooms WHERE room_id=$1", room_id):
+            return False
+        try:
+            content = await self.client.api.request(
+                Method.GET, Path.v3.rooms[room_id].state["m.room.encryption"][""]
+            )
+        except Exception as e:
+            # No encryption event, or not our room: then the send itself says what is wrong.
+            if getattr(e, "errcode", None) in ("M_NOT_FOUND", "M_FORBIDDEN"):
+                return False
+            raise
+        return bool(isinstance(content, dict) and content.get("algorithm"))
 
     async def send_text(
         self,
@@ -370,3 +447,270 @@ class Operations:
     async def redact(self, room_id: str, event_id: str, reason: str | None = None) -> str:
         event = await self.client.redact(RoomID(room_id), event_id, reason=reason)  # type: ignore[arg-type]
         return str(event)
+
+    # -- server state (what the server says now, not our model) --------------------------------
+
+    async def get_state(
+        self, room_id: str, event_type: str, state_key: str = ""
+    ) -> dict[str, Any] | None:
+        """One state event's content (``GET /rooms/{id}/state/{type}/{key}``); None if unset.
+
+        Empty content counts as unset: it is how ``m.space.child`` and friends are removed.
+        """
+        try:
+            resp = await self.client.api.request(
+                Method.GET, Path.v3.rooms[room_id].state[event_type][state_key]
+            )
+        except Exception as e:
+            if getattr(e, "errcode", None) == "M_NOT_FOUND":
+                return None
+            raise
+        return resp if isinstance(resp, dict) and resp else None
+
+    async def state_event(
+        self, room_id: str, event_type: str, state_key: str = ""
+    ) -> dict[str, Any] | None:
+        """One whole state event, sender included (``?format=event``); None if unset."""
+        try:
+            resp = await self.client.api.request(
+                Method.GET,
+                Path.v3.rooms[room_id].state[event_type][state_key],
+                query_params={"format": "event"},
+            )
+        except Exception as e:
+            if getattr(e, "errcode", None) == "M_NOT_FOUND":
+                return None
+            raise
+        return resp if isinstance(resp, dict) and "content" in resp else None
+
+    async def room_creators(self, room_id: str) -> set[str]:
+        """Who outranks everyone in the room (room version 12 on; see ``creators_of``)."""
+        create = await self.state_event(room_id, "m.room.create")
+        return creators_of(create) if create else set()
+
+    async def room_state(self, room_id: str) -> list[dict[str, Any]]:
+        """Every current state event of a room (``GET /rooms/{id}/state``)."""
+        resp = await self.client.api.request(Method.GET, Path.v3.rooms[room_id].state)
+        return [e for e in resp if isinstance(e, dict)] if isinstance(resp, list) else []
+
+    async def joined_rooms(self) -> set[str]:
+        """The rooms we are joined to, as the server knows (``GET /joined_rooms``)."""
+        resp = await self.client.api.request(Method.GET, Path.v3.joined_rooms)
+        rooms = resp.get("joined_rooms") if isinstance(resp, dict) else None
+        return {r for r in rooms if isinstance(r, str)} if isinstance(rooms, list) else set()
+
+    async def joined_members(self, room_id: str) -> dict[str, dict[str, Any]]:
+        """Joined members and their profiles (``GET /rooms/{id}/joined_members``)."""
+        resp = await self.client.api.request(Method.GET, Path.v3.rooms[room_id].joined_members)
+        joined = resp.get("joined") if isinstance(resp, dict) else None
+        if not isinstance(joined, dict):
+            return {}
+        return {u: p if isinstance(p, dict) else {} for u, p in joined.items()}
+
+    async def members(self, room_id: str) -> list[dict[str, Any]]:
+        """Member events of everyone but those who left (``GET /rooms/{id}/members``)."""
+        resp = await self.client.api.request(
+            Method.GET, Path.v3.rooms[room_id].members, query_params={"not_membership": "leave"}
+        )
+        chunk = resp.get("chunk") if isinstance(resp, dict) else None
+        return [e for e in chunk if isinstance(e, dict)] if isinstance(chunk, list) else []
+
+    # -- aliases and the room directory (spec "Room aliases", "Listing rooms") ----------------
+
+    async def alias_room(self, alias: str) -> str | None:
+        """The room an alias points to (``GET /directory/room/{alias}``), None if unknown."""
+        try:
+            resp = await self.client.api.request(Method.GET, Path.v3.directory.room[alias])
+        except Exception as e:
+            if getattr(e, "errcode", None) == "M_NOT_FOUND":
+                return None
+            raise
+        room_id = resp.get("room_id") if isinstance(resp, dict) else None
+        return room_id if isinstance(room_id, str) else None
+
+    async def add_alias(self, room_id: str, alias: str) -> None:
+        """Create ``alias`` (a full ``#local:server``) for the room in the alias directory."""
+        await self.client.api.request(
+            Method.PUT, Path.v3.directory.room[alias], {"room_id": room_id}
+        )
+
+    async def set_canonical_alias(self, room_id: str, alias: str) -> None:
+        """Publish ``alias`` as the room's main address (``m.room.canonical_alias``)."""
+        await self.client.send_state_event(
+            RoomID(room_id), EventType.ROOM_CANONICAL_ALIAS, _json({"alias": alias})
+        )
+
+    async def set_directory_visibility(self, room_id: str, public: bool) -> None:
+        """List the room in (or remove it from) the server's public room directory."""
+        await self.client.api.request(
+            Method.PUT,
+            Path.v3.directory.list.room[room_id],
+            {"visibility": "public" if public else "private"},
+        )
+
+    async def public_rooms(
+        self, query: str | None = None, server: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """One page of a server's public rooms (``POST /publicRooms``), filtered by ``query``."""
+        body: dict[str, Any] = {"limit": limit}
+        if query:
+            body["filter"] = {"generic_search_term": query}
+        resp = await self.client.api.request(
+            Method.POST,
+            Path.v3.publicRooms,
+            body,
+            query_params={"server": server} if server else None,
+        )
+        chunk = resp.get("chunk") if isinstance(resp, dict) else None
+        return [r for r in chunk if isinstance(r, dict)] if isinstance(chunk, list) else []
+
+    # -- direct chats (spec "Direct Messaging") ------------------------------------------------
+
+    async def direct_rooms(self) -> dict[str, list[str]]:
+        """``m.direct`` account data as the server has it: user id → room ids."""
+        try:
+            stored: Any = await self.client.get_account_data(EventType.DIRECT)
+        except Exception as e:
+            if getattr(e, "errcode", None) != "M_NOT_FOUND":
+                raise
+            return {}
+        if not isinstance(stored, dict):
+            return {}
+        return {
+            str(user): [r for r in rooms if isinstance(r, str)]
+            for user, rooms in stored.items()
+            if isinstance(rooms, list)
+        }
+
+    async def find_direct_room(self, user_id: str) -> str | None:
+        """A DM with ``user_id`` from ``m.direct`` that is still one: we are joined, they are
+        joined or invited, and nobody else is in it."""
+        candidates = (await self.direct_rooms()).get(user_id, [])
+        if not candidates:
+            return None
+        joined_rooms = await self.joined_rooms()
+        for room_id in reversed(candidates):  # the newest DM first
+            if room_id not in joined_rooms:
+                continue
+            joined = await self.joined_members(room_id)
+            if set(joined) - {self.user_id, user_id}:
+                continue
+            if user_id in joined:
+                return room_id
+            member = await self.get_state(room_id, "m.room.member", user_id)
+            if member and member.get("membership") == "invite":
+                return room_id
+        return None
+
+    # -- push rules (spec "Push Notifications"), written as Element writes them ---------------
+
+    async def push_rule(self, kind: str, rule_id: str) -> dict[str, Any] | None:
+        """A rule of the global ruleset (``GET /pushrules/global/{kind}/{ruleId}``)."""
+        try:
+            resp = await self.client.api.request(
+                Method.GET, Path.v3.pushrules["global"][kind][rule_id]
+            )
+        except Exception as e:
+            if getattr(e, "errcode", None) == "M_NOT_FOUND":
+                return None
+            raise
+        return resp if isinstance(resp, dict) else None
+
+    async def set_push_rule(self, kind: str, rule_id: str, rule: dict[str, Any]) -> None:
+        """Create or replace a rule (``PUT /pushrules/global/{kind}/{ruleId}``)."""
+        await self.client.api.request(Method.PUT, Path.v3.pushrules["global"][kind][rule_id], rule)
+
+    async def delete_push_rule(self, kind: str, rule_id: str) -> bool:
+        """Delete a rule; False if there was none."""
+        try:
+            await self.client.api.request(Method.DELETE, Path.v3.pushrules["global"][kind][rule_id])
+        except Exception as e:
+            if getattr(e, "errcode", None) == "M_NOT_FOUND":
+                return False
+            raise
+        return True
+
+    async def set_room_notifications(self, room_id: str, mode: str) -> None:
+        """``default``, ``all``, ``mentions`` or ``none`` for one room, as Element does it.
+
+        ``none`` (mute) is an override rule named after the room that matches its events and
+        does nothing (``actions: []``, which replaced the deprecated ``dont_notify``);
+        ``mentions`` a room rule with no actions, so only the higher-priority mention and
+        keyword rules fire; ``all`` a room rule that notifies with the default sound;
+        ``default`` removes both, leaving the account's rules.
+        """
+        if mode not in NOTIFICATION_MODES:
+            raise UserError(f"notifications: one of {', '.join(NOTIFICATION_MODES)}")
+        if mode == "none":
+            await self.delete_push_rule("room", room_id)
+            await self.set_push_rule(
+                "override",
+                room_id,
+                {
+                    "conditions": [{"kind": "event_match", "key": "room_id", "pattern": room_id}],
+                    "actions": [],
+                },
+            )
+            return
+        await self.delete_push_rule("override", room_id)
+        if mode == "default":
+            await self.delete_push_rule("room", room_id)
+        elif mode == "mentions":
+            await self.set_push_rule("room", room_id, {"actions": []})
+        else:
+            await self.set_push_rule(
+                "room",
+                room_id,
+                {"actions": ["notify", {"set_tweak": "sound", "value": "default"}]},
+            )
+
+    async def room_notifications(self, room_id: str) -> str:
+        """The room's mode as :meth:`set_room_notifications` names it, read from the server."""
+        override = await self.push_rule("override", room_id)
+        if override and override.get("enabled", True) and not _notifies(override):
+            return "none"
+        rule = await self.push_rule("room", room_id)
+        if not rule or not rule.get("enabled", True):
+            return "default"
+        return "all" if _notifies(rule) else "mentions"
+
+    # -- reports, media, profile ---------------------------------------------------------------
+
+    async def report_event(
+        self, room_id: str, event_id: str, reason: str | None = None, score: int = -100
+    ) -> None:
+        """Report an event to the server admins (``POST /rooms/{id}/report/{eventId}``)."""
+        body: dict[str, Any] = {"score": score}
+        if reason:
+            body["reason"] = reason
+        await self.client.api.request(Method.POST, Path.v3.rooms[room_id].report[event_id], body)
+
+    async def upload(self, data: bytes, mimetype: str, filename: str) -> str:
+        """Upload to the content repository (``POST /media/v3/upload``); returns the mxc URI."""
+        uri = await self.client.upload_media(data, mime_type=mimetype, filename=filename)
+        return str(uri)
+
+    async def set_display_name(self, name: str) -> None:
+        """The global display name (``PUT /profile/{userId}/displayname``); the server copies
+        it into our member event in every room."""
+        await self.client.set_displayname(name, check_current=False)
+
+    async def display_name(self, user_id: str) -> str | None:
+        """A user's global display name (``GET /profile/{userId}/displayname``)."""
+        name = await self.client.get_displayname(UserID(user_id))
+        return str(name) if name else None
+
+    async def upload_attachment(
+        self, room_id: str, data: bytes, mimetype: str, filename: str
+    ) -> dict[str, Any]:
+        """Upload a file for a message in ``room_id``: ``{"url": mxc}``, or in an encrypted
+        room ``{"file": EncryptedFile}`` (spec "Sending encrypted attachments"): the media
+        server only ever sees ciphertext there."""
+        if await self.get_state(room_id, "m.room.encryption") is None:
+            return {"url": await self.upload(data, mimetype, filename)}
+        from mautrix.crypto.attachments import encrypt_attachment
+
+        ciphertext, file = encrypt_attachment(data)
+        # The server learns neither the type nor the name of an encrypted file.
+        uri = await self.upload(ciphertext, "application/octet-stream", "")
+        return {"file": {**file.serialize(), "url": uri}}

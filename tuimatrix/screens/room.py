@@ -35,7 +35,6 @@ PAGE = 50
 
 class RoomScreen(UsesApp, Screen[None]):
     BINDINGS = [
-        Binding("escape", "room_list", "Rooms", id="room.back"),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
     ]
@@ -76,6 +75,7 @@ class RoomScreen(UsesApp, Screen[None]):
         return text
 
     async def on_mount(self) -> None:
+        self.tm.apply_keys(self, "room")
         self.query_one(Composer).focus()
         await self.reload()
         self.tm.refresh_status()

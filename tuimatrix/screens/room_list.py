@@ -90,6 +90,7 @@ class RoomListScreen(UsesApp, Screen[None]):
         return self.query_one(DataTable)
 
     def on_mount(self) -> None:
+        self.tm.apply_keys(self, "room-list")
         self.refresh_rooms()
         self.set_interval(REDRAW_INTERVAL, self._flush)
         self.set_interval(30, self._refresh_ages)

@@ -1,0 +1,254 @@
+"""One registry of commands, run from the palette, keys, ``tuimatrix exec`` and the shell.
+
+A command has a kebab-case id (part of the interface), a palette title "group: Verb", help,
+typed parameters and an async body. A command line is ``ID ARG… [--flag] [--name VALUE]``
+with shell quoting. What is missing is prompted for by an interactive context (the UI, the
+shell) and is a usage error otherwise (``exec``). Room commands act on the context's current
+room, or on ``--room ROOM`` (id, alias or name) of ``--account MXID``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from tuimatrix.core.account import Account
+from tuimatrix.core.accounts import Accounts
+from tuimatrix.core.errors import UserError
+
+Kind = Literal[
+    "room", "user", "space", "tag", "text", "path", "choice", "flag", "int", "float", "event"
+]
+
+
+class UsageError(UserError):
+    """The command line is wrong (exit status 2 in ``exec``)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str  # python identifier; the option is --name with "_" as "-"
+    kind: Kind = "text"
+    help: str = ""
+    required: bool = True
+    #: positional (in order) unless an option (``--name VALUE``, or ``--name`` for a flag)
+    option: bool = False
+    #: a positional that takes the rest of the line (a message text)
+    rest: bool = False
+    choices: tuple[str, ...] = ()
+    default: Any = None
+
+    @property
+    def flag_name(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command did: a line for people, data for ``--json``."""
+
+    message: str = ""
+    data: Any = None
+
+
+class Context(Protocol):
+    """Where a command runs: the UI, the shell or ``exec``."""
+
+    accounts: Accounts
+    #: True where missing arguments can be asked for
+    interactive: bool
+
+    def current(self) -> tuple[Account | None, str | None]:
+        """The account and room in context (the room under the cursor, the open room)."""
+
+    async def choose_room(self, title: str, account: Account | None) -> tuple[Account, str] | None:
+        """Ask for a room (of ``account``, or of any account); None if cancelled."""
+
+    async def choose_account(self, title: str) -> Account | None: ...
+
+    async def ask(self, param: Param, title: str) -> Any:
+        """Ask for a parameter's value (text, user, tag, choice…); None if cancelled."""
+
+    async def confirm(self, question: str) -> bool: ...
+
+
+@dataclass
+class Invocation:
+    """A command with its parsed arguments, and the account and room it acts on."""
+
+    command: Command
+    args: dict[str, Any]
+    account: Account | None = None
+    room_id: str | None = None
+    #: the universal prefix: given once, prompt for room/account; twice, also skip confirmation
+    prefix: int = 0
+
+
+Body = Callable[[Context, Invocation], Awaitable[Result]]
+
+
+@dataclass(frozen=True)
+class Command:
+    id: str
+    title: str
+    help: str
+    body: Body
+    params: tuple[Param, ...] = ()
+    #: acts on a room: takes --room/--account, prompts for the room where none is in context
+    room: bool = False
+    #: asks for confirmation (skipped by --yes, or by the prefix given twice)
+    destructive: bool = False
+    #: the screens where the palette offers it ("room-list", "room"); empty means everywhere
+    screens: frozenset[str] = field(default_factory=frozenset)
+    #: needs the TUI (open-room, close-room…): not available in exec or the shell
+    ui_only: bool = False
+
+    @property
+    def all_params(self) -> tuple[Param, ...]:
+        extra = []
+        if self.room:
+            extra.append(
+                Param("room", "room", "the room (id, alias or name)", required=False, option=True)
+            )
+        # Every command acts as some account: with several logged in, this says which.
+        extra.append(Param("account", "text", "the account (user id)", required=False, option=True))
+        if self.destructive:
+            extra.append(Param("yes", "flag", "do not ask for confirmation", option=True))
+        return (*self.params, *extra)
+
+    def usage(self) -> str:
+        parts = [self.id]
+        for p in self.all_params:
+            if p.option:
+                value = "" if p.kind == "flag" else " " + p.name.upper()
+                parts.append(f"[{p.flag_name}{value}]")
+            else:
+                name = p.name.upper() + ("…" if p.rest else "")
+                parts.append(name if p.required else f"[{name}]")
+        return " ".join(parts)
+
+
+REGISTRY: dict[str, Command] = {}
+
+
+def command(
+    id: str,  # noqa: A002  (the command's id is part of the interface)
+    title: str,
+    help: str,  # noqa: A002
+    *params: Param,
+    room: bool = False,
+    destructive: bool = False,
+    screens: Sequence[str] = (),
+    ui_only: bool = False,
+) -> Callable[[Body], Body]:
+    """Register the decorated coroutine as command ``id``."""
+
+    def register(body: Body) -> Body:
+        if id in REGISTRY:
+            raise ValueError(f"command {id} registered twice")
+        REGISTRY[id] = Command(
+            id, title, help, body, tuple(params), room, destructive, frozenset(screens), ui_only
+        )
+        return body
+
+    return register
+
+
+def convert(param: Param, value: str) -> Any:
+    """A typed value from its text (the command line's, or a prompt's answer)."""
+    if param.kind == "int":
+        try:
+            return int(value)
+        except ValueError:
+            raise UsageError(
+                f"{param.flag_name if param.option else param.name}: not a whole number: {value!r}"
+            ) from None
+    if param.kind == "float":
+        try:
+            return float(value)
+        except ValueError:
+            raise UsageError(
+                f"{param.flag_name if param.option else param.name}: not a number: {value!r}"
+            ) from None
+    if param.kind == "choice" and param.choices and value not in param.choices:
+        raise UsageError(f"{param.name}: one of {', '.join(param.choices)}, not {value!r}")
+    return value
+
+
+def parse_line(line: str) -> tuple[Command, dict[str, Any]]:
+    """``ID ARG… [--flag] [--name VALUE]`` → the command and its arguments (missing: absent)."""
+    try:
+        words = shlex.split(line)
+    except ValueError as e:
+        raise UsageError(f"cannot parse the command line: {e}") from None
+    if not words:
+        raise UsageError("empty command line")
+    return parse_words(words)
+
+
+def parse_words(words: Sequence[str]) -> tuple[Command, dict[str, Any]]:
+    load_commands()
+    command_id, *rest = words
+    cmd = REGISTRY.get(command_id)
+    if cmd is None:
+        raise UsageError(f"unknown command {command_id!r}")
+    params = cmd.all_params
+    options = {p.flag_name: p for p in params if p.option}
+    positionals = [p for p in params if not p.option]
+    args: dict[str, Any] = {}
+    loose: list[str] = []
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if word == "--":
+            loose.extend(rest[i + 1 :])
+            break
+        if word.startswith("--") and len(word) > 2:
+            name, eq, value = word.partition("=")
+            param = options.get(name)
+            if param is None:
+                raise UsageError(f"{cmd.id}: unknown option {name} (usage: {cmd.usage()})")
+            if param.kind == "flag":
+                if eq:
+                    raise UsageError(f"{cmd.id}: {name} takes no value")
+                args[param.name] = True
+            else:
+                if not eq:
+                    i += 1
+                    if i >= len(rest):
+                        raise UsageError(f"{cmd.id}: {name} needs a value")
+                    value = rest[i]
+                args[param.name] = convert(param, value)
+        else:
+            loose.append(word)
+        i += 1
+    for param in positionals:
+        if not loose:
+            break
+        if param.rest:
+            args[param.name] = " ".join(loose)
+            loose = []
+        else:
+            args[param.name] = convert(param, loose.pop(0))
+    if loose:
+        raise UsageError(f"{cmd.id}: unexpected argument {loose[0]!r} (usage: {cmd.usage()})")
+    return cmd, args
+
+
+_loaded = False
+
+
+def load_commands() -> None:
+    """Import every command module (each registers its commands)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_") and module.name not in ("runner",):
+            importlib.import_module(f"{__name__}.{module.name}")

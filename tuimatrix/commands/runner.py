@@ -1,0 +1,159 @@
+"""Running a command: find its account and room, fill in what is missing, confirm, run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuimatrix.commands import (
+    Command,
+    Context,
+    Invocation,
+    Param,
+    Result,
+    UsageError,
+    convert,
+    parse_line,
+)
+from tuimatrix.core.account import Account
+from tuimatrix.core.accounts import Accounts
+from tuimatrix.core.errors import UserError
+
+
+def find_account(accounts: Accounts, user_id: str) -> Account:
+    account = accounts.get(user_id)
+    if account is None:
+        known = ", ".join(a.user_id for a in accounts) or "none"
+        raise UsageError(f"no saved session for {user_id} (accounts: {known})")
+    return account
+
+
+async def resolve_room(
+    accounts: Accounts, text: str, account: Account | None = None
+) -> tuple[Account, str]:
+    """A room by id, alias or name, among ``account``'s rooms or every account's."""
+    candidates = [account] if account else list(accounts)
+    text = text.strip()
+    if text.startswith("!"):
+        for acc in candidates:
+            if text in acc.rooms.summaries:
+                return acc, text
+        if account is not None or len(candidates) == 1:
+            return candidates[0], text  # not known locally (e.g. to join it): let the server say
+        raise UsageError(f"no account knows room {text}; give --account")
+    if text.startswith("#"):
+        for acc in candidates:
+            for room in acc.rooms.summaries.values():
+                if room.canonical_alias == text:
+                    return acc, room.room_id
+        if not candidates:
+            raise UsageError("no account is logged in")
+        try:
+            resolved = await candidates[0].client.resolve_room_alias(text)  # type: ignore[arg-type]
+        except Exception as e:
+            raise UserError(f"cannot resolve {text}: {getattr(e, 'message', e)}") from e
+        return candidates[0], str(resolved.room_id)
+    exact, partial = [], []
+    needle = text.lower()
+    for acc in candidates:
+        for room in acc.rooms.summaries.values():
+            if room.membership not in ("join", "invite"):
+                continue
+            name = room.display_name.lower()
+            if name == needle:
+                exact.append((acc, room.room_id))
+            elif needle in name:
+                partial.append((acc, room.room_id))
+    matches = exact or partial
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UsageError(f"no room matches {text!r}")
+    raise UsageError(f"{len(matches)} rooms match {text!r}; give its id or alias")
+
+
+async def _fill(ctx: Context, inv: Invocation, param: Param) -> None:
+    if param.name in inv.args or not param.required or param.option:
+        return
+    if param.kind == "flag":
+        return
+    if not ctx.interactive:
+        raise UsageError(
+            f"{inv.command.id}: {param.name.upper()} is missing (usage: {inv.command.usage()})"
+        )
+    value = await ctx.ask(param, f"{inv.command.title}: {param.help or param.name}")
+    if value is None or value == "":
+        raise Cancelled()
+    inv.args[param.name] = convert(param, value) if isinstance(value, str) else value
+
+
+class Cancelled(Exception):
+    """The user cancelled a prompt: not an error, nothing happened."""
+
+
+async def prepare(ctx: Context, cmd: Command, args: dict[str, Any], prefix: int = 0) -> Invocation:
+    """Resolve account, room and missing arguments; raises UsageError or Cancelled."""
+    inv = Invocation(cmd, dict(args), prefix=prefix)
+    current_account, current_room = ctx.current()
+    if "account" in inv.args:
+        inv.account = find_account(ctx.accounts, inv.args.pop("account"))
+    if cmd.room:
+        room_text = inv.args.pop("room", None)
+        if room_text:
+            inv.account, inv.room_id = await resolve_room(ctx.accounts, room_text, inv.account)
+        elif prefix or current_room is None:
+            if not ctx.interactive:
+                raise UsageError(f"{cmd.id} acts on a room: give --room ROOM")
+            account = inv.account
+            if account is None and len(ctx.accounts) > 1 and prefix:
+                account = await ctx.choose_account(f"{cmd.title}: which account?")
+                if account is None:
+                    raise Cancelled()
+            chosen = await ctx.choose_room(f"{cmd.title}: which room?", account)
+            if chosen is None:
+                raise Cancelled()
+            inv.account, inv.room_id = chosen
+        else:
+            inv.account = inv.account or current_account
+            inv.room_id = current_room
+    if inv.account is None:
+        inv.account = current_account
+    if inv.account is None:
+        if len(ctx.accounts) == 1:
+            inv.account = next(iter(ctx.accounts))
+        elif ctx.interactive and len(ctx.accounts) > 1:
+            inv.account = await ctx.choose_account(f"{cmd.title}: which account?")
+            if inv.account is None:
+                raise Cancelled()
+        elif len(ctx.accounts) > 1:
+            raise UsageError(f"{cmd.id}: several accounts are logged in; give --account")
+    for param in cmd.params:
+        await _fill(ctx, inv, param)
+    if cmd.destructive and not inv.args.pop("yes", False) and prefix < 2:
+        if not ctx.interactive:
+            raise UsageError(f"{cmd.id} asks for confirmation: add --yes")
+        if not await ctx.confirm(f"{cmd.title}?"):
+            raise Cancelled()
+    return inv
+
+
+async def run_line(ctx: Context, line: str, prefix: int = 0) -> Result:
+    cmd, args = parse_line(line)
+    return await run(ctx, cmd, args, prefix)
+
+
+async def run(ctx: Context, cmd: Command, args: dict[str, Any], prefix: int = 0) -> Result:
+    inv = await prepare(ctx, cmd, args, prefix)
+    return await cmd.body(ctx, inv)
+
+
+def need_account(inv: Invocation) -> Account:
+    if inv.account is None:
+        raise UsageError("no account is logged in (tuimatrix login)")
+    return inv.account
+
+
+def need_room(inv: Invocation) -> tuple[Account, str]:
+    account = need_account(inv)
+    if inv.room_id is None:
+        raise UsageError(f"{inv.command.id} acts on a room: give --room ROOM")
+    return account, inv.room_id

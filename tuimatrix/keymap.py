@@ -1,0 +1,89 @@
+"""Which key runs which command line, per scope: the defaults, overlaid by config.toml.
+
+Every default binding is a command line here, so users rebind and unbind them all the same
+way; the binding's id is the command's id (stable: the README and the `keys` command list them).
+"""
+
+from __future__ import annotations
+
+from tuimatrix.commands import REGISTRY, load_commands, parse_line
+from tuimatrix.config import SCOPES, Config
+
+#: The universal prefix (Emacs's C-u): the next room command asks for the room and account.
+PREFIX_KEY = "ctrl+u"
+
+DEFAULT_KEYS: dict[str, dict[str, list[str]]] = {
+    "global": {
+        "ctrl+r": ["room-list"],
+        "f5": ["sync-now"],
+        "f1": ["keys"],
+    },
+    "room-list": {
+        "space": ["next-unread"],
+        "c": ["close-room"],
+        "f": ["tag-room favourite"],
+        "l": ["tag-room low-priority"],
+        "s": ["toggle-space"],
+        "i": ["invite"],
+    },
+    "room": {
+        "escape": ["room-list"],
+    },
+}
+
+
+def merged_keys(config: Config) -> dict[str, dict[str, list[str]]]:
+    """The defaults with the user's keys over them; a key bound to "" is dropped."""
+    table = {
+        scope: {k: list(v) for k, v in DEFAULT_KEYS.get(scope, {}).items()} for scope in SCOPES
+    }
+    for scope, keys in config.keys.items():
+        for key, lines in keys.items():
+            if lines:
+                table[scope][key] = lines
+            else:
+                table[scope].pop(key, None)
+    return table
+
+
+def binding_id(lines: list[str]) -> str:
+    """A default's id is its command id; a macro's, the ids joined with '+'."""
+    return "+".join(line.split(maxsplit=1)[0] for line in lines)
+
+
+def binding_title(lines: list[str]) -> str:
+    """The palette/footer description of a binding: its commands' titles."""
+    load_commands()
+    titles = []
+    for line in lines:
+        cmd = REGISTRY.get(line.split(maxsplit=1)[0]) if line.strip() else None
+        titles.append(cmd.title if cmd else line)
+    return " then ".join(titles)
+
+
+def describe(table: dict[str, dict[str, list[str]]]) -> list[tuple[str, str, str, str]]:
+    """(scope, key, command lines, title) for every binding, to list them."""
+    load_commands()
+    rows = [("global", PREFIX_KEY, "(universal prefix)", "ask for the room of the next command")]
+    for scope in SCOPES:
+        for key, lines in sorted(table[scope].items()):
+            titles = []
+            for line in lines:
+                cmd, _ = parse_line(line)
+                titles.append(cmd.title)
+            rows.append((scope, key, " ; ".join(lines), " then ".join(titles)))
+    return rows
+
+
+def key_for(table: dict[str, dict[str, list[str]]], command_id: str, scope: str) -> str | None:
+    """The key that runs ``command_id`` alone in ``scope`` (or globally), for the palette."""
+    for where in (scope, "global"):
+        for key, lines in table.get(where, {}).items():
+            if len(lines) == 1 and lines[0].split()[0] == command_id:
+                return key
+    return None
+
+
+def known_commands() -> set[str]:
+    load_commands()
+    return set(REGISTRY)

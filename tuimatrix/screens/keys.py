@@ -1,0 +1,35 @@
+"""The `keys` command's screen: every binding, its scope, and what it runs."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label
+
+
+class KeysScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close"), Binding("q", "dismiss(None)")]
+    DEFAULT_CSS = """
+    KeysScreen { align: center middle; }
+    KeysScreen > Vertical {
+        width: 90%; height: 80%; border: round $accent; background: $surface; padding: 0 1;
+    }
+    KeysScreen DataTable { height: 1fr; }
+    """
+
+    def __init__(self, rows: list[tuple[str, str, str, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Keys (config.toml [keys], [keys.room-list], [keys.room]) — escape closes")
+            table: DataTable[str] = DataTable(cursor_type="row")
+            table.add_columns("where", "key", "runs", "what")
+            table.add_rows(self.rows)
+            yield table
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()

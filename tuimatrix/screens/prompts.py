@@ -1,0 +1,220 @@
+"""Small modal prompts the commands use: pick a room or an account, type a value, confirm."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from tuimatrix.core.account import Account
+from tuimatrix.core.accounts import Accounts
+from tuimatrix.core.sanitize import clean_line
+
+_CSS = """
+{name} {{ align: center top; }}
+{name} > Vertical {{
+    width: 80%; max-width: 100; height: auto; max-height: 80%;
+    margin-top: 2; padding: 0 1; border: round $accent; background: $surface;
+}}
+{name} OptionList {{ height: auto; max-height: 20; border: none; }}
+"""
+
+
+def fuzzy_score(needle: str, haystack: str) -> int | None:
+    """Characters of ``needle`` in order in ``haystack`` (case-insensitive); higher is better.
+
+    None when they are not all there. Contiguous and early matches score higher.
+    """
+    needle, haystack = needle.lower(), haystack.lower()
+    if not needle:
+        return 0
+    if needle in haystack:
+        return 1000 - haystack.index(needle)
+    score, pos = 0, 0
+    for ch in needle:
+        found = haystack.find(ch, pos)
+        if found < 0:
+            return None
+        score += 10 if found == pos else 1
+        pos = found + 1
+    return score
+
+
+class RoomPickerScreen(ModalScreen[tuple[Account, str] | None]):
+    """Fuzzy search over the rooms of one account, or of all."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("down", "move(1)", show=False),
+        Binding("up", "move(-1)", show=False),
+    ]
+    DEFAULT_CSS = _CSS.format(name="RoomPickerScreen")
+
+    def __init__(self, title: str, accounts: Accounts, account: Account | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.candidates: list[tuple[Account, str, str]] = []
+        several = account is None and len(accounts) > 1
+        for acc, room in accounts.rooms():
+            if account is not None and acc is not account:
+                continue
+            if room.membership not in ("join", "invite"):
+                continue
+            label = clean_line(room.display_name)
+            if several:
+                label += f"  ({clean_line(acc.user_id)})"
+            self.candidates.append((acc, room.room_id, label))
+        self.candidates.sort(key=lambda c: -acc_latest(c[0], c[1]))
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(self.title_text, style="bold"))
+            yield Input(placeholder="type part of a room's name", id="query")
+            yield OptionList(id="rooms")
+
+    def on_mount(self) -> None:
+        self._filter("")
+        self.query_one(Input).focus()
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        self._filter(event.value)
+
+    def _filter(self, query: str) -> None:
+        scored = []
+        for i, (acc, room_id, label) in enumerate(self.candidates):
+            alias = acc.rooms.summaries[room_id].canonical_alias or ""
+            score = max(
+                (
+                    s
+                    for s in (fuzzy_score(query, label), fuzzy_score(query, alias))
+                    if s is not None
+                ),
+                default=None,
+            )
+            if score is not None:
+                scored.append((score, i))
+        scored.sort(key=lambda pair: (-pair[0], pair[1]))
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options(Option(Text(self.candidates[i][2]), id=str(i)) for _, i in scored[:200])
+        if scored:
+            options.highlighted = 0
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        if options.option_count:
+            current = options.highlighted or 0
+            options.highlighted = max(0, min(options.option_count - 1, current + step))
+
+    @on(Input.Submitted)
+    def _submit(self) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is not None and options.option_count:
+            self._pick(options.get_option_at_index(options.highlighted).id)
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self._pick(event.option.id)
+
+    def _pick(self, option_id: str | None) -> None:
+        if option_id is not None:
+            acc, room_id, _ = self.candidates[int(option_id)]
+            self.dismiss((acc, room_id))
+
+
+def acc_latest(account: Account, room_id: str) -> int:
+    room = account.rooms.summaries.get(room_id)
+    return room.latest_ts if room else 0
+
+
+class AccountPickerScreen(ModalScreen[Account | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    DEFAULT_CSS = _CSS.format(name="AccountPickerScreen")
+
+    def __init__(self, title: str, accounts: Accounts) -> None:
+        super().__init__()
+        self.title_text = title
+        self.accounts = list(accounts)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(self.title_text, style="bold"))
+            yield OptionList(
+                *(
+                    Option(Text(clean_line(a.user_id)), id=str(i))
+                    for i, a in enumerate(self.accounts)
+                )
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        assert event.option.id is not None
+        self.dismiss(self.accounts[int(event.option.id)])
+
+
+class TextPromptScreen(ModalScreen[str | None]):
+    """One value: free text with suggestions, or a choice among fixed values."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    DEFAULT_CSS = _CSS.format(name="TextPromptScreen")
+
+    def __init__(
+        self, title: str, *, suggestions: Sequence[str] = (), choices: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.suggestions = list(suggestions)
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(self.title_text, style="bold"))
+            if self.choices:
+                yield OptionList(*(Option(c, id=c) for c in self.choices))
+            else:
+                suggester = (
+                    SuggestFromList(self.suggestions, case_sensitive=False)
+                    if self.suggestions
+                    else None
+                )
+                yield Input(suggester=suggester)
+
+    def on_mount(self) -> None:
+        (self.query_one(OptionList) if self.choices else self.query_one(Input)).focus()
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "dismiss(True)", "Yes"),
+        Binding("n", "dismiss(False)", "No"),
+        Binding("escape", "dismiss(False)", "No"),
+    ]
+    DEFAULT_CSS = _CSS.format(name="ConfirmScreen")
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text.assemble((self.question, "bold"), ("  [y]es / [n]o", "dim")))

@@ -1,0 +1,75 @@
+"""The app as a command context: the current room, and prompts as modal screens."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tuimatrix.commands import Param
+from tuimatrix.core.account import Account
+from tuimatrix.core.accounts import Accounts
+
+if TYPE_CHECKING:
+    from tuimatrix.app import TuimatrixApp
+
+
+class UIContext:
+    interactive = True
+
+    def __init__(self, app: TuimatrixApp) -> None:
+        self.app = app
+        self.accounts: Accounts = app.accounts
+
+    def current(self) -> tuple[Account | None, str | None]:
+        from tuimatrix.screens.room import RoomScreen
+        from tuimatrix.screens.room_list import RoomListScreen
+
+        screen = self.app.screen
+        if isinstance(screen, RoomScreen):
+            return screen.account, screen.room_id
+        if isinstance(screen, RoomListScreen):
+            selected = screen.selected()
+            if selected is not None:
+                return selected[0], selected[1].room_id
+        return None, None
+
+    async def choose_room(self, title: str, account: Account | None) -> tuple[Account, str] | None:
+        from tuimatrix.screens.prompts import RoomPickerScreen
+
+        return await self.app.push_screen_wait(RoomPickerScreen(title, self.accounts, account))
+
+    async def choose_account(self, title: str) -> Account | None:
+        from tuimatrix.screens.prompts import AccountPickerScreen
+
+        return await self.app.push_screen_wait(AccountPickerScreen(title, self.accounts))
+
+    async def ask(self, param: Param, title: str) -> Any:
+        from tuimatrix.screens.prompts import TextPromptScreen
+
+        if param.kind == "room":
+            chosen = await self.choose_room(title, None)
+            return None if chosen is None else chosen[1]
+        suggestions: list[str] = []
+        if param.kind == "user":
+            suggestions = await self._known_users()
+        elif param.kind == "tag":
+            used = {t for _, room in self.accounts.rooms() for t in room.tags}
+            suggestions = ["favourite", "low-priority", *sorted(t for t in used if t[:2] == "u.")]
+        elif param.kind in ("space",):
+            suggestions = sorted(
+                {room.display_name for _, room in self.accounts.rooms() if room.is_space}
+            )
+        screen = TextPromptScreen(title, suggestions=suggestions, choices=param.choices)
+        return await self.app.push_screen_wait(screen)
+
+    async def _known_users(self) -> list[str]:
+        account, room_id = self.current()
+        users: set[str] = {a.user_id for a in self.accounts}
+        if account is not None and room_id is not None:
+            users |= set(await account.member_names(room_id))
+        return sorted(users)
+
+    async def confirm(self, question: str) -> bool:
+        from tuimatrix.screens.prompts import ConfirmScreen
+
+        answer: bool = await self.app.push_screen_wait(ConfirmScreen(question))
+        return answer
