@@ -58,7 +58,7 @@ class ScriptContext:
     async def choose_account(self, title: str) -> Account | None:
         raise AssertionError(f"not interactive: {title}")
 
-    async def ask(self, param: Param, title: str) -> Any:
+    async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
         raise AssertionError(f"not interactive: {title}")
 
     async def confirm(self, question: str) -> bool:

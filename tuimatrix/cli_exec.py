@@ -204,7 +204,7 @@ class ExecContext:
     async def choose_account(self, title: str) -> Account | None:
         raise self._cannot_ask(f"{title} (--account)")
 
-    async def ask(self, param: Param, title: str) -> Any:
+    async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
         raise self._cannot_ask(title)
 
     async def confirm(self, question: str) -> bool:
@@ -566,11 +566,13 @@ class ValueCompleter(Completer):
 # -- the shell ---------------------------------------------------------------------------------
 
 
-async def _prompt(message: str, completer: Completer | None = None) -> str | None:
+async def _prompt(
+    message: str, completer: Completer | None = None, default: str = ""
+) -> str | None:
     """One answer from the terminal; None on Ctrl-C or Ctrl-D."""
     session: PromptSession[str] = PromptSession(completer=completer, complete_while_typing=True)
     try:
-        return await session.prompt_async(message)
+        return await session.prompt_async(message, default=default)
     except (KeyboardInterrupt, EOFError):
         return None
 
@@ -620,10 +622,12 @@ class ShellContext:
             return None
         return find_account(self.accounts, answer.strip())
 
-    async def ask(self, param: Param, title: str) -> Any:
+    async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
         from tuimatrix.commands import convert
 
-        answer = await _prompt(f"{title}: ", ValueCompleter(self.completer.values(param)))
+        answer = await _prompt(
+            f"{title}: ", ValueCompleter(self.completer.values(param)), default=initial or ""
+        )
         if answer is None:
             return None
         if not param.rest:

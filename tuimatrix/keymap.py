@@ -28,6 +28,12 @@ DEFAULT_KEYS: dict[str, dict[str, list[str]]] = {
     },
     "room": {
         "escape": ["room-list"],
+        # On the selected message (tab to the timeline, ↑ ↓ to select); typing in the
+        # composer never reaches these.
+        "r": ["reply"],
+        "e": ["edit"],
+        "d": ["delete"],
+        "a": ["react"],
     },
 }
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from tuimatrix.commands import Param
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
+from tuimatrix.core.timeline import TimelineItem
 
 if TYPE_CHECKING:
     from tuimatrix.app import TuimatrixApp
@@ -42,9 +43,22 @@ class UIContext:
 
         return await self.app.push_screen_wait(AccountPickerScreen(title, self.accounts))
 
-    async def ask(self, param: Param, title: str) -> Any:
+    def selected_message(self) -> TimelineItem | None:
+        """The message selected in the open room's timeline, if any."""
+        from tuimatrix.screens.room import RoomScreen
+
+        screen = self.app.screen
+        return screen.timeline.selected_item if isinstance(screen, RoomScreen) else None
+
+    async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
         from tuimatrix.screens.prompts import TextPromptScreen
 
+        if param.kind == "event":
+            item = self.selected_message()
+            if item is None:
+                self.app.notify_status("select a message first: tab to the timeline, then ↑ ↓")
+                return None
+            return item.key
         if param.kind == "room":
             chosen = await self.choose_room(title, None)
             return None if chosen is None else chosen[1]
@@ -58,7 +72,11 @@ class UIContext:
             suggestions = sorted(
                 {room.display_name for _, room in self.accounts.rooms() if room.is_space}
             )
-        screen = TextPromptScreen(title, suggestions=suggestions, choices=param.choices)
+        elif param.kind == "text" and param.name == "key":
+            suggestions = ["👍", "❤️", "😂", "🎉", "👀", "🙏", "✅"]
+        screen = TextPromptScreen(
+            title, suggestions=suggestions, choices=param.choices, initial=initial or ""
+        )
         return await self.app.push_screen_wait(screen)
 
     async def _known_users(self) -> list[str]:

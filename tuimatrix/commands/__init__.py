@@ -68,8 +68,11 @@ class Context(Protocol):
 
     async def choose_account(self, title: str) -> Account | None: ...
 
-    async def ask(self, param: Param, title: str) -> Any:
-        """Ask for a parameter's value (text, user, tag, choice…); None if cancelled."""
+    async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
+        """Ask for a parameter's value (text, user, tag, choice…); None if cancelled.
+
+        ``initial`` is a value to start from (the current text of a message being edited).
+        """
 
     async def confirm(self, question: str) -> bool: ...
 
@@ -87,6 +90,8 @@ class Invocation:
 
 
 Body = Callable[[Context, Invocation], Awaitable[Result]]
+#: Computes a parameter's starting value for a prompt (e.g. an edit starts from the old text).
+Prefill = Callable[[Context, Invocation, Param], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class Command:
     screens: frozenset[str] = field(default_factory=frozenset)
     #: needs the TUI (open-room, close-room…): not available in exec or the shell
     ui_only: bool = False
+    prefill: Prefill | None = None
 
     @property
     def all_params(self) -> tuple[Param, ...]:
@@ -142,6 +148,7 @@ def command(
     destructive: bool = False,
     screens: Sequence[str] = (),
     ui_only: bool = False,
+    prefill: Prefill | None = None,
 ) -> Callable[[Body], Body]:
     """Register the decorated coroutine as command ``id``."""
 
@@ -149,7 +156,16 @@ def command(
         if id in REGISTRY:
             raise ValueError(f"command {id} registered twice")
         REGISTRY[id] = Command(
-            id, title, help, body, tuple(params), room, destructive, frozenset(screens), ui_only
+            id,
+            title,
+            help,
+            body,
+            tuple(params),
+            room,
+            destructive,
+            frozenset(screens),
+            ui_only,
+            prefill,
         )
         return body
 

@@ -153,6 +153,19 @@ async def reply(ctx: Context, inv: Invocation) -> Result:
     return await _sent(account, echo, "reply")
 
 
+async def _current_text(ctx: Context, inv: Invocation) -> str | None:
+    """An edit starts from the message's text as shown (the newest edit), else as stored."""
+    selected = getattr(ctx, "selected_message", None)
+    item = selected() if selected else None
+    if item is not None and item.key == inv.args.get("event"):
+        return str(item.body.plain)
+    if inv.account is None or "event" not in inv.args:
+        return None
+    stored = await inv.account.store.event(str(inv.args["event"]))
+    body = (stored or {}).get("content", {}).get("body")
+    return body if isinstance(body, str) else None
+
+
 @command(
     "edit",
     "messages: Edit message",
@@ -161,6 +174,7 @@ async def reply(ctx: Context, inv: Invocation) -> Result:
     Param("text", "text", "the new text", rest=True),
     room=True,
     screens=ROOM_SCREEN,
+    prefill=lambda ctx, inv, param: _current_text(ctx, inv),
 )
 async def edit(ctx: Context, inv: Invocation) -> Result:
     account, room_id = need_room(inv)

@@ -80,7 +80,9 @@ async def _fill(ctx: Context, inv: Invocation, param: Param) -> None:
         raise UsageError(
             f"{inv.command.id}: {param.name.upper()} is missing (usage: {inv.command.usage()})"
         )
-    value = await ctx.ask(param, f"{inv.command.title}: {param.help or param.name}")
+    prefill = inv.command.prefill
+    initial = await prefill(ctx, inv, param) if prefill else None
+    value = await ctx.ask(param, f"{inv.command.title}: {param.help or param.name}", initial)
     if value is None or value == "":
         raise Cancelled()
     inv.args[param.name] = convert(param, value) if isinstance(value, str) else value

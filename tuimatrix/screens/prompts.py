@@ -171,12 +171,18 @@ class TextPromptScreen(ModalScreen[str | None]):
     DEFAULT_CSS = _CSS.format(name="TextPromptScreen")
 
     def __init__(
-        self, title: str, *, suggestions: Sequence[str] = (), choices: tuple[str, ...] = ()
+        self,
+        title: str,
+        *,
+        suggestions: Sequence[str] = (),
+        choices: tuple[str, ...] = (),
+        initial: str = "",
     ) -> None:
         super().__init__()
         self.title_text = title
         self.suggestions = list(suggestions)
         self.choices = choices
+        self.initial = initial
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -189,7 +195,7 @@ class TextPromptScreen(ModalScreen[str | None]):
                     if self.suggestions
                     else None
                 )
-                yield Input(suggester=suggester)
+                yield Input(value=self.initial, suggester=suggester)
 
     def on_mount(self) -> None:
         (self.query_one(OptionList) if self.choices else self.query_one(Input)).focus()

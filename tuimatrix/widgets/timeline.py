@@ -102,7 +102,11 @@ def _suffixes(item: TimelineItem) -> list[tuple[str, bool]]:
 class TimelineView(ScrollView, can_focus=True):
     """A room's timeline, oldest at the top; follows new messages while scrolled to the bottom."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"timeline--dim", "timeline--error"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "timeline--dim",
+        "timeline--error",
+        "timeline--selected",
+    }
 
     DEFAULT_CSS = """
     TimelineView {
@@ -112,11 +116,15 @@ class TimelineView(ScrollView, can_focus=True):
         overflow-y: auto;
         & > .timeline--dim { color: $text-muted; }
         & > .timeline--error { color: $text-error; }
+        & > .timeline--selected { background: $accent 30%; }
     }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("end", "scroll_to_latest", "Latest", show=False, id="timeline-latest"),
+        # With the timeline focused, the arrows select messages (reply, edit, delete, react).
+        Binding("up", "select_previous", "Previous", show=False, id="timeline-previous"),
+        Binding("down", "select_next", "Next", show=False, id="timeline-next"),
     ]
 
     class NearTop(Message):
@@ -145,6 +153,7 @@ class TimelineView(ScrollView, can_focus=True):
         self._follow = True
         # NearTop waits for the first set_items: an empty view at mount is not a room at its top.
         self._near_top_posted = True
+        self._selected: str | None = None
 
     # -- public API ------------------------------------------------------------------------
 
@@ -273,6 +282,49 @@ class TimelineView(ScrollView, can_focus=True):
         """
         self._near_top_posted = False
         self._check_near_top()
+
+    @property
+    def selected_item(self) -> TimelineItem | None:
+        """The selected message, if any (and still shown)."""
+        i = self._index.get(self._selected) if self._selected else None
+        return self._items[i] if i is not None else None
+
+    def select(self, key: str | None) -> None:
+        """Select the item ``key`` (None clears) and bring it into view."""
+        self._selected = key if key in self._index else None
+        i = self._index.get(self._selected) if self._selected else None
+        if i is not None and self._laid_out:
+            top = self._offsets[i] + self._top_rows
+            bottom = self._offsets[i + 1] + self._top_rows
+            if top < self.scroll_y:
+                self._follow = False
+                self._scroll_y_to(top)
+            elif bottom > self.scroll_y + self.scrollable_content_region.height:
+                self._scroll_y_to(bottom - self.scrollable_content_region.height)
+        self.refresh()
+
+    def action_select_previous(self) -> None:
+        self._select_step(-1)
+
+    def action_select_next(self) -> None:
+        self._select_step(1)
+
+    def _select_step(self, step: int) -> None:
+        """Move the selection to the previous/next message (notices are skipped)."""
+        messages = [i for i, item in enumerate(self._items) if not item.is_notice]
+        if not messages:
+            return
+        current = self._index.get(self._selected) if self._selected else None
+        if current is None:
+            target = messages[-1]
+        else:
+            later = [i for i in messages if (i > current if step > 0 else i < current)]
+            if not later:
+                if step < 0:
+                    self.scroll_to(y=0, animate=False)  # at the oldest: older ones load
+                return
+            target = later[0] if step > 0 else later[-1]
+        self.select(self._items[target].key)
 
     def set_loading(self, loading: bool) -> None:
         """Show (or hide) a "loading older messages…" line at the very top."""
@@ -460,7 +512,13 @@ class TimelineView(ScrollView, can_focus=True):
         i = bisect_right(self._offsets, row) - 1
         rows = self._item_rows(i)
         k = row - self._offsets[i]
-        return rows[k] if k < len(rows) else Strip.blank(0)
+        strip = rows[k] if k < len(rows) else Strip.blank(0)
+        if self._selected is not None and self._items[i].key == self._selected:
+            date_line, _ = self._heads[i]
+            if k >= date_line:  # the date line belongs to the day, not to the message
+                style = self.get_component_rich_style("timeline--selected")
+                strip = strip.adjust_cell_length(self._width).apply_style(style)
+        return strip
 
     def _item_rows(self, i: int) -> list[Strip]:
         item = self._items[i]

@@ -1,0 +1,124 @@
+"""Acting on the selected message from a room screen: reply, edit, react, delete (keys)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from conftest import MakeUser
+from test_app import SIZE, until
+
+from tuimatrix.app import TuimatrixApp
+from tuimatrix.core import auth
+from tuimatrix.core.account import LIVE, Account
+from tuimatrix.paths import get_paths
+from tuimatrix.screens.prompts import ConfirmScreen, TextPromptScreen
+from tuimatrix.screens.room import RoomScreen
+from tuimatrix.widgets.composer import Composer
+from tuimatrix.widgets.timeline import TimelineView
+
+
+async def server_events(account: Account, room_id: str) -> list[dict[str, Any]]:
+    resp = await account.client.api.request(
+        "GET",  # type: ignore[arg-type]
+        f"/_matrix/client/v3/rooms/{room_id}/messages",
+        query_params={"dir": "b", "limit": "50"},
+    )
+    return list(reversed(resp["chunk"]))
+
+
+async def test_select_and_reply_edit_react_delete(make_user: MakeUser) -> None:
+    user = make_user("alice")
+    me = (await auth.login(get_paths(), user.user_id, user.password)).account
+    room_id = await me.create_room("Actions")
+    for text in ("first", "second"):
+        await me.send_queue.wait((await me.send_text(room_id, text)).txn_id)
+    await me.close()
+
+    app = TuimatrixApp(get_paths())
+    async with app.run_test(size=SIZE) as pilot:
+        account = next(iter(app.accounts))
+        await until(pilot, lambda: account.status.state == LIVE)
+        app.open_room(account, room_id)
+        await until(pilot, lambda: isinstance(app.screen, RoomScreen))
+        screen = app.screen
+        assert isinstance(screen, RoomScreen)
+        await until(pilot, lambda: bool(screen.query(TimelineView)))
+        timeline = screen.query_one(TimelineView)
+        await until(pilot, lambda: any(i.body.plain == "second" for i in timeline.items))
+
+        # Without a selection, a message command says what to do and does nothing.
+        timeline.focus()
+        await pilot.press("up", "up")  # "second", then "first"
+        assert timeline.selected_item is not None
+        assert timeline.selected_item.body.plain == "first"
+        first_id = timeline.selected_item.key
+
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        await pilot.press(*"agreed", "enter")
+
+        async def has(predicate: Any) -> bool:
+            return any(predicate(e) for e in await server_events(account, room_id))
+
+        async with asyncio.timeout(20):
+            while not await has(
+                lambda e: (
+                    e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
+                    == first_id
+                    and e["content"]["body"] == "agreed"
+                )
+            ):
+                await pilot.pause(0.1)
+
+        # Edit starts from the current text.
+        timeline.focus()
+        timeline.select(first_id)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        prompt = app.screen
+        assert isinstance(prompt, TextPromptScreen) and prompt.initial == "first"
+        await pilot.press("end", *" (fixed)", "enter")
+        async with asyncio.timeout(20):
+            while not await has(
+                lambda e: e["content"].get("m.new_content", {}).get("body") == "first (fixed)"
+            ):
+                await pilot.pause(0.1)
+        await until(pilot, lambda: any(i.edited for i in timeline.items))
+
+        timeline.focus()
+        timeline.select(first_id)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        await pilot.press(*"+1", "enter")
+        async with asyncio.timeout(20):
+            while not await has(
+                lambda e: (
+                    e["type"] == "m.reaction"
+                    and e["content"]["m.relates_to"]
+                    == {
+                        "rel_type": "m.annotation",
+                        "event_id": first_id,
+                        "key": "+1",
+                    }
+                )
+            ):
+                await pilot.pause(0.1)
+
+        timeline.focus()
+        timeline.select(first_id)
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        async with asyncio.timeout(20):
+            while not await has(
+                lambda e: e["type"] == "m.room.redaction" and e.get("redacts") == first_id
+            ):
+                await pilot.pause(0.1)
+        await until(pilot, lambda: any(i.redacted for i in timeline.items))
+
+        # Typing those letters in the composer types them, and runs nothing.
+        screen.query_one(Composer).focus()
+        await pilot.press("r", "e", "d", "a")
+        assert screen.query_one(Composer).text == "reda"
+        assert isinstance(app.screen, RoomScreen)
