@@ -1,0 +1,290 @@
+"""Completion for ``tuimatrix shell``: command ids, options, rooms, users, tags."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+
+from tuimatrix.cli_exec import BUILTIN_TAGS, NEEDS_QUOTES
+from tuimatrix.core.sanitize import clean_line
+
+if TYPE_CHECKING:
+    from tuimatrix.commands import Param
+    from tuimatrix.core.account import Account
+    from tuimatrix.core.accounts import Accounts
+
+# -- completion --------------------------------------------------------------------------------
+
+
+def split_partial(text: str) -> tuple[list[str], str, int]:
+    """Shell words of ``text`` up to the cursor: (complete words, current word, its start).
+
+    The current word is the one the cursor is in (unquoted so far; "" after a space); its
+    start is its offset in ``text``, quote included. Never fails on an open quote.
+    """
+    words: list[str] = []
+    value: list[str] = []
+    start: int | None = None
+    quote: str | None = None
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote is not None:
+            if c == quote:
+                quote = None
+            elif c == "\\" and quote == '"' and i + 1 < len(text) and text[i + 1] in '"\\':
+                i += 1
+                value.append(text[i])
+            else:
+                value.append(c)
+        elif c.isspace():
+            if start is not None:
+                words.append("".join(value))
+                value, start = [], None
+        else:
+            if start is None:
+                start = i
+            if c in "'\"":
+                quote = c
+            elif c == "\\":
+                if i + 1 < len(text):
+                    i += 1
+                    value.append(text[i])
+            else:
+                value.append(c)
+        i += 1
+    if start is None:
+        return words, "", len(text)
+    return words, "".join(value), start
+
+
+def _matches(candidates: Iterable[tuple[str, str]], typed: str) -> list[tuple[str, str]]:
+    """(value, meta) pairs whose value starts with ``typed`` (any case), then those holding it.
+
+    The meta text is searched too (a user's display name, a room's alias).
+    """
+    needle = typed.lower()
+    first: list[tuple[str, str]] = []
+    then: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for value, meta in candidates:
+        if value in seen:
+            continue
+        lowered = value.lower()
+        if lowered.startswith(needle):
+            first.append((value, meta))
+            seen.add(value)
+        elif needle and (needle in lowered or needle in meta.lower()):
+            then.append((value, meta))
+            seen.add(value)
+    return first + then
+
+
+class CommandCompleter(Completer):
+    """Completes a command line: ids, then options, and values by the parameter's kind.
+
+    Users come from the member rows of the accounts' stores, loaded by :meth:`refresh` (the
+    completion itself must not wait for the database).
+    """
+
+    def __init__(self, accounts: Accounts, *, builtins: Iterable[str] = ()) -> None:
+        self.accounts = accounts
+        self.builtins = tuple(builtins)
+        #: user id → display name, of members known in the stores
+        self.users: dict[str, str] = {}
+        self._stale = True
+        accounts.add_listener(self._changed)
+
+    def _changed(self, account: Account, change: object) -> None:
+        from tuimatrix.core.sync import SyncChanges
+
+        if isinstance(change, SyncChanges):
+            self._stale = True
+
+    async def refresh(self) -> None:
+        """Load the members known in the stores (when a sync has changed something)."""
+        from tuimatrix.core.store import loads
+
+        if not self._stale:
+            return
+        self._stale = False
+        users: dict[str, str] = {}
+        for account in self.accounts:
+            for row in await account.store.state_rows(["m.room.member"]):
+                user_id = str(row["state_key"])
+                try:
+                    name = loads(row["content"]).get("displayname")
+                except (ValueError, AttributeError):
+                    name = None
+                if not users.get(user_id):
+                    users[user_id] = name if isinstance(name, str) else ""
+        self.users = users
+
+    # -- the values of each kind ---------------------------------------------------------------
+
+    def command_ids(self) -> list[tuple[str, str]]:
+        from tuimatrix.commands import REGISTRY, load_commands
+
+        load_commands()
+        ids = [(cmd.id, cmd.title) for cmd in REGISTRY.values() if not cmd.ui_only]
+        ids += [(name, "shell") for name in self.builtins]
+        return sorted(ids)
+
+    def rooms(self, *, spaces_only: bool = False) -> list[tuple[str, str]]:
+        """(name or alias, what it is) of the joined and invited rooms of every account."""
+        names: list[tuple[str, str]] = []
+        aliases: list[tuple[str, str]] = []
+        several = len(self.accounts) > 1
+        for account, room in self.accounts.rooms():
+            if room.membership not in ("join", "invite") or (spaces_only and not room.is_space):
+                continue
+            meta = room.canonical_alias or ("space" if room.is_space else "room")
+            if several:
+                meta += f" · {account.user_id}"
+            if room.display_name:
+                names.append((room.display_name, meta))
+            if room.canonical_alias:
+                aliases.append((room.canonical_alias, room.display_name))
+        return sorted(names, key=lambda n: n[0].lower()) + sorted(aliases)
+
+    def user_ids(self) -> list[tuple[str, str]]:
+        own = [(account.user_id, "you") for account in self.accounts]
+        return own + sorted(self.users.items())
+
+    def account_ids(self) -> list[tuple[str, str]]:
+        return [(account.user_id, "account") for account in self.accounts]
+
+    def tags(self) -> list[tuple[str, str]]:
+        custom = {
+            tag
+            for _account, room in self.accounts.rooms()
+            for tag in room.tags
+            if tag.startswith("u.")
+        }
+        return [(tag, "tag") for tag in BUILTIN_TAGS] + [(tag, "tag") for tag in sorted(custom)]
+
+    def values(self, param: Param) -> list[tuple[str, str]]:
+        """The values offered for ``param``, by its kind (and an ``account`` by its name)."""
+        if param.name == "account":
+            return self.account_ids()
+        if param.kind == "room":
+            return self.rooms()
+        if param.kind == "space":
+            return self.rooms(spaces_only=True)
+        if param.kind == "user":
+            return self.user_ids()
+        if param.kind == "tag":
+            return self.tags()
+        if param.choices:
+            return [(choice, "") for choice in param.choices]
+        return []
+
+    # -- completion ----------------------------------------------------------------------------
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterator[Completion]:
+        words, current, start = split_partial(document.text_before_cursor)
+        start_position = start - len(document.text_before_cursor)
+        for text, display, meta in self.complete(words, current):
+            yield Completion(
+                text, start_position, display=clean_line(display), display_meta=clean_line(meta)
+            )
+
+    def complete(self, words: list[str], current: str) -> list[tuple[str, str, str]]:
+        """(text to insert, display, meta) for the ``current`` word after ``words``."""
+        from tuimatrix.commands import REGISTRY, load_commands
+
+        if not words:
+            return self._offer(self.command_ids(), current)
+        load_commands()
+        name = words[0]
+        if name == "help" and len(words) == 1:
+            return self._offer(self.command_ids(), current)
+        if name == "use":
+            return self._offer(self.rooms(), current, quote=True)
+        cmd = REGISTRY.get(name)
+        if cmd is None or cmd.ui_only:
+            return []
+        params = cmd.all_params
+        options = {p.flag_name: p for p in params if p.option}
+        positionals = [p for p in params if not p.option]
+        used: set[str] = set()
+        pending: Param | None = None  # an option waiting for its value
+        count = 0
+        loose = False
+        for word in words[1:]:
+            if pending is not None:
+                pending = None
+            elif not loose and word == "--":
+                loose = True
+            elif not loose and word.startswith("--"):
+                flag, eq, _value = word.partition("=")
+                used.add(flag)
+                option = options.get(flag)
+                if option is not None and option.kind != "flag" and not eq:
+                    pending = option
+            else:
+                count += 1
+        if pending is not None:
+            return self._offer(self.values(pending), current, quote=True)
+        if not loose and current.startswith("--") and "=" in current:
+            flag, _eq, typed = current.partition("=")
+            option = options.get(flag)
+            if option is None or option.kind == "flag":
+                return []
+            return [
+                (f"{flag}={text}", display, meta)
+                for text, display, meta in self._offer(self.values(option), typed, quote=True)
+            ]
+        param = _positional(positionals, count)
+        if not loose and (current.startswith("-") or param is None):
+            flags = [(p.flag_name, p.help) for p in options.values() if p.flag_name not in used]
+            return self._offer(flags, current)
+        if param is None:
+            return []
+        return self._offer(self.values(param), current, quote=True)
+
+    @staticmethod
+    def _offer(
+        candidates: Iterable[tuple[str, str]], typed: str, *, quote: bool = False
+    ) -> list[tuple[str, str, str]]:
+        return [
+            (quote_word(value) if quote else value, value, meta)
+            for value, meta in _matches(candidates, typed)
+        ]
+
+
+def quote_word(value: str) -> str:
+    """``value`` as one word for ``shlex.split`` (no comments): quoted only where needed."""
+    if value and not NEEDS_QUOTES.search(value):
+        return value
+    return shlex.quote(value)
+
+
+def _positional(positionals: list[Param], index: int) -> Param | None:
+    """The positional parameter that the word at ``index`` fills (a "rest" one takes all)."""
+    for i, param in enumerate(positionals):
+        if param.rest or i == index:
+            return param
+    return None
+
+
+class ValueCompleter(Completer):
+    """Completes a whole prompt answer as one value (no quoting): a room, a user, a tag…"""
+
+    def __init__(self, values: Iterable[tuple[str, str]] | None = None) -> None:
+        self._values = list(values or ())
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterator[Completion]:
+        typed = document.text_before_cursor
+        for value, meta in _matches(self._values, typed.strip()):
+            yield Completion(
+                value, -len(typed), display=clean_line(value), display_meta=clean_line(meta)
+            )
