@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conftest import MakeUser
+from mautrix.api import Method
 from test_app import SIZE, until
 from test_keymap import write_config
 from textual.pilot import Pilot
@@ -101,9 +102,9 @@ async def test_commands_from_keys(make_user: MakeUser) -> None:
         bodies = [
             e["content"].get("body")
             for e in (
-                await account.client.api.request(  # type: ignore[call-arg]
-                    "GET",
-                    f"/_matrix/client/v3/rooms/{room_id}/messages",  # type: ignore[arg-type]
+                await account.client.api.request(
+                    Method.GET,
+                    f"/_matrix/client/v3/rooms/{room_id}/messages",
                     query_params={"dir": "b", "limit": "20"},
                 )
             )["chunk"]

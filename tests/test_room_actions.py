@@ -122,3 +122,34 @@ async def test_select_and_reply_edit_react_delete(make_user: MakeUser) -> None:
         await pilot.press("r", "e", "d", "a")
         assert screen.query_one(Composer).text == "reda"
         assert isinstance(app.screen, RoomScreen)
+
+
+async def test_set_format_switches_the_open_room_and_sticks(make_user: MakeUser) -> None:
+    user = make_user("alice")
+    me = (await auth.login(get_paths(), user.user_id, user.password)).account
+    room_id = await me.create_room("Formats")
+    await me.send_queue.wait((await me.send_text(room_id, "columns please")).txn_id)
+    await me.close()
+    app = TuimatrixApp(get_paths())
+    async with app.run_test(size=SIZE) as pilot:
+        account = next(iter(app.accounts))
+        await until(pilot, lambda: account.status.state == LIVE)
+        app.open_room(account, room_id)
+        await until(pilot, lambda: isinstance(app.screen, RoomScreen))
+        screen = app.screen
+        assert isinstance(screen, RoomScreen)
+        await until(pilot, lambda: bool(screen.query(TimelineView)))
+        await pilot.press("ctrl+p", *"message format")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        await pilot.press("down", "enter")  # elemental, irc
+        await until(pilot, lambda: screen.timeline.message_format == "irc")
+        # Reopened later, the room keeps its format.
+        app.close_room(account, room_id)
+        app.open_room(account, room_id)
+        await until(pilot, lambda: isinstance(app.screen, RoomScreen))
+        reopened = app.screen
+        assert isinstance(reopened, RoomScreen) and reopened is not screen
+        await until(pilot, lambda: bool(reopened.query(TimelineView)))
+        assert reopened.timeline.message_format == "irc"

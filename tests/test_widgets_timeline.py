@@ -13,7 +13,7 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
 from tuimatrix.core.timeline import FAILED, SENDING, TimelineItem
-from tuimatrix.widgets.timeline import TimelineView
+from tuimatrix.widgets.timeline import FORMATS, TimelineView, local_time
 
 # Local time, so the HH:MM and day names the widget shows are predictable in any time zone.
 BASE = int(datetime(2026, 11, 24, 10, 0).timestamp() * 1000)
@@ -403,8 +403,9 @@ async def test_styles_reach_the_screen() -> None:
         assert style_of(first + 1, "Alice").bold
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("width", [8, 31, 78])
-async def test_measured_height_matches_the_rendered_rows(width: int) -> None:
+async def test_measured_height_matches_the_rendered_rows(width: int, fmt: str) -> None:
     bodies = [
         "",
         "short",
@@ -422,8 +423,27 @@ async def test_measured_height_matches_the_rendered_rows(width: int) -> None:
     ]
     async with TimelineApp().run_test(size=(80, 24)) as pilot:
         view = pilot.app.query_one(TimelineView)
+        view.set_format(fmt)
         for it in items:
             for date, header in [(False, False), (True, True)]:
                 rows = view.render_item(it, date=date, header=header, width=width)
                 assert len(rows) == view.item_height(it, date=date, header=header, width=width)
                 assert all(row.cell_length <= width for row in rows)
+
+
+async def test_irc_format_puts_sender_and_time_in_columns() -> None:
+    items = [item("$1", "alice", 0, "hello"), item("$2", "bob", 1, "x " * 60)]
+    async with TimelineApp().run_test(size=(80, 24)) as pilot:
+        view = pilot.app.query_one(TimelineView)
+        view.set_items(items)
+        view.set_format("irc")
+        await pilot.pause()
+        rows = [view.render_line(y).text for y in range(24)]
+        hello = next(r for r in rows if "hello" in r)
+        assert hello.startswith(" " * 9 + "Alice hello")
+        assert hello.rstrip().endswith(local_time(items[0].ts).strftime("%H:%M"))
+        wrapped = [r for r in rows if r.strip().startswith("x")]
+        assert len(wrapped) == 2 and wrapped[1].startswith(" " * 15 + "x")
+        assert not any(r.strip() == "Alice" for r in rows)  # no header lines in IRC
+        with pytest.raises(ValueError):
+            view.set_format("html")

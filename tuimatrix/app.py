@@ -74,6 +74,7 @@ class TuimatrixApp(App[None]):
         self.apply_keys(self, "global")
         #: the universal prefix given before the next command (0, 1 or 2 times)
         self.prefix = 0
+        self._formats: dict[tuple[str, str], str] = {}
 
     # -- start and stop ------------------------------------------------------------------------
 
@@ -202,6 +203,16 @@ class TuimatrixApp(App[None]):
         self.uninstall_screen(name)
         self.room_list.refresh_open_rooms()
         return True
+
+    def message_format(self, account: Account, room_id: str) -> str:
+        return self._formats.get((account.user_id, room_id), "elemental")
+
+    def set_message_format(self, account: Account, room_id: str, message_format: str) -> None:
+        """The room's format, now (if its screen is open) and when it is opened again."""
+        self._formats[(account.user_id, room_id)] = message_format
+        for screen in self.room_screens():
+            if screen.account is account and screen.room_id == room_id:
+                screen.timeline.set_format(message_format)
 
     def show_keys(self) -> None:
         from tuimatrix.screens.keys import KeysScreen

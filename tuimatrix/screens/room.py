@@ -76,6 +76,7 @@ class RoomScreen(UsesApp, Screen[None]):
 
     async def on_mount(self) -> None:
         self.tm.apply_keys(self, "room")
+        self.timeline.set_format(self.tm.message_format(self.account, self.room_id))
         self.query_one(Composer).focus()
         await self.reload()
         self.tm.refresh_status()

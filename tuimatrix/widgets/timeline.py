@@ -37,6 +37,11 @@ HEADER_GAP_MS = 10 * 60 * 1000
 NEAR_TOP_ROWS = 2
 #: body and notice indent, in cells
 INDENT = 2
+#: the message formats: a sender header over each run ("elemental"), or IRC-style columns
+FORMATS = ("elemental", "irc")
+#: IRC format: the sender column's width, and the time column's (" HH:MM")
+IRC_NAME = 14
+IRC_TIME = 6
 #: mid-tone colours that stay readable on both dark and light backgrounds
 SENDER_COLOURS = (
     "#2f7fd8",  # blue
@@ -154,6 +159,7 @@ class TimelineView(ScrollView, can_focus=True):
         # NearTop waits for the first set_items: an empty view at mount is not a room at its top.
         self._near_top_posted = True
         self._selected: str | None = None
+        self._format = "elemental"
 
     # -- public API ------------------------------------------------------------------------
 
@@ -284,6 +290,25 @@ class TimelineView(ScrollView, can_focus=True):
         self._check_near_top()
 
     @property
+    def message_format(self) -> str:
+        return self._format
+
+    def set_format(self, message_format: str) -> None:
+        """Switch between "elemental" and "irc"; what the user sees stays in place."""
+        if message_format not in FORMATS:
+            raise ValueError(f"unknown message format {message_format!r}")
+        if message_format == self._format:
+            return
+        follow = self._follow
+        anchor = None if follow else self._anchor()
+        self._format = message_format
+        self._strips.clear()
+        if self._laid_out:
+            self._measure(0, len(self._items))
+        self._reflow(anchor, follow)
+        self.refresh()
+
+    @property
     def selected_item(self) -> TimelineItem | None:
         """The selected message, if any (and still shown)."""
         i = self._index.get(self._selected) if self._selected else None
@@ -351,6 +376,8 @@ class TimelineView(ScrollView, can_focus=True):
         """The number of rows :meth:`render_item` returns, computed without rendering."""
         if item.is_notice:
             return date + 1
+        if self._format == "irc":
+            return date + self._body_rows(item, width - IRC_NAME - 1 - IRC_TIME)
         return date + header + self._body_rows(item, width - INDENT)
 
     def render_item(
@@ -368,6 +395,9 @@ class TimelineView(ScrollView, can_focus=True):
         if date:
             label = f"── {when:%A} {when.day} {when:%B %Y} ──"
             rows.append(self._line(Text(label, style=dim, justify="center"), width))
+        if self._format == "irc":
+            rows.extend(self._irc_rows(item, width, when, dim))
+            return rows
         if item.is_notice:
             line = Text(" " * INDENT, style=dim)
             line.append_text(item.body.split("\n")[0] if "\n" in item.body.plain else item.body)
@@ -383,6 +413,31 @@ class TimelineView(ScrollView, can_focus=True):
         pad = Segment(" " * INDENT)
         for line in self._wrap(self._annotated(item), width - INDENT):
             rows.append(Strip([pad, *self._segments(line)]).crop(0, width))
+        return rows
+
+    def _irc_rows(self, item: TimelineItem, width: int, when: datetime, dim: Style) -> list[Strip]:
+        """IRC format: the sender right-aligned in a left column, the time in a right one."""
+        body_width = max(1, width - IRC_NAME - 1 - IRC_TIME)
+        if item.is_notice:
+            line = Text(f"{'*':>{IRC_NAME}} ", style=dim)
+            line.append_text(item.body.split("\n")[0] if "\n" in item.body.plain else item.body)
+            return [self._line(line, width)]
+        name = item.sender or item.sender_id
+        if cell_len(name) > IRC_NAME:
+            name = name[: IRC_NAME - 1] + "…"
+        sender = Text(
+            name.rjust(IRC_NAME), style=Style(bold=True, color=sender_colour(item.sender_id))
+        )
+        pad = Segment(" " * (IRC_NAME + 1))
+        rows = []
+        for n, line in enumerate(self._wrap(self._annotated(item), body_width)):
+            body = Strip(self._segments(line)).adjust_cell_length(body_width)
+            if n == 0:
+                left = Strip([*self._segments(sender), Segment(" ")])
+                right = Strip(self._segments(Text(f" {when:%H:%M}", style=dim)))
+                rows.append(Strip.join([left, body, right]).crop(0, width))
+            else:
+                rows.append(Strip([pad, *body]).crop(0, width))
         return rows
 
     # -- Line API --------------------------------------------------------------------------
