@@ -6,11 +6,16 @@ then the canonical alias, then the heroes (disambiguated member names), then "Em
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tuimatrix.core.store import Store, loads
+from tuimatrix.core.sync import gc_paused
+
+#: Rooms read and rebuilt between two yields to the event loop while refreshing many rooms.
+ROOMS_PER_STEP = 100
 
 #: The state types a summary is built from (members only for heroes and our own).
 SUMMARY_STATE_TYPES = (
@@ -57,12 +62,16 @@ class RoomSummary:
         return "m.lowpriority" in self.tags
 
 
+#: A room's current state by (type, state key): (sender, content).
+_State = dict[tuple[str, str], tuple[str | None, dict[str, Any]]]
+
+
 @dataclass
 class _RoomState:
-    """The raw inputs of one room's summary, kept so a single change recomputes cheaply."""
+    """The raw inputs of one room's summary: its row in ``rooms`` and its state."""
 
     row: Mapping[str, Any] | None = None
-    state: dict[tuple[str, str], tuple[str | None, dict[str, Any]]] = field(default_factory=dict)
+    state: _State = field(default_factory=dict)
 
 
 def member_names(members: Mapping[str, dict[str, Any]]) -> dict[str, str]:
@@ -127,30 +136,42 @@ def build_summary(
         return entry[1] if entry else {}
 
     name = content("m.room.name").get("name")
+    name = name if isinstance(name, str) else ""
     alias = content("m.room.canonical_alias").get("alias")
+    alias = alias if isinstance(alias, str) else None
     topic = content("m.room.topic").get("topic")
     avatar = content("m.room.avatar").get("url")
     create = content("m.room.create")
-    members = {k: c for (t, k), (_, c) in state.items() if t == "m.room.member"}
-    heroes_raw = row.get("heroes") or "[]"
-    heroes = [h for h in loads(heroes_raw) if isinstance(h, str) and h != own_user_id]
-    if not heroes and row.get("membership") in ("invite", "knock", None):
-        # Invites carry no summary: the stripped member events stand in for heroes.
-        heroes = [u for u in members if u != own_user_id][:5]
+    # One pass over the state for what is keyed by user or room id.
+    members: dict[str, dict[str, Any]] = {}
+    children: list[str] = []
+    parents: list[str] = []
+    for (type_, key), (_, value) in state.items():
+        if type_ == "m.room.member":
+            members[key] = value
+        elif type_ == "m.space.child":
+            if value.get("via"):
+                children.append(key)
+        elif type_ == "m.space.parent" and value.get("via"):
+            parents.append(key)
     joined = row.get("joined_count")
     invited = row.get("invited_count")
     if joined is None:
         joined = sum(1 for c in members.values() if c.get("membership") == "join")
     if invited is None:
         invited = sum(1 for c in members.values() if c.get("membership") == "invite")
-    display_name = compute_display_name(
-        name if isinstance(name, str) else "",
-        alias if isinstance(alias, str) else None,
-        heroes,
-        member_names(members),
-        int(joined),
-        int(invited),
-    )
+    if name or alias:
+        display_name = name or alias or ""
+    else:
+        # Only a room without a name or an alias is named after its members.
+        heroes_raw = row.get("heroes") or "[]"
+        heroes = [h for h in loads(heroes_raw) if isinstance(h, str) and h != own_user_id]
+        if not heroes and row.get("membership") in ("invite", "knock", None):
+            # Invites carry no summary: the stripped member events stand in for heroes.
+            heroes = [u for u in members if u != own_user_id][:5]
+        display_name = compute_display_name(
+            name, alias, heroes, member_names(members), int(joined), int(invited)
+        )
     own = state.get(("m.room.member", own_user_id))
     tag_map: dict[str, float | None] = {}
     if isinstance(tags, Mapping):
@@ -160,21 +181,17 @@ def build_summary(
     return RoomSummary(
         room_id=room_id,
         membership=str(row.get("membership") or "join"),
-        name=name if isinstance(name, str) else "",
+        name=name,
         display_name=display_name,
-        canonical_alias=alias if isinstance(alias, str) else None,
+        canonical_alias=alias,
         topic=topic if isinstance(topic, str) else "",
         avatar_url=avatar if isinstance(avatar, str) else None,
         is_space=create.get("type") == "m.space",
         encrypted=bool(content("m.room.encryption").get("algorithm")),
         is_direct=room_id in direct_rooms,
         tags=tag_map,
-        space_children=sorted(
-            k for (t, k), (_, c) in state.items() if t == "m.space.child" and c.get("via")
-        ),
-        space_parents=sorted(
-            k for (t, k), (_, c) in state.items() if t == "m.space.parent" and c.get("via")
-        ),
+        space_children=sorted(children),
+        space_parents=sorted(parents),
         joined_count=int(joined),
         invited_count=int(invited),
         notification_count=int(row.get("notification_count") or 0),
@@ -194,53 +211,65 @@ def direct_room_ids(m_direct: Any) -> set[str]:
 
 
 class RoomModels:
-    """Every room summary of one account, kept up to date from the store."""
+    """Every room summary of one account, kept up to date from the store.
+
+    Only the summaries stay in memory: a refresh reads the few rooms a sync touched again,
+    so the parsed state of a thousand rooms is not kept (nor walked by every full garbage
+    collection) for the rare change that needs it.
+    """
 
     def __init__(self, store: Store, own_user_id: str) -> None:
         self.store = store
         self.own_user_id = own_user_id
         self.summaries: dict[str, RoomSummary] = {}
-        self._inputs: dict[str, _RoomState] = {}
         self._direct: set[str] = set()
         self._tags: dict[str, Any] = {}
 
     async def load(self) -> None:
-        """Read every room from the store (at start: no network needed)."""
-        self._inputs = {}
-        for row in await self.store.room_rows():
-            self._inputs.setdefault(row["room_id"], _RoomState()).row = dict(row)
-        await self._load_state(await self.store.state_rows(SUMMARY_STATE_TYPES), only=None)
-        await self._load_account_data()
-        self.summaries = {rid: self._build(rid) for rid in self._inputs}
+        """Read every room from the store (at start: no network needed).
+
+        No full garbage collection runs meanwhile: with the app's modules loaded, each would
+        walk them all for every few thousand objects this creates.
+        """
+        with gc_paused():
+            await self._load_account_data()
+            rows = {r["room_id"]: dict(r) for r in await self.store.room_rows()}
+            states = _group_state(await self.store.state_rows(SUMMARY_STATE_TYPES))
+            self.summaries = {
+                room_id: self._build(room_id, row, states.get(room_id, {}))
+                for room_id, row in rows.items()
+            }
 
     async def refresh(self, room_ids: Iterable[str], account_data_changed: bool = False) -> None:
-        """Recompute the summaries of ``room_ids`` (after a sync touched them)."""
-        room_ids = set(room_ids)
-        if account_data_changed:
-            await self._load_account_data()
-            room_ids |= set(self._inputs)
-        rows = {r["room_id"]: dict(r) for r in await self.store.room_rows()}
-        for room_id in room_ids:
-            inputs = self._inputs.setdefault(room_id, _RoomState())
-            inputs.row = rows.get(room_id)
-            inputs.state = {}
-            for r in await self.store.room_state_rows(room_id):
-                if r["type"] in SUMMARY_STATE_TYPES:
-                    inputs.state[(r["type"], r["state_key"])] = (r["sender"], loads(r["content"]))
-        self.summaries.update({rid: self._build(rid) for rid in room_ids})
-        for rid in [r for r in room_ids if self._inputs[r].row is None]:
-            # Known only from account data (e.g. a tag on a room we never joined).
-            self.summaries.pop(rid, None)
+        """Recompute the summaries of ``room_ids`` (after a sync touched them).
 
-    async def _load_state(self, rows: list[Any], only: set[str] | None) -> None:
-        for r in rows:
-            if only is not None and r["room_id"] not in only:
-                continue
-            inputs = self._inputs.setdefault(r["room_id"], _RoomState())
-            inputs.state[(r["type"], r["state_key"])] = (r["sender"], loads(r["content"]))
+        Only those rooms are read again, :data:`ROOMS_PER_STEP` at a time, and the event loop
+        runs between two steps, so an initial sync's thousands of rooms never freeze the UI.
+        When account data changed, so are the rooms whose DM flag or tags it changed. No full
+        garbage collection runs meanwhile.
+        """
+        with gc_paused():
+            changed = list(dict.fromkeys(room_ids))
+            if account_data_changed:
+                seen = set(changed)
+                changed += [r for r in await self._reload_account_data() if r not in seen]
+            for i in range(0, len(changed), ROOMS_PER_STEP):
+                await self._refresh_rooms(changed[i : i + ROOMS_PER_STEP])
+                await asyncio.sleep(0)
+
+    async def _refresh_rooms(self, room_ids: list[str]) -> None:
+        rows = {r["room_id"]: dict(r) for r in await self.store.room_rows(room_ids)}
+        states = _group_state(await self.store.state_rows(SUMMARY_STATE_TYPES, room_ids=room_ids))
+        for room_id in room_ids:
+            row = rows.get(room_id)
+            if row is None:
+                # Known only from account data (e.g. a tag on a room we never joined), or forgotten.
+                self.summaries.pop(room_id, None)
+            else:
+                self.summaries[room_id] = self._build(room_id, row, states.get(room_id, {}))
 
     async def _load_account_data(self) -> None:
-        data = await self.store.account_data()
+        data = await self.store.account_data(types=("m.direct", "m.tag"))
         self._direct = direct_room_ids(data.get(("", "m.direct")))
         self._tags = {
             room_id: content.get("tags")
@@ -248,11 +277,34 @@ class RoomModels:
             if room_id and type_ == "m.tag" and isinstance(content, dict)
         }
 
-    def _build(self, room_id: str) -> RoomSummary:
+    async def _reload_account_data(self) -> list[str]:
+        """Read ``m.direct`` and the tags again; the rooms whose summaries they change."""
+        old_direct, old_tags = self._direct, self._tags
+        await self._load_account_data()
+        affected = old_direct ^ self._direct
+        affected.update(
+            room_id
+            for room_id in old_tags.keys() | self._tags.keys()
+            if old_tags.get(room_id) != self._tags.get(room_id)
+        )
+        return sorted(affected)
+
+    def _build(self, room_id: str, row: Mapping[str, Any], state: _State) -> RoomSummary:
         return build_summary(
             room_id,
-            self._inputs.get(room_id, _RoomState()),
+            _RoomState(row, state),
             self.own_user_id,
             self._direct,
             self._tags.get(room_id),
         )
+
+
+def _group_state(rows: Iterable[Any]) -> dict[str, _State]:
+    """State rows (room id, type, state key, sender, content) by room, contents parsed."""
+    states: dict[str, _State] = {}
+    for room_id, type_, state_key, sender, content in rows:
+        state = states.get(room_id)
+        if state is None:
+            state = states[room_id] = {}
+        state[(type_, state_key)] = (sender, loads(content))
+    return states

@@ -9,7 +9,7 @@ is ``tm_version``, with migrations registered below in order.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,20 @@ async def _v1(conn: Connection) -> None:
     )
 
 
+#: Values per ``IN (…)`` list, well under SQLite's limit on bound variables.
+IN_CHUNK = 500
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(values), IN_CHUNK):
+        yield values[i : i + IN_CHUNK]
+
+
+def _marks(n: int, start: int = 0) -> str:
+    """``$1,$2,…`` placeholders for ``n`` values after the first ``start``."""
+    return ",".join(f"${start + i + 1}" for i in range(n))
+
+
 def dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
@@ -205,19 +219,41 @@ class Store:
 
     # -- reads used by the models --------------------------------------------------------------
 
-    async def room_rows(self) -> list[Any]:
-        return list(await self.db.fetch("SELECT * FROM rooms"))
+    async def room_rows(self, room_ids: Sequence[str] | None = None) -> list[Any]:
+        """Rows of the rooms table: all of them, or those of ``room_ids``."""
+        if room_ids is None:
+            return list(await self.db.fetch("SELECT * FROM rooms"))
+        rows: list[Any] = []
+        for chunk in _chunks(room_ids):
+            rows += await self.db.fetch(
+                f"SELECT * FROM rooms WHERE room_id IN ({_marks(len(chunk))})", *chunk
+            )
+        return rows
 
-    async def state_rows(self, types: Iterable[str]) -> list[Any]:
+    async def state_rows(
+        self, types: Iterable[str], room_ids: Sequence[str] | None = None
+    ) -> list[Any]:
+        """Current state events of ``types``: of every room, or of ``room_ids``."""
         types = list(types)
-        marks = ",".join(f"${i + 1}" for i in range(len(types)))
-        return list(
-            await self.db.fetch(
+        if room_ids is None:
+            return list(
+                await self.db.fetch(
+                    f"SELECT room_id, type, state_key, sender, content FROM room_state "
+                    f"WHERE type IN ({_marks(len(types))})",
+                    *types,
+                )
+            )
+        rows: list[Any] = []
+        for chunk in _chunks(room_ids):
+            # room_id first: the primary key's index finds each room's rows.
+            rows += await self.db.fetch(
                 f"SELECT room_id, type, state_key, sender, content FROM room_state "
-                f"WHERE type IN ({marks})",
+                f"WHERE room_id IN ({_marks(len(chunk))}) "
+                f"AND type IN ({_marks(len(types), len(chunk))})",
+                *chunk,
                 *types,
             )
-        )
+        return rows
 
     async def room_state_rows(self, room_id: str) -> list[Any]:
         return list(
@@ -239,8 +275,17 @@ class Store:
         )
         return (row["sender"], loads(row["content"])) if row else None
 
-    async def account_data(self) -> dict[tuple[str, str], Any]:
-        rows = await self.db.fetch("SELECT room_id, type, content FROM account_data")
+    async def account_data(self, types: Iterable[str] | None = None) -> dict[tuple[str, str], Any]:
+        """Account data by (room id or "", type): all of it, or only of ``types``."""
+        if types is None:
+            rows = await self.db.fetch("SELECT room_id, type, content FROM account_data")
+        else:
+            types = list(types)
+            rows = await self.db.fetch(
+                f"SELECT room_id, type, content FROM account_data "
+                f"WHERE type IN ({_marks(len(types))})",
+                *types,
+            )
         return {(r["room_id"], r["type"]): loads(r["content"]) for r in rows}
 
     async def latest_events(self, room_id: str, limit: int = 50) -> list[dict[str, Any]]:

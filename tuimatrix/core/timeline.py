@@ -20,9 +20,13 @@ SENDING = "sending"
 FAILED = "failed"
 
 
-@dataclass
+@dataclass(slots=True)
 class TimelineItem:
-    """One line-group of the timeline: a message, or a one-line notice (membership, state)."""
+    """One line-group of the timeline: a message, or a one-line notice (membership, state).
+
+    Slotted: a room scrolled back a long way holds thousands, and every object without a
+    ``__dict__`` is one fewer for each full garbage collection to walk.
+    """
 
     key: str  # the event id, or the transaction id while a local echo
     sender_id: str
@@ -150,8 +154,10 @@ def build_items(
             if isinstance(target, str):
                 redacted.add(target)
     items = []
+    # Senders repeat: clean each display name once, not once per event.
+    senders: dict[str, str] = {}
     for evt in events:
-        item = event_item(evt, names, edits, redacted)
+        item = event_item(evt, names, edits, redacted, senders)
         if item is not None:
             items.append(item)
     return items
@@ -162,10 +168,21 @@ def event_item(
     names: Mapping[str, str],
     edits: Mapping[str, Mapping[str, Any]] | None = None,
     redacted: set[str] | None = None,
+    senders: dict[str, str] | None = None,
 ) -> TimelineItem | None:
-    """The item for one event, or None for events that are not shown on their own."""
+    """The item for one event, or None for events that are not shown on their own.
+
+    ``senders`` caches cleaned display names across the events of one batch.
+    """
     event_id = str(evt.get("event_id", ""))
     sender_id = str(evt.get("sender", ""))
+    if senders is None:
+        sender = clean_line(names.get(sender_id, sender_id))
+    else:
+        cached = senders.get(sender_id)
+        if cached is None:
+            cached = senders[sender_id] = clean_line(names.get(sender_id, sender_id))
+        sender = cached
     ts = evt.get("origin_server_ts")
     kind = str(evt.get("type", ""))
     content = _content(evt)
@@ -176,7 +193,7 @@ def event_item(
         return TimelineItem(
             key=event_id,
             sender_id=sender_id,
-            sender=clean_line(names.get(sender_id, sender_id)),
+            sender=sender,
             ts=ts if isinstance(ts, int) else 0,
             body=body,
             is_notice=notice,
@@ -199,7 +216,7 @@ def event_item(
     if kind == "m.room.member":
         return item(plain(clean_line(_membership_line(evt, names)), "dim"), notice=True)
     if isinstance(evt.get("state_key"), str):
-        line = _state_line(evt, clean_line(names.get(sender_id, sender_id)))
+        line = _state_line(evt, sender)
         return None if line is None else item(plain(clean_line(line), "dim"), notice=True)
     return item(plain(clean_line(f"[{kind}]"), "dim"), notice=True)
 
