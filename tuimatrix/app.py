@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
@@ -82,6 +83,9 @@ class TuimatrixApp(App[None]):
         from tuimatrix.screens.room_list import RoomListScreen
 
         errors = await self.accounts.open_saved()
+        # What start-up loaded (libraries, models) lives for the whole session: moving it out
+        # of the collector's reach keeps full collections from stalling frames by ~100 ms.
+        gc.freeze()
         self.accounts.add_listener(self._on_account_change)
         self.install_screen(RoomListScreen(), ROOM_LIST)
         await self.push_screen(ROOM_LIST)
