@@ -9,18 +9,30 @@ Keys (so far)::
     "x" = "close-room"
     [keys.room]               # in a room only
     "escape" = ""             # unbind a default
+
+    [room-list]               # the room list (every key optional; these are the defaults)
+    # the sections, in order; also "rooms" (spaced and unspaced rooms together)
+    sections = ["invites", "favourites", "open", "unread", "spaces", "spaced", "unspaced",
+                "people", "low-priority"]
+    sort = "unread-then-recent"   # within a section; or "recent", or "name"
+    # the columns, in order ("name" always shows; narrow terminals drop the least important)
+    columns = ["name", "unread", "activity", "topic", "members", "notifications", "account"]
+    [room-list.section-sort]  # a sort for one section
+    people = "name"
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual.keys import Keys
 
 from tuimatrix.commands import UsageError, parse_line
+from tuimatrix.core.sections import DEFAULT_SECTIONS, DEFAULT_SORT, SECTION_TITLES, SORTS
 
 #: The keymap scopes: everywhere, and per screen.
 SCOPES = ("global", "room-list", "room")
@@ -33,10 +45,31 @@ _KEY_NAMES = {k.value for k in Keys} | {
 }  # fmt: skip
 
 
+#: The room list's columns, most important first: a narrow terminal drops them from the end.
+COLUMNS = ("name", "unread", "activity", "account", "members", "notifications", "topic")
+#: The columns shown by default, in display order.
+DEFAULT_COLUMNS = ("name", "unread", "activity", "topic", "members", "notifications", "account")
+
+
+@dataclass
+class RoomListConfig:
+    """``[room-list]``: what the room list shows, and in which order."""
+
+    #: section ids, in display order (see ``tuimatrix.core.sections.SECTION_TITLES``)
+    sections: tuple[str, ...] = DEFAULT_SECTIONS
+    #: the order within sections: ``unread-then-recent``, ``recent`` or ``name``
+    sort: str = DEFAULT_SORT
+    #: section id -> its own sort, over ``sort``
+    section_sort: dict[str, str] = field(default_factory=dict)
+    #: column ids, in display order (``name`` is always shown)
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+
+
 @dataclass
 class Config:
     #: scope -> key -> command lines (an empty list unbinds the key's default)
     keys: dict[str, dict[str, list[str]]] = field(default_factory=lambda: {s: {} for s in SCOPES})
+    room_list: RoomListConfig = field(default_factory=RoomListConfig)
     #: one line per problem: "FILE:LINE: reason"
     errors: list[str] = field(default_factory=list)
 
@@ -70,6 +103,11 @@ def load_config(path: Path) -> Config:
     except tomllib.TOMLDecodeError as e:
         config.errors.append(f"{path}: {e} (the whole file is ignored)")
         return config
+    room_list = data.get("room-list", {})
+    if isinstance(room_list, dict):
+        config.room_list = _room_list(room_list, path, text, config.errors)
+    else:
+        config.errors.append(f"{path}:{_line_of(text, 'room-list')}: [room-list] must be a table")
     keys = data.get("keys", {})
     if not isinstance(keys, dict):
         config.errors.append(f"{path}:{_line_of(text, 'keys')}: [keys] must be a table")
@@ -108,3 +146,51 @@ def _add(config: Config, path: Path, text: str, scope: str, key: str, value: obj
             config.errors.append(f"{where}: {key}: {e}")
             return
     config.keys[scope][key] = list(lines)
+
+
+def _names(
+    value: object, known: Sequence[str], what: str, where: str, errors: list[str]
+) -> list[str]:
+    """The known names of a list setting; each unknown one is reported and skipped."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        errors.append(f"{where}: {what} must be a list of names ({', '.join(known)})")
+        return list(known)
+    for name in value:
+        if name not in known:
+            errors.append(f"{where}: {what}: unknown {name!r} (one of {', '.join(known)})")
+    return [name for name in dict.fromkeys(value) if name in known]
+
+
+def _room_list(
+    table: dict[str, object], path: Path, text: str, errors: list[str]
+) -> RoomListConfig:
+    result = RoomListConfig()
+    for key, value in table.items():
+        where = f"{path}:{_line_of(text, key)}"
+        if key == "sections":
+            result.sections = tuple(_names(value, list(SECTION_TITLES), key, where, errors))
+        elif key == "columns":
+            columns = _names(value, DEFAULT_COLUMNS, key, where, errors)
+            result.columns = tuple(columns if "name" in columns else ["name", *columns])
+        elif key == "sort":
+            if value in SORTS:
+                result.sort = str(value)
+            else:
+                errors.append(f"{where}: sort: one of {', '.join(SORTS)}, not {value!r}")
+        elif key == "section-sort":
+            if not isinstance(value, dict):
+                errors.append(f"{where}: section-sort must be a table (section = sort)")
+                continue
+            for section, sort in value.items():
+                if section not in SECTION_TITLES:
+                    errors.append(f"{where}: section-sort: unknown section {section!r}")
+                elif sort not in SORTS:
+                    errors.append(f"{where}: section-sort: {section}: one of {', '.join(SORTS)}")
+                else:
+                    result.section_sort[section] = str(sort)
+        else:
+            errors.append(
+                f"{where}: unknown room-list setting {key!r} "
+                "(sections, sort, section-sort, columns)"
+            )
+    return result

@@ -20,6 +20,9 @@ DEFAULT_KEYS: dict[str, dict[str, list[str]]] = {
     },
     "room-list": {
         "space": ["next-unread"],
+        # Ement.el's TAB: on this screen there is nothing else for Textual's focus cycling.
+        "tab": ["toggle-section"],
+        # Ement.el kills a room's buffer with k, which is "up" here (j/k move the cursor).
         "c": ["close-room"],
         "f": ["tag-room favourite"],
         "l": ["tag-room low-priority"],

@@ -62,6 +62,13 @@ async def close_room(ctx: Context, inv: Invocation) -> Result:
 )
 async def next_unread(ctx: Context, inv: Invocation) -> Result:
     app = ui_app(ctx, inv.command.id)
+    if app.screen is app.room_list:
+        # On the room list, "next" is in the list's order from the cursor, as Ement.el's SPC.
+        listed = app.room_list.next_unread()
+        if listed is not None:
+            owner, listed_id = listed
+            app.open_room(owner, listed_id)
+            return Result(f"opened {clean_line(owner.rooms.summaries[listed_id].display_name)}")
     current_account, current_room = ctx.current()
     unread = sorted(
         (
@@ -80,6 +87,20 @@ async def next_unread(ctx: Context, inv: Invocation) -> Result:
     app.open_room(account, room_id)
     room = account.rooms.summaries[room_id]
     return Result(f"opened {clean_line(room.display_name)}")
+
+
+@command(
+    "toggle-section",
+    "view: Fold or unfold section",
+    "Fold or unfold a room-list section: the one named (Favourites, low-priority…), "
+    "else the one under the cursor (in the Spaces tree, the space around the cursor)",
+    Param("section", "text", "the section's title or id", required=False),
+    ui_only=True,
+)
+async def toggle_section(ctx: Context, inv: Invocation) -> Result:
+    app = ui_app(ctx, inv.command.id)
+    section = inv.args.get("section")
+    return Result(app.room_list.toggle_section(str(section) if section else None))
 
 
 @command("keys", "view: Keys", "List every key binding and the command it runs", ui_only=True)
