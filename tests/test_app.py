@@ -192,6 +192,7 @@ async def test_palette_opens_a_room_by_part_of_its_name(
         account = next(iter(app.accounts))
         await until(pilot, lambda: account.status.state == LIVE)
         await pilot.press("ctrl+p")
+        await pilot.pause(0.3)  # the palette is open before typing
         await pilot.press(*"garden")
         await pilot.pause(0.5)
         await pilot.press("enter")
@@ -199,6 +200,7 @@ async def test_palette_opens_a_room_by_part_of_its_name(
         assert isinstance(app.screen, RoomScreen) and app.screen.room_id == room_id
         # The room list is one screen that is switched back to, never stacked twice.
         await pilot.press("ctrl+p")
+        await pilot.pause(0.3)  # the palette is open before typing
         await pilot.press(*"room list")
         await pilot.pause(0.5)
         await pilot.press("enter")

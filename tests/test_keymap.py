@@ -133,6 +133,7 @@ async def test_leave_asks_first_from_the_palette(make_user: MakeUser) -> None:
         await until(pilot, lambda: app.room_list.selected() is not None)
         for answer in ("n", "y"):
             await pilot.press("ctrl+p")
+            await pilot.pause(0.3)  # the palette is open before typing
             await pilot.press(*"leave room")
             await pilot.pause(0.5)
             await pilot.press("enter")

@@ -139,11 +139,14 @@ async def test_set_format_switches_the_open_room_and_sticks(make_user: MakeUser)
         screen = app.screen
         assert isinstance(screen, RoomScreen)
         await until(pilot, lambda: bool(screen.query(TimelineView)))
-        await pilot.press("ctrl+p", *"message format")
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"message format")
         await pilot.pause(0.5)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
-        await pilot.press("down", "enter")  # elemental, irc
+        await pilot.pause(0.3)  # the choices are mounted and highlighted
+        await pilot.press("down", "enter")  # from elemental to irc
         await until(pilot, lambda: screen.timeline.message_format == "irc")
         # Reopened later, the room keeps its format.
         app.close_room(account, room_id)

@@ -198,7 +198,12 @@ class TextPromptScreen(ModalScreen[str | None]):
                 yield Input(value=self.initial, suggester=suggester)
 
     def on_mount(self) -> None:
-        (self.query_one(OptionList) if self.choices else self.query_one(Input)).focus()
+        if self.choices:
+            options = self.query_one(OptionList)
+            options.highlighted = 0  # enter takes the first choice, down moves on
+            options.focus()
+        else:
+            self.query_one(Input).focus()
 
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
