@@ -9,6 +9,7 @@ from tuimatrix.commands.membership import room_label
 from tuimatrix.commands.runner import need_account, need_room, resolve_room
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import UserError, describe_error
+from tuimatrix.core.operations import child_vias
 from tuimatrix.core.sanitize import clean_line
 
 SPACE = Param("space", "space", "the space (id, alias or name)")
@@ -83,14 +84,7 @@ async def view_space(ctx: Context, inv: Invocation) -> Result:
     top = next((r for r in hierarchy if r.get("room_id") == space_id), None)
     if top is None or top.get("room_type") != "m.space":
         raise UserError(f"{room_label(account, space_id)} is not a space")
-    # Where to join each child through: the via of the m.space.child that names it.
-    via: dict[str, list[str]] = {}
-    for parent in hierarchy:
-        for child in parent.get("children_state") or []:
-            content = child.get("content") if isinstance(child, dict) else None
-            servers = content.get("via") if isinstance(content, dict) else None
-            if isinstance(servers, list) and isinstance(child.get("state_key"), str):
-                via.setdefault(child["state_key"], [s for s in servers if isinstance(s, str)])
+    via = child_vias(hierarchy)
     joined_rooms = await account.joined_rooms()
     rooms: list[dict[str, Any]] = []
     failures: list[str] = []

@@ -53,6 +53,19 @@ def _json(value: Any) -> Any:
     return value
 
 
+def child_vias(hierarchy: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Where to join each child of a space hierarchy through: the ``via`` of the
+    ``m.space.child`` event that names it (spec "Spaces")."""
+    via: dict[str, list[str]] = {}
+    for parent in hierarchy:
+        for child in parent.get("children_state") or []:
+            content = child.get("content") if isinstance(child, dict) else None
+            servers = content.get("via") if isinstance(content, dict) else None
+            if isinstance(servers, list) and isinstance(child.get("state_key"), str):
+                via.setdefault(child["state_key"], [s for s in servers if isinstance(s, str)])
+    return via
+
+
 def server_of(user_id: str) -> str:
     return user_id.split(":", 1)[1] if ":" in user_id else user_id
 

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Label
 
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import describe_error
+from tuimatrix.core.operations import child_vias
 from tuimatrix.core.rooms import RoomSummary
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.screens.base import UsesApp
@@ -21,18 +22,6 @@ from tuimatrix.screens.base import UsesApp
 
 def _text(value: object) -> str:
     return clean_line(value) if isinstance(value, str) else ""
-
-
-def child_vias(hierarchy: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """Where to join each child through: the ``via`` of the ``m.space.child`` naming it."""
-    via: dict[str, list[str]] = {}
-    for parent in hierarchy:
-        for child in parent.get("children_state") or []:
-            content = child.get("content") if isinstance(child, dict) else None
-            servers = content.get("via") if isinstance(content, dict) else None
-            if isinstance(servers, list) and isinstance(child.get("state_key"), str):
-                via.setdefault(child["state_key"], [s for s in servers if isinstance(s, str)])
-    return via
 
 
 class SpaceScreen(UsesApp, ModalScreen[None]):
