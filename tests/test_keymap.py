@@ -14,7 +14,7 @@ from tuimatrix.core import auth
 from tuimatrix.core.account import LIVE, Account
 from tuimatrix.keymap import DEFAULT_KEYS, merged_keys
 from tuimatrix.paths import get_paths
-from tuimatrix.screens.prompts import ConfirmScreen, RoomPickerScreen
+from tuimatrix.screens.prompts import ConfirmScreen, RoomPickerScreen, TextPromptScreen
 from tuimatrix.screens.room import RoomScreen
 from tuimatrix.screens.room_list import RoomListScreen
 
@@ -159,3 +159,36 @@ async def test_palette_offers_commands_with_their_keys(make_user: MakeUser) -> N
         assert (
             "view: Next unread room" in offered and "[space]" in offered["view: Next unread room"]
         )
+
+
+async def test_missing_space_and_tag_are_picked_fuzzily(make_user: MakeUser) -> None:
+    user = make_user("alice")
+    account = (await auth.login(get_paths(), user.user_id, user.password)).account
+    space_id = await account.create_space("Workshop")
+    room_id = await account.create_room("Bench")
+    await account.close()
+    app = TuimatrixApp(get_paths())
+    async with app.run_test(size=SIZE) as pilot:
+        me = next(iter(app.accounts))
+        await until(pilot, lambda: me.status.state == LIVE)
+        app.open_room(me, room_id)
+        await until(pilot, lambda: isinstance(app.screen, RoomScreen))
+
+        app.run_lines(["toggle-space"])
+        await until(pilot, lambda: isinstance(app.screen, RoomPickerScreen))
+        picker = app.screen
+        assert isinstance(picker, RoomPickerScreen)
+        assert [label for _, _, label in picker.candidates] == ["Workshop"]  # spaces only
+        await pilot.press(*"wksh", "enter")
+        async with asyncio.timeout(20):
+            while not await me.get_state(space_id, "m.space.child", room_id):
+                await pilot.pause(0.1)
+
+        app.run_lines(["tag-room"])
+        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        await pilot.pause(0.2)
+        await pilot.press(*"fav", "down", "enter")  # the suggestion, not the typed "fav"
+        async with asyncio.timeout(20):
+            while "m.favourite" not in await me.get_tags(room_id):
+                await pilot.pause(0.1)
+        assert "u.fav" not in await me.get_tags(room_id)

@@ -215,7 +215,7 @@ class TuimatrixApp(App[None]):
         """The room's format, now (if its screen is open) and when it is opened again."""
         self._formats[(account.user_id, room_id)] = message_format
         for screen in self.room_screens():
-            if screen.account is account and screen.room_id == room_id:
+            if screen.account is account and screen.room_id == room_id and screen.is_mounted:
                 screen.timeline.set_format(message_format)
 
     def show_keys(self) -> None:

@@ -59,8 +59,15 @@ class UIContext:
                 self.app.notify_status("select a message first: tab to the timeline, then ↑ ↓")
                 return None
             return item.key
-        if param.kind == "room":
-            chosen = await self.choose_room(title, None)
+        if param.kind in ("room", "space"):
+            from tuimatrix.screens.prompts import RoomPickerScreen
+
+            # A space must be one of the current account's; a room may be any account's.
+            current = self.current()[0] if param.kind == "space" else None
+            picker = RoomPickerScreen(
+                title, self.accounts, current, spaces_only=param.kind == "space"
+            )
+            chosen = await self.app.push_screen_wait(picker)
             return None if chosen is None else chosen[1]
         suggestions: list[str] = []
         if param.kind == "user":
@@ -68,10 +75,6 @@ class UIContext:
         elif param.kind == "tag":
             used = {t for _, room in self.accounts.rooms() for t in room.tags}
             suggestions = ["favourite", "low-priority", *sorted(t for t in used if t[:2] == "u.")]
-        elif param.kind in ("space",):
-            suggestions = sorted(
-                {room.display_name for _, room in self.accounts.rooms() if room.is_space}
-            )
         elif param.kind == "text" and param.name == "key":
             suggestions = ["👍", "❤️", "😂", "🎉", "👀", "🙏", "✅"]
         screen = TextPromptScreen(

@@ -10,7 +10,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
@@ -58,7 +57,14 @@ class RoomPickerScreen(ModalScreen[tuple[Account, str] | None]):
     ]
     DEFAULT_CSS = _CSS.format(name="RoomPickerScreen")
 
-    def __init__(self, title: str, accounts: Accounts, account: Account | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        accounts: Accounts,
+        account: Account | None = None,
+        *,
+        spaces_only: bool = False,
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.candidates: list[tuple[Account, str, str]] = []
@@ -66,7 +72,7 @@ class RoomPickerScreen(ModalScreen[tuple[Account, str] | None]):
         for acc, room in accounts.rooms():
             if account is not None and acc is not account:
                 continue
-            if room.membership not in ("join", "invite"):
+            if room.membership not in ("join", "invite") or (spaces_only and not room.is_space):
                 continue
             label = clean_line(room.display_name)
             if several:
@@ -165,9 +171,17 @@ class AccountPickerScreen(ModalScreen[Account | None]):
 
 
 class TextPromptScreen(ModalScreen[str | None]):
-    """One value: free text with suggestions, or a choice among fixed values."""
+    """One value: free text with a fuzzy-filtered list of suggestions, or a fixed choice.
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    Typing filters the suggestions; ↑ ↓ pick one, and enter takes the picked suggestion, or
+    else the text as typed (a value not in the list is allowed).
+    """
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("down", "move(1)", show=False),
+        Binding("up", "move(-1)", show=False),
+    ]
     DEFAULT_CSS = _CSS.format(name="TextPromptScreen")
 
     def __init__(
@@ -190,12 +204,9 @@ class TextPromptScreen(ModalScreen[str | None]):
             if self.choices:
                 yield OptionList(*(Option(c, id=c) for c in self.choices))
             else:
-                suggester = (
-                    SuggestFromList(self.suggestions, case_sensitive=False)
-                    if self.suggestions
-                    else None
-                )
-                yield Input(value=self.initial, suggester=suggester)
+                yield Input(value=self.initial)
+                if self.suggestions:
+                    yield OptionList(id="suggestions")
 
     def on_mount(self) -> None:
         if self.choices:
@@ -204,9 +215,42 @@ class TextPromptScreen(ModalScreen[str | None]):
             options.focus()
         else:
             self.query_one(Input).focus()
+            self._filter(self.initial)
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        self._filter(event.value)
+
+    def _filter(self, query: str) -> None:
+        if not self.suggestions or self.choices:
+            return
+        scored = [
+            (score, i, s)
+            for i, s in enumerate(self.suggestions)
+            if (score := fuzzy_score(query, s)) is not None
+        ]
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        options = self.query_one("#suggestions", OptionList)
+        options.clear_options()
+        options.add_options(Option(Text(s), id=s) for _, _, s in scored[:100])
+        options.highlighted = None  # nothing picked until the user moves into the list
+
+    def action_move(self, step: int) -> None:
+        if self.choices or not self.suggestions:
+            return
+        options = self.query_one("#suggestions", OptionList)
+        if options.option_count:
+            current = options.highlighted
+            start = -1 if current is None else current
+            options.highlighted = max(0, min(options.option_count - 1, start + step))
 
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
+        if self.suggestions:
+            options = self.query_one("#suggestions", OptionList)
+            if options.highlighted is not None:
+                self.dismiss(options.get_option_at_index(options.highlighted).id)
+                return
         self.dismiss(event.value.strip() or None)
 
     @on(OptionList.OptionSelected)

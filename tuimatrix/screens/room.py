@@ -125,23 +125,31 @@ class RoomScreen(UsesApp, Screen[None]):
                     self._retry_older = True
                     return
                 older = fetched
-                if not older:
-                    self._at_start = True
-                    self.timeline.set_at_start(True)
+                self._at_start = not older
                 self.names = await self.account.member_names(self.room_id)
         except Exception as e:
             self.tm.notify_status(f"cannot load older messages: {describe_error(e)}")
             return
         finally:
             self._loading_older = False
-            self.timeline.set_loading(False)
+            # The room may have been closed while the server answered.
+            for view in self.query(TimelineView):
+                view.set_loading(False)
+        views = self.query(TimelineView)
+        if not views:
+            return
+        timeline = views.first()
+        timeline.set_at_start(self._at_start)
         if older:
             self.events = older + self.events
-            self.timeline.prepend(build_items(older, self.names))
+            timeline.prepend(build_items(older, self.names))
 
     # -- live changes ------------------------------------------------------------------------------
 
     def account_changed(self, change: object) -> None:
+        if not self.query(TimelineView):
+            # Not composed yet: on_mount loads everything from the store anyway.
+            return
         if isinstance(change, SyncChanges):
             if self.room_id in change.limited:
                 self.run_worker(self.reload(), group="reload", exclusive=True)
