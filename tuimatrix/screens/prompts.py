@@ -232,7 +232,7 @@ class TextPromptScreen(ModalScreen[str | None]):
         scored.sort(key=lambda t: (-t[0], t[1]))
         options = self.query_one("#suggestions", OptionList)
         options.clear_options()
-        options.add_options(Option(Text(s), id=s) for _, _, s in scored[:100])
+        options.add_options(Option(Text(clean_line(s)), id=s) for _, _, s in scored[:100])
         options.highlighted = None  # nothing picked until the user moves into the list
 
     def action_move(self, step: int) -> None:
