@@ -71,6 +71,16 @@ async def test_select_and_reply_edit_react_delete(make_user: MakeUser) -> None:
             ):
                 await pilot.pause(0.1)
 
+        # The reply shows a quote of what it answers.
+        await until(
+            pilot,
+            lambda: any(
+                i.body.plain == "agreed"
+                and "first" in str(getattr(i.extra.get("reply"), "plain", ""))
+                for i in timeline.items
+            ),
+        )
+
         # Edit starts from the current text.
         timeline.focus()
         timeline.select(first_id)
@@ -104,6 +114,17 @@ async def test_select_and_reply_edit_react_delete(make_user: MakeUser) -> None:
                 )
             ):
                 await pilot.pause(0.1)
+
+        await until(
+            pilot,
+            lambda: any(
+                i.key == first_id and i.extra.get("reactions") == [("+1", 1, True)]
+                for i in timeline.items
+            ),
+        )
+        rendered = [timeline.render_line(y).text for y in range(timeline.size.height)]
+        assert any("+1 1" in row for row in rendered)
+        assert any("╭ " in row and "first" in row for row in rendered)
 
         timeline.focus()
         timeline.select(first_id)

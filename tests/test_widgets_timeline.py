@@ -417,7 +417,13 @@ async def test_measured_height_matches_the_rendered_rows(width: int, fmt: str) -
         "   leading and trailing spaces   " * 4,
     ]
     items = [item(f"${i}", "alice", i, body) for i, body in enumerate(bodies)]
+    quoted = item("$q", "carol", 52, "a reply " * 12)
+    quoted.extra.update(reply=Text("Alice: the question " * 8), reactions=[("👍", 2, True)])
+    waiting = item("$w", "carol", 53, "answer")
+    waiting.extra["reply_to"] = "$elsewhere"
     items += [
+        quoted,
+        waiting,
         item("$e", "bob", 50, "y" * 70, edited=True, state=FAILED, error="x" * 40),
         item("$n", "bob", 51, Text("notice\nwith a break " * 10), is_notice=True),
     ]

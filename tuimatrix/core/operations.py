@@ -399,6 +399,13 @@ class Operations:
             content["m.relates_to"] = relates_to
         return await self.send_event(room_id, "m.room.message", content)
 
+    async def fetch_event(self, room_id: str, event_id: str) -> dict[str, Any]:
+        """One event from the server (``GET /rooms/{roomId}/event/{eventId}``)."""
+        evt = await self.client.api.request(Method.GET, Path.v3.rooms[room_id].event[event_id])
+        if not isinstance(evt, dict):
+            raise UserError(f"event {event_id} not found")
+        return evt
+
     async def _original(self, room_id: str, event_id: str) -> dict[str, Any]:
         """The event (fetched if not stored); an edit is followed to the event it edits."""
         evt = await self.store.event(event_id)

@@ -131,9 +131,15 @@ def _state_line(evt: Mapping[str, Any], sender: str) -> str | None:
 
 
 def build_items(
-    events: Iterable[Mapping[str, Any]], names: Mapping[str, str]
+    events: Iterable[Mapping[str, Any]], names: Mapping[str, str], own_user_id: str = ""
 ) -> list[TimelineItem]:
-    """Timeline items for ``events`` (oldest first); ``names`` maps user ids to display names."""
+    """Timeline items for ``events`` (oldest first); ``names`` maps user ids to display names.
+
+    Reactions are gathered under the messages they annotate (``extra["reactions"]``: key,
+    count, whether one is ``own_user_id``'s), and a reply gets a one-line preview of the
+    message it answers when that message is among ``events`` (``extra["reply"]``), else
+    just its id (``extra["reply_to"]``) for the screen to look up.
+    """
     events = list(events)
     edits: dict[str, Mapping[str, Any]] = {}
     redacted: set[str] = set()
@@ -160,7 +166,65 @@ def build_items(
         item = event_item(evt, names, edits, redacted, senders)
         if item is not None:
             items.append(item)
+    attach_relations(items, events, names, redacted, own_user_id)
     return items
+
+
+def reply_target(evt: Mapping[str, Any]) -> str | None:
+    relates = _content(evt).get("m.relates_to")
+    reply = relates.get("m.in_reply_to") if isinstance(relates, dict) else None
+    target = reply.get("event_id") if isinstance(reply, dict) else None
+    return target if isinstance(target, str) else None
+
+
+def reply_preview(original: Mapping[str, Any], names: Mapping[str, str]) -> Text:
+    """One line quoting the message a reply answers: "Alice: the first line…"."""
+    sender_id = str(original.get("sender", ""))
+    text = Text(clean_line(names.get(sender_id, sender_id)) + ": ", style="bold")
+    if "redacted_because" in (original.get("unsigned") or {}) or not _content(original):
+        return text + Text("[deleted]", style="italic")
+    body = message_body(_content(original))
+    first = body.split("\n")[0] if "\n" in body.plain else body
+    return text + first
+
+
+def attach_relations(
+    items: list[TimelineItem],
+    events: list[Mapping[str, Any]],
+    names: Mapping[str, str],
+    redacted: set[str],
+    own_user_id: str,
+) -> None:
+    """Reactions under their messages, and reply previews (see build_items)."""
+    by_id = {str(e.get("event_id")): e for e in events}
+    reactions: dict[str, dict[str, set[str]]] = {}
+    for evt in events:
+        if evt.get("type") != "m.reaction" or evt.get("event_id") in redacted:
+            continue
+        relates = _content(evt).get("m.relates_to")
+        if not isinstance(relates, dict) or relates.get("rel_type") != "m.annotation":
+            continue
+        target, key = relates.get("event_id"), relates.get("key")
+        if isinstance(target, str) and isinstance(key, str) and key:
+            # Counted once per sender, as the spec asks clients to.
+            reactions.setdefault(target, {}).setdefault(key, set()).add(str(evt.get("sender")))
+    for item in items:
+        if item.is_notice or item.redacted:
+            continue
+        if item.key in reactions:
+            item.extra["reactions"] = [
+                (clean_line(key), len(senders), own_user_id in senders)
+                for key, senders in reactions[item.key].items()
+            ]
+        source = by_id.get(item.key)
+        target = reply_target(source) if source is not None else None
+        if target is None:
+            continue
+        original = by_id.get(target)
+        if original is not None:
+            item.extra["reply"] = reply_preview(original, names)
+        else:
+            item.extra["reply_to"] = target
 
 
 def event_item(

@@ -18,10 +18,13 @@ from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sendqueue import LocalEcho
 from tuimatrix.core.sync import SyncChanges
 from tuimatrix.core.timeline import (
+    TimelineItem,
     build_items,
     echo_item,
     event_item,
     is_relation,
+    reply_preview,
+    reply_target,
     transaction_id,
 )
 from tuimatrix.screens.base import UsesApp
@@ -91,7 +94,7 @@ class RoomScreen(UsesApp, Screen[None]):
         """Show the newest events from the store, and our unsent messages after them."""
         self.names = await self.account.member_names(self.room_id)
         self.events = await self.account.store.latest_events(self.room_id, PAGE)
-        items = build_items(self.events, self.names)
+        items = self._items_for(self.events)
         now = int(time.time() * 1000)
         items += [
             echo_item(echo, self.account.user_id, self._own_name(), now)
@@ -99,6 +102,30 @@ class RoomScreen(UsesApp, Screen[None]):
         ]
         self.timeline.set_items(items)
         self._mark_read()
+
+    def _items_for(self, events: list[dict[str, Any]]) -> list[TimelineItem]:
+        """Items for ``events``; replies to messages not among them are looked up after."""
+        items = build_items(events, self.names, self.account.user_id)
+        missing = [item for item in items if "reply_to" in item.extra]
+        if missing:
+            self._resolve_replies(missing)
+        return items
+
+    @work(group="replies")
+    async def _resolve_replies(self, items: list[TimelineItem]) -> None:
+        """Fetch the messages replies answer (store first, then the server) for their quotes."""
+        for item in items:
+            target = str(item.extra["reply_to"])
+            original = await self.account.store.event(target)
+            if original is None:
+                try:
+                    original = await self.account.fetch_event(self.room_id, target)
+                except Exception:
+                    continue  # not visible to us: the generic quote line stays
+            item.extra["reply"] = reply_preview(original, self.names)
+            del item.extra["reply_to"]
+            for view in self.query(TimelineView):
+                view.upsert(item)
 
     def _own_name(self) -> str:
         return self.names.get(self.account.user_id, self.account.user_id)
@@ -142,7 +169,7 @@ class RoomScreen(UsesApp, Screen[None]):
         timeline.set_at_start(self._at_start)
         if older:
             self.events = older + self.events
-            timeline.prepend(build_items(older, self.names))
+            timeline.prepend(self._items_for(older))
 
     # -- live changes ------------------------------------------------------------------------------
 
@@ -172,7 +199,7 @@ class RoomScreen(UsesApp, Screen[None]):
         if any(is_relation(e) for e in events):
             # An edit, redaction or reaction changes items already shown: rebuild them.
             keep = {item.key: item for item in self.timeline.items if item.txn_id}
-            items = build_items(self.events, self.names)
+            items = self._items_for(self.events)
             echoed = {transaction_id(e) for e in self.events}
             items += [item for key, item in keep.items() if key not in echoed]
             self.timeline.set_items(items)
@@ -180,6 +207,17 @@ class RoomScreen(UsesApp, Screen[None]):
             for evt in events:
                 item = event_item(evt, self.names)
                 if item is not None:
+                    target = reply_target(evt)
+                    if target:
+                        # A live reply: its quote comes from what is loaded, or is fetched.
+                        original = next(
+                            (e for e in self.events if e.get("event_id") == target), None
+                        )
+                        if original is not None:
+                            item.extra["reply"] = reply_preview(original, self.names)
+                        else:
+                            item.extra["reply_to"] = target
+                            self._resolve_replies([item])
                     # Our own message coming back replaces its local echo (keyed by txn id).
                     self.timeline.upsert(item, replace_key=transaction_id(evt))
         if self._retry_older:

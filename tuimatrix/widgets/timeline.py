@@ -92,6 +92,12 @@ def _heads(prev: TimelineItem | None, item: TimelineItem, new_day: bool) -> tupl
     return new_day, header
 
 
+def _extra_rows(item: TimelineItem) -> int:
+    """The reply quote above a message and the reactions line below it."""
+    reply = "reply" in item.extra or "reply_to" in item.extra
+    return int(reply) + int(bool(item.extra.get("reactions")))
+
+
 def _suffixes(item: TimelineItem) -> list[tuple[str, bool]]:
     """The annotations after a body, each with whether it is an error."""
     out: list[tuple[str, bool]] = []
@@ -377,8 +383,9 @@ class TimelineView(ScrollView, can_focus=True):
         if item.is_notice:
             return date + 1
         if self._format == "irc":
-            return date + self._body_rows(item, width - IRC_NAME - 1 - IRC_TIME)
-        return date + header + self._body_rows(item, width - INDENT)
+            rows = self._body_rows(item, width - IRC_NAME - 1 - IRC_TIME)
+            return date + rows + _extra_rows(item)
+        return date + header + self._body_rows(item, width - INDENT) + _extra_rows(item)
 
     def render_item(
         self, item: TimelineItem, *, date: bool, header: bool, width: int
@@ -411,9 +418,38 @@ class TimelineView(ScrollView, can_focus=True):
             )
             rows.append(self._line(head, width))
         pad = Segment(" " * INDENT)
+        reply = self._reply_line(item, dim)
+        if reply is not None:
+            rows.append(self._line(Text(" " * INDENT) + reply, width))
         for line in self._wrap(self._annotated(item), width - INDENT):
             rows.append(Strip([pad, *self._segments(line)]).crop(0, width))
+        reactions = self._reactions_line(item, dim)
+        if reactions is not None:
+            rows.append(self._line(Text(" " * INDENT) + reactions, width))
         return rows
+
+    def _reply_line(self, item: TimelineItem, dim: Style) -> Text | None:
+        """``╭ Alice: what they said`` above a reply (dim; the text is already sanitised)."""
+        preview = item.extra.get("reply")
+        if isinstance(preview, Text):
+            line = Text("╭ ", style=dim) + preview
+            line.stylize(dim)
+            return line
+        if "reply_to" in item.extra:
+            return Text("╭ in reply to an older message", style=dim)
+        return None
+
+    def _reactions_line(self, item: TimelineItem, dim: Style) -> Text | None:
+        """``👍 2  ❤ 1`` under a message; the user's own reactions stand out."""
+        reactions = item.extra.get("reactions")
+        if not reactions:
+            return None
+        line = Text()
+        for n, (key, count, own) in enumerate(reactions):
+            if n:
+                line.append("  ")
+            line.append(f"{key} {count}", Style(bold=True, reverse=True) if own else dim)
+        return line
 
     def _irc_rows(self, item: TimelineItem, width: int, when: datetime, dim: Style) -> list[Strip]:
         """IRC format: the sender right-aligned in a left column, the time in a right one."""
@@ -430,6 +466,11 @@ class TimelineView(ScrollView, can_focus=True):
         )
         pad = Segment(" " * (IRC_NAME + 1))
         rows = []
+        indent = Text(" " * (IRC_NAME + 1))
+        reply = self._reply_line(item, dim)
+        if reply is not None:
+            rows.append(self._line(indent + reply, width))
+        reactions = self._reactions_line(item, dim)
         for n, line in enumerate(self._wrap(self._annotated(item), body_width)):
             body = Strip(self._segments(line)).adjust_cell_length(body_width)
             if n == 0:
@@ -438,6 +479,8 @@ class TimelineView(ScrollView, can_focus=True):
                 rows.append(Strip.join([left, body, right]).crop(0, width))
             else:
                 rows.append(Strip([pad, *body]).crop(0, width))
+        if reactions is not None:
+            rows.append(self._line(indent + reactions, width))
         return rows
 
     # -- Line API --------------------------------------------------------------------------

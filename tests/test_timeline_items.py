@@ -1,0 +1,64 @@
+"""Events → timeline items: edits, redactions, reactions and reply quotes (pure logic)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuimatrix.core.timeline import build_items
+
+
+def msg(event_id: str, sender: str, body: str, **content: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "sender": sender,
+        "type": "m.room.message",
+        "origin_server_ts": 1,
+        "content": {"msgtype": "m.text", "body": body, **content},
+    }
+
+
+def react(event_id: str, sender: str, target: str, key: str) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "sender": sender,
+        "type": "m.reaction",
+        "origin_server_ts": 2,
+        "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": key}},
+    }
+
+
+def test_reactions_gather_under_their_message_once_per_sender() -> None:
+    events = [
+        msg("$1", "@a:x", "hello"),
+        react("$r1", "@b:x", "$1", "👍"),
+        react("$r2", "@b:x", "$1", "👍"),  # the same sender twice counts once
+        react("$r3", "@me:x", "$1", "👍"),
+        react("$r4", "@b:x", "$1", "\x1b]0;x\x07🎉"),
+        react("$r5", "@c:x", "$1", "❤"),
+        {
+            "event_id": "$x",
+            "sender": "@c:x",
+            "type": "m.room.redaction",
+            "redacts": "$r5",
+            "content": {},
+        },
+    ]
+    [item] = build_items(events, {}, own_user_id="@me:x")
+    assert item.extra["reactions"] == [("👍", 2, True), ("🎉", 1, False)]
+
+
+def test_a_reply_quotes_its_original_and_drops_the_fallback() -> None:
+    events = [
+        msg("$1", "@a:x", "what time is it?"),
+        msg(
+            "$2",
+            "@b:x",
+            "> <@a:x> what time is it?\n\nnoon",
+            **{"m.relates_to": {"m.in_reply_to": {"event_id": "$1"}}},
+        ),
+        msg("$3", "@b:x", "also", **{"m.relates_to": {"m.in_reply_to": {"event_id": "$old"}}}),
+    ]
+    items = build_items(events, {"@a:x": "Alice"})
+    assert items[1].body.plain == "noon"
+    assert items[1].extra["reply"].plain == "Alice: what time is it?"
+    assert items[2].extra["reply_to"] == "$old" and "reply" not in items[2].extra
