@@ -62,3 +62,32 @@ def test_a_reply_quotes_its_original_and_drops_the_fallback() -> None:
     assert items[1].body.plain == "noon"
     assert items[1].extra["reply"].plain == "Alice: what time is it?"
     assert items[2].extra["reply_to"] == "$old" and "reply" not in items[2].extra
+
+
+def state(kind: str, content: dict[str, Any], state_key: str = "") -> dict[str, Any]:
+    return {
+        "event_id": f"${kind}",
+        "sender": "@a:x",
+        "type": kind,
+        "state_key": state_key,
+        "origin_server_ts": 1,
+        "content": content,
+    }
+
+
+def test_state_events_are_quiet_one_liners() -> None:
+    items = build_items(
+        [
+            state("m.room.name", {"name": "Lobby\x1b[2J"}),
+            state("m.room.topic", {"topic": "{value} {sender}"}),  # no template injection
+            state("m.space.child", {"via": ["x"]}, "!child:x"),  # hidden
+            state("org.example.custom", {}),
+        ],
+        {"@a:x": "Alice"},
+    )
+    assert [i.body.plain for i in items] == [
+        "Alice named the room Lobby",
+        "Alice set the topic: {value} {sender}",
+        "Alice changed org.example.custom",
+    ]
+    assert all(i.is_notice for i in items)

@@ -104,30 +104,36 @@ def _membership_line(evt: Mapping[str, Any], names: Mapping[str, str]) -> str:
     return f"{who} {verbs.get(str(membership), 'changed membership')}"
 
 
+#: One-liners for state events: (template, the content field it shows). None hides the event.
+_STATE_LINES: dict[str, tuple[str, str] | None] = {
+    "m.room.name": ("{sender} named the room {value}", "name"),
+    "m.room.topic": ("{sender} set the topic: {value}", "topic"),
+    "m.room.avatar": ("{sender} changed the room avatar", ""),
+    "m.room.create": ("{sender} created the room", ""),
+    "m.room.encryption": ("{sender} turned on end-to-end encryption", ""),
+    "m.room.power_levels": ("{sender} changed power levels", ""),
+    "m.room.join_rules": ("{sender} set the join rule to {value}", "join_rule"),
+    "m.room.history_visibility": (
+        "{sender} set history visibility to {value}",
+        "history_visibility",
+    ),
+    "m.room.canonical_alias": ("{sender} set the room address to {value}", "alias"),
+    "m.space.child": None,
+    "m.space.parent": None,
+    "m.room.guest_access": None,
+}
+
+
 def _state_line(evt: Mapping[str, Any], sender: str) -> str | None:
-    content = _content(evt)
-    kind = evt.get("type")
-    if kind == "m.room.name":
-        return f"{sender} named the room {content.get('name', '')!s}"
-    if kind == "m.room.topic":
-        return f"{sender} set the topic: {content.get('topic', '')!s}"
-    if kind == "m.room.avatar":
-        return f"{sender} changed the room avatar"
-    if kind == "m.room.create":
-        return f"{sender} created the room"
-    if kind == "m.room.encryption":
-        return f"{sender} turned on end-to-end encryption"
-    if kind == "m.room.power_levels":
-        return f"{sender} changed power levels"
-    if kind == "m.room.join_rules":
-        return f"{sender} set the join rule to {content.get('join_rule', '')!s}"
-    if kind == "m.room.history_visibility":
-        return f"{sender} set history visibility to {content.get('history_visibility', '')!s}"
-    if kind == "m.room.canonical_alias":
-        return f"{sender} set the room address to {content.get('alias', '')!s}"
-    if kind in ("m.space.child", "m.space.parent", "m.room.guest_access"):
+    kind = str(evt.get("type", ""))
+    if kind not in _STATE_LINES:
+        return f"{sender} changed {kind}"
+    line = _STATE_LINES[kind]
+    if line is None:
         return None
-    return f"{sender} changed {kind}"
+    template, field_name = line
+    # The template is ours; the value is only inserted (and the line is cleaned after).
+    return template.format(sender=sender, value=str(_content(evt).get(field_name, "")))
 
 
 def build_items(
