@@ -12,8 +12,8 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from tuimatrix.core.timeline import FAILED, SENDING, TimelineItem
-from tuimatrix.widgets.timeline import FORMATS, TimelineView, local_time
+from tuimatrix.core.timeline import FAILED, FORMATS, SENDING, TimelineItem
+from tuimatrix.widgets.timeline import TimelineView, local_time
 
 # Local time, so the HH:MM and day names the widget shows are predictable in any time zone.
 BASE = int(datetime(2026, 11, 24, 10, 0).timestamp() * 1000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tuimatrix.commands import Context, Invocation, Param, Result, command
 from tuimatrix.commands.runner import need_room
 from tuimatrix.commands.view import ui_app
-from tuimatrix.widgets.timeline import FORMATS
+from tuimatrix.core.timeline import FORMATS
 
 
 @command(

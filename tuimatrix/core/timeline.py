@@ -15,6 +15,9 @@ from rich.text import Text
 
 from tuimatrix.core.sanitize import clean_line, html_to_text, plain, strip_reply_fallback
 
+#: the message formats: a sender header over each run ("elemental"), or IRC-style columns
+FORMATS = ("elemental", "irc")
+
 #: local echo states
 SENDING = "sending"
 FAILED = "failed"

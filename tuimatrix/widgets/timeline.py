@@ -29,7 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.core.timeline import FAILED, SENDING, TimelineItem
+from tuimatrix.core.timeline import FAILED, FORMATS, SENDING, TimelineItem
 
 #: after this much quiet a sender's next message gets a fresh header
 HEADER_GAP_MS = 10 * 60 * 1000
@@ -37,8 +37,6 @@ HEADER_GAP_MS = 10 * 60 * 1000
 NEAR_TOP_ROWS = 2
 #: body and notice indent, in cells
 INDENT = 2
-#: the message formats: a sender header over each run ("elemental"), or IRC-style columns
-FORMATS = ("elemental", "irc")
 #: IRC format: the sender column's width, and the time column's (" HH:MM")
 IRC_NAME = 14
 IRC_TIME = 6
