@@ -7,6 +7,7 @@ from typing import Any
 
 from conftest import MakeUser
 from test_app import SIZE, until
+from textual.pilot import Pilot
 
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.core import auth
@@ -27,27 +28,39 @@ async def server_events(account: Account, room_id: str) -> list[dict[str, Any]]:
     return list(reversed(resp["chunk"]))
 
 
-async def test_select_and_reply_edit_react_delete(make_user: MakeUser) -> None:
+async def room_with(make_user: MakeUser, name: str, *texts: str) -> str:
+    """A room of a fresh user (whose session is saved) holding ``texts``."""
     user = make_user("alice")
     me = (await auth.login(get_paths(), user.user_id, user.password)).account
-    room_id = await me.create_room("Actions")
-    for text in ("first", "second"):
+    room_id = await me.create_room(name)
+    for text in texts:
         await me.send_queue.wait((await me.send_text(room_id, text)).txn_id)
     await me.close()
+    return room_id
 
+
+async def open_room(pilot: Pilot[None], app: TuimatrixApp, room_id: str) -> RoomScreen:
+    """Wait for the account to be live, open ``room_id`` and wait for its timeline."""
+    account = next(iter(app.accounts))
+    await until(pilot, lambda: account.status.state == LIVE)
+    app.open_room(account, room_id)
+    await until(pilot, lambda: isinstance(app.screen, RoomScreen))
+    screen = app.screen
+    assert isinstance(screen, RoomScreen)
+    await until(pilot, lambda: bool(screen.query(TimelineView)))
+    return screen
+
+
+async def test_select_and_reply_edit_react_delete(make_user: MakeUser) -> None:
+    room_id = await room_with(make_user, "Actions", "first", "second")
     app = TuimatrixApp(get_paths())
     async with app.run_test(size=SIZE) as pilot:
         account = next(iter(app.accounts))
-        await until(pilot, lambda: account.status.state == LIVE)
-        app.open_room(account, room_id)
-        await until(pilot, lambda: isinstance(app.screen, RoomScreen))
-        screen = app.screen
-        assert isinstance(screen, RoomScreen)
-        await until(pilot, lambda: bool(screen.query(TimelineView)))
+        screen = await open_room(pilot, app, room_id)
         timeline = screen.query_one(TimelineView)
         await until(pilot, lambda: any(i.body.plain == "second" for i in timeline.items))
 
-        # Without a selection, a message command says what to do and does nothing.
+        # Select with the arrows in the focused timeline.
         timeline.focus()
         await pilot.press("up", "up")  # "second", then "first"
         assert timeline.selected_item is not None
@@ -146,20 +159,11 @@ async def test_select_and_reply_edit_react_delete(make_user: MakeUser) -> None:
 
 
 async def test_set_format_switches_the_open_room_and_sticks(make_user: MakeUser) -> None:
-    user = make_user("alice")
-    me = (await auth.login(get_paths(), user.user_id, user.password)).account
-    room_id = await me.create_room("Formats")
-    await me.send_queue.wait((await me.send_text(room_id, "columns please")).txn_id)
-    await me.close()
+    room_id = await room_with(make_user, "Formats", "columns please")
     app = TuimatrixApp(get_paths())
     async with app.run_test(size=SIZE) as pilot:
         account = next(iter(app.accounts))
-        await until(pilot, lambda: account.status.state == LIVE)
-        app.open_room(account, room_id)
-        await until(pilot, lambda: isinstance(app.screen, RoomScreen))
-        screen = app.screen
-        assert isinstance(screen, RoomScreen)
-        await until(pilot, lambda: bool(screen.query(TimelineView)))
+        screen = await open_room(pilot, app, room_id)
         await pilot.press("ctrl+p")
         await pilot.pause(0.3)
         await pilot.press(*"message format")
