@@ -23,7 +23,15 @@ from benchmarks.common import JSON_ENV, QUICK_ENV, Result, load_results, machine
 
 HERE = Path(__file__).parent
 #: The measurements, in the issue's order; the sixth is another script's, run when present.
-SCRIPTS = ("ingest", "ui_stall", "warm_start", "room_open", "memory", "room_list_update")
+SCRIPTS = (
+    "ingest",
+    "ui_stall",
+    "warm_start",
+    "room_open",
+    "memory",
+    "room_list_update",
+    "encrypted_send",
+)
 #: Arguments for scripts that take their own (room_list_update has no quick mode of ours).
 QUICK_ARGS = {"room_list_update": ["--rooms", "300", "--rounds", "3"]}
 TIMEOUT = 900
@@ -77,8 +85,17 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render(runs: list[Run], started: dt.datetime, seconds: float, quick: bool) -> str:
-    """The Markdown report: when, where, then one table of every figure and its goal."""
+def render(
+    runs: list[Run],
+    started: dt.datetime,
+    seconds: float,
+    quick: bool,
+    load: tuple[float, float] | None = None,
+) -> str:
+    """The Markdown report: when, where, then one table of every figure and its goal.
+
+    ``load``: the 1-minute load average before and after the run.
+    """
     results = [r for run in runs for r in run.results]
     held = [r for r in results if r.met is not None]
     met = sum(1 for r in held if r.met)
@@ -89,6 +106,15 @@ def render(runs: list[Run], started: dt.datetime, seconds: float, quick: bool) -
         + (", quick mode: small sizes" if quick else "")
         + ")",
         f"- **Machine:** {machine()}",
+        *(
+            [
+                f"- **Load average** (1 min) before / after the run: {load[0]:.2f} / "
+                f"{load[1]:.2f} (the run itself adds about 1; more is other work on this "
+                "shared machine, which makes timings noisier)"
+            ]
+            if load is not None
+            else []
+        ),
         "- **Command:** `python -m benchmarks` (issue 7; the scripts are in `benchmarks/`)",
         f"- **Goals met:** {met} of {len(held)}",
         "",
@@ -126,11 +152,13 @@ def main() -> None:
         parser.error(f"no benchmark named {', '.join(unknown)}")
     started = dt.datetime.now(dt.UTC)
     start = time.perf_counter()
+    load_before = os.getloadavg()[0]
     runs = [run for name in args.names or SCRIPTS if (run := run_one(name, args.quick))]
     seconds = time.perf_counter() - start
+    load = (load_before, os.getloadavg()[0])
     output = args.output or (None if args.quick or args.names else HERE / "RESULTS.md")
     if output is not None:
-        output.write_text(render(runs, started, seconds, args.quick), "utf-8")
+        output.write_text(render(runs, started, seconds, args.quick, load), "utf-8")
         print(f"-- wrote {output}")
     failed = [run.name for run in runs if run.failed]
     if failed:

@@ -37,6 +37,9 @@ from benchmarks.generator import (
 NAME = "4. room open and scroll"
 OPEN_GOAL_MS = 150.0
 STORM_GOAL_MS = 300.0
+#: every event of the storm room into items: consecutive membership events coalesce into one
+#: line per run, at a cost linear in the events (Ement.el once took minutes on such a room)
+STORM_BUILD_GOAL_MS = 150.0
 SCROLL_GOAL_MS = 16.0
 SIZE = (120, 40)
 FRAME_TIMEOUT = 5.0
@@ -120,6 +123,7 @@ async def _load_all(app: Any, account: Any, room_id: str) -> dict[str, float]:
     _, frame_work = await _next_frame(t3)
     return {
         "events": len(events),
+        "items": len(items),
         "read": t1 - t0,
         "build": t2 - t1,
         "set": t3 - t2,
@@ -253,6 +257,14 @@ async def measure(quick: bool) -> list[Result]:
             storm_all["total"] * ms,
             "ms",
             note=_steps(storm_all),
+        ),
+        goal(
+            NAME,
+            f"{storm_n:,}-membership-event room: build_items of every event (coalesced runs)",
+            storm_all["build"] * ms,
+            "ms",
+            STORM_BUILD_GOAL_MS,
+            note=f"{storm_all['items']:,} items (one line per run; a run ends at a date line)",
         ),
     ]
 

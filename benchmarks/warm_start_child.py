@@ -84,6 +84,8 @@ def tuimatrix_app(record: _Record) -> App[None]:
 
         def _display(self, screen: Any, renderable: Any) -> None:
             super()._display(screen, renderable)
+            # The frame is out now; reading it back for room names is the benchmark's work.
+            sent = time.perf_counter()
             if renderable is None or record.done or not hasattr(renderable, "render_segments"):
                 return
             names = {
@@ -97,7 +99,7 @@ def tuimatrix_app(record: _Record) -> App[None]:
             text = _ANSI.sub("", renderable.render_segments(self.console))
             seen = sum(1 for name in names if name in text)
             if seen >= min(NAMES_NEEDED, len(names)):
-                record.write(time.perf_counter(), f"{seen} room names in the frame")
+                record.write(sent, f"{seen} room names in the frame")
                 self.exit()
 
     return BenchApp()

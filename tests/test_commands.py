@@ -23,6 +23,7 @@ from test_sync import Login, login  # noqa: F401  (the fixture)
 
 from tuimatrix.commands import Param, UsageError
 from tuimatrix.commands.runner import run_line
+from tuimatrix.config import load_config
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.errors import UserError
@@ -282,8 +283,20 @@ async def test_rooms(make_user: MakeUser, login: Login) -> None:  # noqa: F811
     a = await login(alice)
     b = await login(make_user("bob"))
     ctx = ScriptContext(a, b).at(a, None)
-    plain = (await run_line(ctx, "create-room Plain --topic quiet")).data
-    # Not encrypted by default until tuimatrix can encrypt what it sends.
+    # Private rooms are end-to-end encrypted unless asked otherwise.
+    private = (await run_line(ctx, "create-room Private")).data
+    assert private["encrypted"] is True
+    assert (await state(a, private["room_id"], "m.room.encryption"))["algorithm"]
+    config = get_paths().config_file
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[encryption]\nnew-rooms = false\n")
+    assert (await run_line(ctx, "create-room Unsealed")).data["encrypted"] is False
+    assert load_config(config).errors == []
+    config.write_text("[encryption]\nnew-rooms = 'yes'\n")
+    assert "new-rooms must be true or false" in load_config(config).errors[0]
+    assert (await run_line(ctx, "create-room Resealed")).data["encrypted"] is True
+    config.unlink()
+    plain = (await run_line(ctx, "create-room Plain --topic quiet --no-encrypted")).data
     assert plain["encrypted"] is False
     room_id = plain["room_id"]
     assert await a.get_state(room_id, "m.room.encryption") is None
@@ -389,7 +402,8 @@ async def test_rooms(make_user: MakeUser, login: Login) -> None:  # noqa: F811
     dm_id = dm.data["room_id"]
     direct = await a.client.get_account_data("m.direct")
     assert direct == {b.user_id: [dm_id]}
-    assert await a.get_state(dm_id, "m.room.encryption") is None
+    # Encrypted, as new direct chats are by default.
+    assert (await state(a, dm_id, "m.room.encryption"))["algorithm"] == "m.megolm.v1.aes-sha2"
     invite = await state(a, dm_id, "m.room.member", b.user_id)
     assert invite["membership"] == "invite" and invite["is_direct"] is True
     assert (await run_line(ctx, f"direct-message {b.user_id}")).data == {
@@ -472,12 +486,13 @@ async def test_messages(make_user: MakeUser, login: Login, tmp_path: Path) -> No
     assert await a.client.download_media(content["url"]) == b"some notes"
     with pytest.raises(UserError, match="cannot read"):
         await run_line(here, f"send-file {tmp_path}")
-    # Nothing goes in plaintext into an encrypted room (until tuimatrix can encrypt).
+    # Nothing goes in plaintext into an encrypted room: the server sees ciphertext only.
     sealed = (await run_line(ctx, "create-room Sealed --encrypted")).data["room_id"]
-    with pytest.raises(UserError, match="encrypted"):
-        await run_line(ctx.at(a, sealed), f"send-file {notes}")
-    with pytest.raises(UserError, match="encrypted"):
-        await run_line(ctx.at(a, sealed), "send psst")
+    for line in (f"send-file {notes}", "send psst"):
+        sent = (await run_line(ctx.at(a, sealed), line)).data["event_id"]
+        raw = await event(a, sealed, sent)
+        assert raw["type"] == "m.room.encrypted"
+        assert "psst" not in str(raw) and "notes" not in str(raw)
     assert await a.send_queue.pending(sealed) == []
     # An attachment for an encrypted room is encrypted before the media server sees it.
     file = (await a.upload_attachment(sealed, b"some notes", "text/plain", "n.txt"))["file"]

@@ -99,17 +99,23 @@ async def test_commands_from_keys(make_user: MakeUser) -> None:
         assert "u.keys" in await account.get_tags(room_id)
         assert await account.room_notifications(room_id) == "mentions"
         assert await account.ignored_users() == [bob.user_id]
-        bodies = [
-            e["content"].get("body")
-            for e in (
-                await account.client.api.request(
-                    Method.GET,
-                    f"/_matrix/client/v3/rooms/{room_id}/messages",
-                    query_params={"dir": "b", "limit": "20"},
-                )
-            )["chunk"]
-        ]
-        assert "hello from a key" in bodies and "waves" in bodies
+        # The room is encrypted (new private rooms are): the server holds ciphertext, and
+        # the messages come back through sync decrypted.
+        raw = (
+            await account.client.api.request(
+                Method.GET,
+                f"/_matrix/client/v3/rooms/{room_id}/messages",
+                query_params={"dir": "b", "limit": "20"},
+            )
+        )["chunk"]
+        assert "m.room.encrypted" in {e["type"] for e in raw}
+
+        async def sent() -> bool:
+            events = await account.store.latest_events(room_id, limit=50)
+            bodies = {e["content"].get("body") for e in events if e["type"] == "m.room.message"}
+            return {"hello from a key", "waves"} <= bodies
+
+        await eventually(pilot, sent)
 
         # The invite from bob, accepted by key.
         await until(pilot, lambda: bobs_room in account.rooms.summaries)

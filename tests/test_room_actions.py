@@ -13,6 +13,7 @@ from tuimatrix.app import TuimatrixApp
 from tuimatrix.core import auth
 from tuimatrix.core.account import LIVE, Account
 from tuimatrix.paths import get_paths
+from tuimatrix.screens.emoji_picker import EmojiPickerScreen
 from tuimatrix.screens.prompts import ConfirmScreen, TextPromptScreen
 from tuimatrix.screens.room import RoomScreen
 from tuimatrix.widgets.composer import Composer
@@ -112,8 +113,8 @@ async def test_select_and_reply_edit_react_delete(make_user: MakeUser) -> None:
         timeline.focus()
         timeline.select(first_id)
         await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
-        await pilot.press(*"+1", "enter")
+        await until(pilot, lambda: isinstance(app.screen, EmojiPickerScreen))
+        await pilot.press(*":+1:", "enter")
         async with asyncio.timeout(20):
             while not await has(
                 lambda e: (
@@ -122,7 +123,7 @@ async def test_select_and_reply_edit_react_delete(make_user: MakeUser) -> None:
                     == {
                         "rel_type": "m.annotation",
                         "event_id": first_id,
-                        "key": "+1",
+                        "key": "👍",
                     }
                 )
             ):
@@ -131,12 +132,12 @@ async def test_select_and_reply_edit_react_delete(make_user: MakeUser) -> None:
         await until(
             pilot,
             lambda: any(
-                i.key == first_id and i.extra.get("reactions") == [("+1", 1, True)]
+                i.key == first_id and i.extra.get("reactions") == [("👍", 1, True)]
                 for i in timeline.items
             ),
         )
         rendered = [timeline.render_line(y).text for y in range(timeline.size.height)]
-        assert any("+1 1" in row for row in rendered)
+        assert any("👍 1" in row for row in rendered)
         assert any("╭ " in row and "first" in row for row in rendered)
 
         timeline.focus()

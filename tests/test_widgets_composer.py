@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
+from textual.widgets import Input
 
+from tuimatrix.core.compose import Outgoing
 from tuimatrix.widgets.composer import Composer
 
 
@@ -13,14 +15,21 @@ class ComposerApp(App[None]):
     def __init__(self) -> None:
         super().__init__()
         self.sent: list[str] = []
+        self.messages: list[Outgoing] = []
+        self.refused: list[str] = []
         self.typing = 0
         self.stopped = 0
 
     def compose(self) -> ComposeResult:
         yield Composer()
+        yield Input(id="elsewhere")
 
     def on_composer_submitted(self, message: Composer.Submitted) -> None:
         self.sent.append(message.text)
+        self.messages.append(message.message)
+
+    def on_composer_refused(self, message: Composer.Refused) -> None:
+        self.refused.append(message.reason)
 
     def on_composer_typing(self, _message: Composer.Typing) -> None:
         self.typing += 1
@@ -151,3 +160,63 @@ async def test_grows_with_its_text_up_to_eight_lines() -> None:
             await pilot.press("ctrl+j", "c")
         await pilot.pause()
         assert composer.content_region.height == 8
+
+
+MEMBERS = {"@alice:x": "Alice", "@alfred:x": "Alfred", "@bob:x": "Bob"}
+
+
+async def test_tab_completes_a_member_into_a_pill() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, composer = await focused(pilot)
+        composer.mentionables = lambda: (MEMBERS, ["#lobby:x"])
+        await pilot.press(*"ask @bo", "tab")
+        assert composer.text == "ask Bob "
+        await pilot.press(*"about #lob", "tab", *"**now**", "enter")
+        assert app.sent == ["ask Bob about #lobby:x **now**"]
+        message = app.messages[0]
+        assert message.user_ids == ("@bob:x",)
+        assert message.html == (
+            '<p>ask <a href="https://matrix.to/#/@bob:x">Bob</a> about '
+            '<a href="https://matrix.to/#/#lobby:x">#lobby:x</a> <strong>now</strong></p>'
+        )
+        # Recalled from the history, the message keeps its pills.
+        await pilot.press("up", "enter")
+        assert app.messages[1] == message
+
+
+async def test_tab_again_cycles_and_a_message_opens_with_name_colon() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, composer = await focused(pilot)
+        composer.mentionables = lambda: (MEMBERS, [])
+        await pilot.press("@", "a", "l", "tab")
+        assert composer.text == "Alfred: "
+        await pilot.press("tab")
+        assert composer.text == "Alice: "
+        await pilot.press("tab")
+        assert composer.text == "Alfred: "
+        await pilot.press(*"hi", "enter")
+        assert app.messages[0].user_ids == ("@alfred:x",)
+        # A name typed by hand is not a mention.
+        await pilot.press(*"Alice hi", "enter")
+        assert app.messages[1] == Outgoing("Alice hi")
+
+
+async def test_tab_with_nothing_to_complete_moves_the_focus() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        _app, composer = await focused(pilot)
+        composer.mentionables = lambda: (MEMBERS, [])
+        await pilot.press(*"@zed", "tab")
+        assert composer.text == "@zed"
+        assert isinstance(pilot.app.focused, Input)
+
+
+async def test_unknown_slash_command_is_refused_and_kept() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, composer = await focused(pilot)
+        await pilot.press(*"/frobnicate now", "enter")
+        assert app.sent == []
+        assert app.refused and "unknown command /frobnicate" in app.refused[0]
+        assert composer.text == "/frobnicate now"
+        composer.load_text("")
+        await pilot.press(*"/me waves", "enter")
+        assert app.messages == [Outgoing("waves", emote=True)]

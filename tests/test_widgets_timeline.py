@@ -257,7 +257,10 @@ async def test_upsert_turns_the_local_echo_into_the_event() -> None:
         view.upsert(item("$real", "alice", 10, "hi there", edited=True))
         view.upsert(item("txn2", "alice", 11, "lost", state=FAILED, error="M_FORBIDDEN"))
         await pilot.pause()
-        assert shown(view)[-2:] == ["  hi there (edited)", "  lost (failed: M_FORBIDDEN)"]
+        assert shown(view)[-2:] == [
+            "  hi there (edited)",
+            "  lost ✗ not sent: M_FORBIDDEN (retry-send, discard-send)",
+        ]
 
 
 async def test_upsert_drops_the_echo_when_sync_delivered_the_event_first() -> None:
@@ -453,3 +456,88 @@ async def test_irc_format_puts_sender_and_time_in_columns() -> None:
         assert not any(r.strip() == "Alice" for r in rows)  # no header lines in IRC
         with pytest.raises(ValueError):
             view.set_format("html")
+
+
+async def test_fully_read_line_sits_under_its_item_until_it_is_the_last() -> None:
+    async with TimelineApp().run_test(size=(80, 24)) as pilot:
+        view = await started(pilot, chat(3))
+        view.set_fully_read("$m1")
+        await pilot.pause()
+        rows = shown(view)
+        at = rows.index("  m message 1")
+        assert rows[at + 1].strip() == "── new messages ──"
+        assert rows[at + 2] == "  m message 2"
+        # Under the newest item there is nothing new: no line, until something arrives.
+        view.set_fully_read("$m2")
+        await pilot.pause()
+        assert not any("new messages" in row for row in shown(view))
+        view.append([item("$m3", "carol", 9, "fresh")])
+        await pilot.pause()
+        rows = shown(view)
+        assert rows[rows.index("  m message 2") + 1].strip() == "── new messages ──"
+
+
+async def test_receipts_go_right_aligned_on_the_line_or_under_a_full_one() -> None:
+    async with TimelineApp().run_test(size=(60, 24)) as pilot:
+        view = await started(pilot, chat(2))
+        width = view.scrollable_content_region.width
+        long_body = "w" * (width - 2)  # fills its line exactly
+        view.set_items([*chat(2), item("$long", "bob", 5, long_body)])
+        await pilot.pause()
+        before = len(shown(view))
+        view.set_receipts({"$m0": "✓ bob, carol +2", "$long": "✓ dave"})
+        await pilot.pause()
+        rows = shown(view)
+        m0 = next(row for row in rows if row.startswith("  m message 0"))
+        assert m0.endswith("✓ bob, carol +2") and len(m0) == width
+        # The long line is full: its label gets a line of its own, right-aligned.
+        assert rows[rows.index("  " + long_body) + 1].endswith("✓ dave")
+        assert len(rows) == before + 1
+        assert view.receipts == {"$m0": "✓ bob, carol +2", "$long": "✓ dave"}
+        view.set_receipts({})
+        await pilot.pause()
+        assert len(shown(view)) == before and not any("✓" in row for row in shown(view))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_measured_height_counts_receipts_and_the_marker(fmt: str) -> None:
+    items = [
+        item("$a", "alice", 0, "short"),
+        item("$b", "alice", 1, "x" * 200),
+        item("$n", "bob", 2, "someone joined", is_notice=True),
+    ]
+    async with TimelineApp().run_test(size=(80, 24)) as pilot:
+        view = await started(pilot, items)
+        view.set_format(fmt)
+        view.set_receipts({"$a": "✓ carol", "$b": "✓ " + "z" * 90, "$n": "✓ dave, eve +1"})
+        for width in (12, 40, 78):
+            for it in items:
+                for marker in (False, True):
+                    kw: dict[str, Any] = {"date": True, "header": True, "width": width}
+                    rows = view.render_item(it, marker=marker, **kw)
+                    assert len(rows) == view.item_height(it, marker=marker, **kw)
+                    assert all(row.cell_length <= width for row in rows)
+
+
+async def test_membership_runs_join_across_append_and_prepend_seams() -> None:
+    from test_timeline_reading import member
+
+    from tuimatrix.core.timeline import build_items
+
+    names = {"@a:x": "alice", "@b:x": "bob", "@c:x": "carol", "@d:x": "dave"}
+    async with TimelineApp().run_test(size=(80, 24)) as pilot:
+        run = build_items([member(2, "@b:x", "join"), member(3, "@c:x", "join")], names)
+        view = await started(pilot, run)
+        view.append(build_items([member(4, "@d:x", "leave", prev="join")], names))
+        await pilot.pause()
+        assert shown(view)[1:] == ["  2 joined (bob, carol); dave left"]
+        view.prepend(build_items([member(1, "@a:x", "join")], names))
+        await pilot.pause()
+        assert shown(view)[1:] == ["  3 joined (bob, carol, alice); dave left"]
+        assert len(view.items) == 1
+        key = view.items[0].key
+        assert {view.item_key_for(f"$m{n}") for n in (1, 2, 3, 4)} == {key}
+        # The same event again (scrollback and sync overlap) changes nothing.
+        view.append(build_items([member(4, "@d:x", "leave", prev="join")], names))
+        await pilot.pause()
+        assert shown(view)[1:] == ["  3 joined (bob, carol, alice); dave left"]

@@ -53,8 +53,10 @@ def _log_to_file(debug: bool) -> None:
 
 def _run_app(debug: bool) -> int:
     from tuimatrix.app import TuimatrixApp
+    from tuimatrix.screens.image import probe_terminal
 
     _log_to_file(debug)
+    probe_terminal()  # image support is asked of the terminal before the app owns it
     TuimatrixApp().run()
     return 0
 

@@ -9,22 +9,25 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
-from tuimatrix.commands import Command, UsageError, parse_line
+from tuimatrix import idle_gc
+from tuimatrix.commands import Command, UsageError, commands_loaded, load_commands, parse_line
 from tuimatrix.commands.runner import Cancelled, run
 from tuimatrix.config import load_config
 from tuimatrix.core import account as acc
-from tuimatrix.core.account import Account
+from tuimatrix.core.account import Account, import_network
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.errors import describe_error
+from tuimatrix.core.verification import VerificationChanged, verifications
 from tuimatrix.keymap import PREFIX_KEY, binding_id, binding_title, describe, merged_keys
 from tuimatrix.palette import CommandsProvider, OpenRoomProvider
 from tuimatrix.paths import Paths, get_paths
+from tuimatrix.room_settings import RoomSettings
 from tuimatrix.ui_context import UIContext
 from tuimatrix.widgets.status import StatusLine
 
@@ -72,44 +75,76 @@ class TuimatrixApp(App[None]):
         self._asked_password: set[str] = set()
         self.config = load_config(self.paths.config_file)
         self.keys = merged_keys(self.config)
+        #: nodes whose key bindings wait for the commands' titles (see _finish_start)
+        self._untitled: list[tuple[App[Any] | Screen[Any], str]] = []
         self.apply_keys(self, "global")
         #: the universal prefix given before the next command (0, 1 or 2 times)
         self.prefix = 0
-        self._formats: dict[tuple[str, str], str] = {}
+        self.room_settings, self._room_settings_notice = RoomSettings.load(self.paths)
 
     # -- start and stop ------------------------------------------------------------------------
 
     async def on_mount(self) -> None:
         from tuimatrix.screens.room_list import RoomListScreen
 
-        errors = await self.accounts.open_saved()
+        # Only the stores: the network and crypto stack is imported after the first frame.
+        errors = await self.accounts.open_saved(defer_network=True)
         # What start-up loaded (libraries, models) lives for the whole session: moving it out
         # of the collector's reach keeps full collections from stalling frames by ~100 ms.
         gc.freeze()
+        # And those that remain wait for a quiet moment (see idle_gc).
+        idle_gc.install()
+        self.set_interval(idle_gc.CHECK_INTERVAL, idle_gc.check)
         self.accounts.add_listener(self._on_account_change)
         self.install_screen(RoomListScreen(), ROOM_LIST)
         await self.push_screen(ROOM_LIST)
         errors += self.config.errors
+        if self._room_settings_notice:
+            errors.append(self._room_settings_notice)
         if errors:
             self.notify_status("; ".join(errors), error=True)
+        # Once the room list is on screen: what its first frame did not need.
+        self.call_after_refresh(self._finish_start, len(self.accounts) > 0)
         if len(self.accounts) == 0:
             self.show_login()
-        else:
-            self.start_accounts()
         # Plain tasks, not workers: on exit they must finish their cleanup before the loop ends.
         self._background_tasks = [asyncio.create_task(make()) for make in self._background]
 
+    @work(group="start")
+    async def _finish_start(self, start_accounts: bool) -> None:
+        """Import the network stack and the commands (in threads: half a second of imports
+        that would otherwise freeze the room list), then give the key bindings their titles
+        and start syncing."""
+        await asyncio.to_thread(import_network)
+        await asyncio.to_thread(load_commands)
+        untitled, self._untitled = self._untitled, []
+        for node, scope in untitled:
+            self.apply_keys(node, scope)
+        if start_accounts:
+            # As in on_mount: these modules live as long as the app. (Not with the login
+            # screen up: frozen, its widgets would never be collected once it closes.)
+            gc.freeze()
+            self.start_accounts()
+
     @work(group="accounts")
     async def start_accounts(self) -> None:
+        for account in self.accounts:
+            verifications(account)  # verification requests are answered from the first sync
         errors = await self.accounts.start_all()
         if errors:
             self.notify_status("; ".join(errors), error=True)
 
     async def on_unmount(self) -> None:
+        idle_gc.uninstall()
         for task in self._background_tasks:
             task.cancel()
         await asyncio.gather(*self._background_tasks, return_exceptions=True)
         await self.accounts.close_all()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            idle_gc.touch()
+        await super().on_event(event)
 
     def show_login(self) -> None:
         from tuimatrix.screens.login import LoginScreen
@@ -122,6 +157,7 @@ class TuimatrixApp(App[None]):
         self.room_list.refresh_rooms()
         if notice:
             self.notify_status(notice)
+        verifications(account)
         await account.start()
         self.refresh_status()
 
@@ -144,6 +180,10 @@ class TuimatrixApp(App[None]):
                 self.ask_password(account)
             elif change.state == acc.LOGGED_OUT:
                 self.notify_status(f"{account.user_id} was logged out by the server", error=True)
+        elif isinstance(change, VerificationChanged):
+            from tuimatrix.screens.verification import show_verification
+
+            show_verification(self, account, change.verification)
 
     @work
     async def ask_password(self, account: Account) -> None:
@@ -164,13 +204,15 @@ class TuimatrixApp(App[None]):
         return screen
 
     def room_screens(self) -> Iterable[RoomScreen]:
+        names = [name for name in self._installed_screens if name.startswith("room:")]
+        if not names:
+            return  # without importing the room screen, which the first frame does not need
         from tuimatrix.screens.room import RoomScreen
 
-        for name in list(self._installed_screens):
-            if name.startswith("room:"):
-                screen = self._installed_screens[name]
-                if isinstance(screen, RoomScreen):
-                    yield screen
+        for name in names:
+            screen = self._installed_screens.get(name)
+            if isinstance(screen, RoomScreen):
+                yield screen
 
     def open_room(self, account: Account, room_id: str) -> None:
         """Show a room's screen, creating it the first time; it stays alive until closed."""
@@ -209,14 +251,39 @@ class TuimatrixApp(App[None]):
         return True
 
     def message_format(self, account: Account, room_id: str) -> str:
-        return self._formats.get((account.user_id, room_id), "elemental")
+        """The room's own format (saved), else the config's default."""
+        chosen = self.room_settings.get(account.user_id, room_id, "format")
+        return str(chosen) if chosen is not None else self.config.room.format
 
     def set_message_format(self, account: Account, room_id: str, message_format: str) -> None:
         """The room's format, now (if its screen is open) and when it is opened again."""
-        self._formats[(account.user_id, room_id)] = message_format
+        self.room_settings.set(account.user_id, room_id, "format", message_format)
+        self._save_room_settings()
         for screen in self.room_screens():
             if screen.account is account and screen.room_id == room_id and screen.is_mounted:
                 screen.timeline.set_format(message_format)
+
+    def hides_membership(self, account: Account, room_id: str) -> bool:
+        """Whether the room hides membership events (its own choice, else the config's)."""
+        chosen = self.room_settings.get(account.user_id, room_id, "hide-membership-events")
+        return bool(chosen) if chosen is not None else self.config.room.hide_membership_events
+
+    def toggle_membership_events(self, account: Account, room_id: str) -> bool:
+        """Hide the room's membership events if shown, else show them; returns hidden."""
+        hidden = not self.hides_membership(account, room_id)
+        self.room_settings.set(account.user_id, room_id, "hide-membership-events", hidden)
+        self._save_room_settings()
+        for screen in self.room_screens():
+            if screen.account is account and screen.room_id == room_id and screen.is_mounted:
+                screen.set_hide_membership(hidden)
+        return hidden
+
+    @work(group="room-settings")
+    async def _save_room_settings(self) -> None:
+        try:
+            await self.room_settings.save()
+        except OSError as e:
+            self.notify_status(f"cannot save room settings: {e.strerror or e}", error=True)
 
     def show_keys(self) -> None:
         from tuimatrix.screens.keys import KeysScreen
@@ -227,6 +294,10 @@ class TuimatrixApp(App[None]):
 
     def apply_keys(self, node: App[Any] | Screen[Any], scope: str) -> None:
         """Bind ``scope``'s keys on ``node``; a key bound to "" loses its default too."""
+        titled = commands_loaded()
+        if not titled:
+            # The titles come from the command modules, which load after the first frame.
+            self._untitled.append((node, scope))
         for key, lines in self.config.keys.get(scope, {}).items():
             if not lines:
                 # Textual keeps a node's bindings in a BindingsMap; dropping the key unbinds it.
@@ -236,7 +307,7 @@ class TuimatrixApp(App[None]):
                 Binding(
                     key,
                     f"app.run_keys({scope!r}, {key!r})",
-                    binding_title(lines),
+                    binding_title(lines) if titled else " ; ".join(lines),
                     show=False,
                     id=binding_id(lines),
                 )

@@ -32,6 +32,9 @@ def run_demo(
             if log is not None:
                 log()
             peers = demo.DemoPeers(server, directory, peer_interval)
+            from tuimatrix.screens.image import probe_terminal
+
+            probe_terminal()  # image support is asked of the terminal before the app owns it
             TuimatrixApp(background=[peers.run]).run()
         finally:
             server.synapse.stop()
@@ -41,3 +44,4 @@ def run_demo(
 async def _prepare(server: demo.DemoServer, directory: Path) -> None:
     await demo.seed(server, directory, _say)
     await demo.prepare_demo_user(server)
+    await demo.encrypted_hello(directory)

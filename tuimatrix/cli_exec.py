@@ -199,6 +199,10 @@ class ExecContext:
         raise self._cannot_ask(f"{title} (--account)")
 
     async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
+        if param.kind == "secret" and not sys.stdin.isatty():
+            # Secrets do not belong on a command line (ps, shell history): piped in instead.
+            line = await asyncio.to_thread(sys.stdin.readline)
+            return line.rstrip("\r\n") or None
         raise self._cannot_ask(title)
 
     async def confirm(self, question: str) -> bool:

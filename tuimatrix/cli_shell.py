@@ -39,10 +39,12 @@ T = TypeVar("T")
 
 
 async def _prompt(
-    message: str, completer: Completer | None = None, default: str = ""
+    message: str, completer: Completer | None = None, default: str = "", *, secret: bool = False
 ) -> str | None:
-    """One answer from the terminal; None on Ctrl-C or Ctrl-D."""
-    session: PromptSession[str] = PromptSession(completer=completer, complete_while_typing=True)
+    """One answer from the terminal; None on Ctrl-C or Ctrl-D. A secret is not echoed."""
+    session: PromptSession[str] = PromptSession(
+        completer=completer, complete_while_typing=True, is_password=secret
+    )
     try:
         return await session.prompt_async(message, default=default)
     except (KeyboardInterrupt, EOFError):
@@ -97,6 +99,8 @@ class ShellContext:
     async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
         from tuimatrix.commands import convert
 
+        if param.kind == "secret":
+            return await _prompt(f"{title}: ", secret=True) or None
         answer = await _prompt(
             f"{title}: ", ValueCompleter(self.completer.values(param)), default=initial or ""
         )

@@ -19,6 +19,17 @@ Keys (so far)::
     columns = ["name", "unread", "activity", "topic", "members", "notifications", "account"]
     [room-list.section-sort]  # a sort for one section
     people = "name"
+
+    [room]                    # rooms (each room's own choice, made in the app, wins)
+    format = "elemental"      # or "irc": sender and time in columns
+    hide-membership-events = false
+
+    [encryption]
+    new-rooms = true          # new private rooms and direct chats are end-to-end encrypted
+
+    [media]
+    download-dir = "~/Downloads/matrix"   # default: the platform's download directory
+    opener = "xdg-open"                   # default: xdg-open (open on macOS)
 """
 
 from __future__ import annotations
@@ -33,9 +44,10 @@ from textual.keys import Keys
 
 from tuimatrix.commands import UsageError, parse_line
 from tuimatrix.core.sections import DEFAULT_SECTIONS, DEFAULT_SORT, SECTION_TITLES, SORTS
+from tuimatrix.core.timeline import FORMATS
 
 #: The keymap scopes: everywhere, and per screen.
-SCOPES = ("global", "room-list", "room")
+SCOPES = ("global", "room-list", "room", "thread")
 
 _MODIFIERS = {"ctrl", "shift", "alt", "meta", "super", "hyper"}
 _KEY_NAMES = {k.value for k in Keys} | {
@@ -66,10 +78,32 @@ class RoomListConfig:
 
 
 @dataclass
+class MediaConfig:
+    """``[media]``: where downloads go and what opens them."""
+
+    #: the download directory (default: the platform's, or TUIMATRIX_HOME/downloads)
+    download_dir: Path | None = None
+    #: the program that opens files and links (default: xdg-open, or open on macOS)
+    opener: str | None = None
+
+
+@dataclass
+class RoomConfig:
+    """``[room]``: defaults for rooms that have no choice of their own saved."""
+
+    #: the message format: ``elemental`` (a sender header over each run) or ``irc``
+    format: str = "elemental"
+    #: hide joins, leaves, invites and name changes (toggle-membership-events, per room)
+    hide_membership_events: bool = False
+
+
+@dataclass
 class Config:
     #: scope -> key -> command lines (an empty list unbinds the key's default)
     keys: dict[str, dict[str, list[str]]] = field(default_factory=lambda: {s: {} for s in SCOPES})
     room_list: RoomListConfig = field(default_factory=RoomListConfig)
+    room: RoomConfig = field(default_factory=RoomConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
     #: one line per problem: "FILE:LINE: reason"
     errors: list[str] = field(default_factory=list)
 
@@ -108,6 +142,23 @@ def load_config(path: Path) -> Config:
         config.room_list = _room_list(room_list, path, text, config.errors)
     else:
         config.errors.append(f"{path}:{_line_of(text, 'room-list')}: [room-list] must be a table")
+    media = data.get("media", {})
+    if isinstance(media, dict):
+        config.media = _media(media, path, text, config.errors)
+    else:
+        config.errors.append(f"{path}:{_line_of(text, 'media')}: [media] must be a table")
+    room = data.get("room", {})
+    if isinstance(room, dict):
+        config.room = _room(room, path, text, config.errors)
+    else:
+        config.errors.append(f"{path}:{_line_of(text, 'room')}: [room] must be a table")
+    encryption = data.get("encryption", {})
+    new_rooms = encryption.get("new-rooms", True) if isinstance(encryption, dict) else None
+    if not isinstance(new_rooms, bool):
+        # core/settings.py reads it (exec has no Textual); here it is only checked.
+        config.errors.append(
+            f"{path}:{_line_of(text, 'encryption')}: [encryption] new-rooms must be true or false"
+        )
     keys = data.get("keys", {})
     if not isinstance(keys, dict):
         config.errors.append(f"{path}:{_line_of(text, 'keys')}: [keys] must be a table")
@@ -193,4 +244,38 @@ def _room_list(
                 f"{where}: unknown room-list setting {key!r} "
                 "(sections, sort, section-sort, columns)"
             )
+    return result
+
+
+def _media(table: dict[str, object], path: Path, text: str, errors: list[str]) -> MediaConfig:
+    result = MediaConfig()
+    for key, value in table.items():
+        where = f"{path}:{_line_of(text, key)}"
+        if key not in ("download-dir", "opener"):
+            errors.append(f"{where}: unknown media setting {key!r} (download-dir, opener)")
+        elif not isinstance(value, str) or not value.strip():
+            errors.append(f"{where}: {key} must be a non-empty string")
+        elif key == "download-dir":
+            result.download_dir = Path(value).expanduser()
+        else:
+            result.opener = value
+    return result
+
+
+def _room(table: dict[str, object], path: Path, text: str, errors: list[str]) -> RoomConfig:
+    result = RoomConfig()
+    for key, value in table.items():
+        where = f"{path}:{_line_of(text, key)}"
+        if key == "format":
+            if value in FORMATS:
+                result.format = str(value)
+            else:
+                errors.append(f"{where}: format: one of {', '.join(FORMATS)}, not {value!r}")
+        elif key == "hide-membership-events":
+            if isinstance(value, bool):
+                result.hide_membership_events = value
+            else:
+                errors.append(f"{where}: hide-membership-events: true or false")
+        else:
+            errors.append(f"{where}: unknown room setting {key!r} (format, hide-membership-events)")
     return result

@@ -88,6 +88,9 @@ async def seed(server: DemoServer, directory: Path, say: Callable[[str], None]) 
         await alice.invite(space, demo)
         await alice.create_room(is_direct=True, invite=[demo])
         await carol.create_room("Secret plans", invite=[demo])
+        # Bob's chat is end-to-end encrypted; he writes once the demo user's device has keys
+        # (see encrypted_hello).
+        await bob.create_room(is_direct=True, invite=[demo], encrypted=True)
 
         hello = await alice.send_text(general, "Welcome to the tuimatrix demo!")
         hello = await alice.send_queue.wait(hello.txn_id)
@@ -134,6 +137,30 @@ async def prepare_demo_user(server: DemoServer) -> None:
         await account.close()
 
 
+async def encrypted_hello(directory: Path) -> None:
+    """Bob writes in his encrypted chat with the demo user, whose device now has keys."""
+    from tuimatrix.core.session import load_sessions
+
+    paths = _seeder_paths(directory)
+    [info] = [s for s in load_sessions(paths) if s.user_id.startswith("@bob:")]
+    bob = await Account.open(info, paths)
+    try:
+        await bob.sync_once()
+        encrypted = [
+            r.room_id
+            for r in bob.rooms.summaries.values()
+            if r.is_direct and await bob.is_encrypted(r.room_id)
+        ]
+        for room_id in encrypted:
+            await bob.send_text(room_id, "This chat is end-to-end encrypted 🔒")
+            await bob.send_text(
+                room_id, "Only our devices can read it; the server sees ciphertext."
+            )
+        await bob.send_queue.flush()
+    finally:
+        await bob.close()
+
+
 CHATTER = (
     "Anyone tried the new room list yet?",
     "Folding sections is oddly satisfying.",
@@ -157,9 +184,8 @@ class DemoPeers:
     async def run(self) -> None:
         from tuimatrix.core.session import load_sessions
 
-        accounts = [
-            await Account.open(info, self.paths, crypto=False) for info in load_sessions(self.paths)
-        ]
+        # With their keys: a peer may pick Bob's encrypted chat to talk in.
+        accounts = [await Account.open(info, self.paths) for info in load_sessions(self.paths)]
         rng = random.Random()
         try:
             while True:

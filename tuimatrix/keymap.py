@@ -37,6 +37,29 @@ DEFAULT_KEYS: dict[str, dict[str, list[str]]] = {
         "e": ["edit"],
         "d": ["delete"],
         "a": ["react"],
+        # On a failed message of ours: send it again, or drop it.
+        "R": ["retry-send"],
+        "x": ["discard-send"],
+        # ctrl+o is free in the composer: attach a file while writing.
+        "ctrl+o": ["send-file"],
+        "s": ["download"],
+        "o": ["open-media"],
+        "l": ["open-link"],
+        "i": ["view-image"],
+        "u": ["reveal-spoiler"],
+        # ctrl+f is free in the composer too, so search works while typing.
+        "ctrl+f": ["search"],
+        "alt+f": ["search --server"],
+        "enter": ["open-thread"],
+        "t": ["threads"],
+        "w": ["show-reactions"],
+        # Not bound by the composer, so they work while typing too.
+        "ctrl+home": ["jump-to-fully-read"],
+        "ctrl+end": ["jump-to-latest"],
+    },
+    # Over the room's keys, in a thread's screen.
+    "thread": {
+        "escape": ["close-thread"],
     },
 }
 

@@ -50,8 +50,10 @@ class OpenRoomProvider(Provider):
 def _screen_kind(screen: object) -> str:
     from tuimatrix.screens.room import RoomScreen
     from tuimatrix.screens.room_list import RoomListScreen
+    from tuimatrix.screens.thread import ThreadScreen
 
-    if isinstance(screen, RoomScreen):
+    # A thread is part of its room: the room's commands apply there too.
+    if isinstance(screen, RoomScreen | ThreadScreen):
         return "room"
     if isinstance(screen, RoomListScreen):
         return "room-list"

@@ -1,13 +1,13 @@
 """Every on-disk location tuimatrix uses, in one place.
 
 The platform directories come from platformdirs. ``TUIMATRIX_HOME=DIR`` puts config, data,
-state and cache under DIR instead, which tests and separate profiles use.
+state, cache and downloads under DIR instead, which tests and separate profiles use.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
@@ -21,6 +21,10 @@ class Paths:
     data_dir: Path
     state_dir: Path
     cache_dir: Path
+    #: where downloaded media go unless config.toml says otherwise
+    downloads_dir: Path = field(
+        default_factory=lambda: Path(platformdirs.user_downloads_dir()), compare=False
+    )
 
     @property
     def config_file(self) -> Path:
@@ -47,7 +51,9 @@ def get_paths() -> Paths:
     home = os.environ.get("TUIMATRIX_HOME")
     if home:
         root = Path(home).expanduser().resolve()
-        return Paths(root / "config", root / "data", root / "state", root / "cache")
+        return Paths(
+            root / "config", root / "data", root / "state", root / "cache", root / "downloads"
+        )
     return Paths(
         Path(platformdirs.user_config_dir(APP_NAME)),
         Path(platformdirs.user_data_dir(APP_NAME)),

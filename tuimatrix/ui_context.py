@@ -23,9 +23,10 @@ class UIContext:
     def current(self) -> tuple[Account | None, str | None]:
         from tuimatrix.screens.room import RoomScreen
         from tuimatrix.screens.room_list import RoomListScreen
+        from tuimatrix.screens.thread import ThreadScreen
 
         screen = self.app.screen
-        if isinstance(screen, RoomScreen):
+        if isinstance(screen, RoomScreen | ThreadScreen):
             return screen.account, screen.room_id
         if isinstance(screen, RoomListScreen):
             selected = screen.selected()
@@ -46,9 +47,19 @@ class UIContext:
     def selected_message(self) -> TimelineItem | None:
         """The message selected in the open room's timeline, if any."""
         from tuimatrix.screens.room import RoomScreen
+        from tuimatrix.screens.thread import ThreadScreen
 
         screen = self.app.screen
-        return screen.timeline.selected_item if isinstance(screen, RoomScreen) else None
+        if isinstance(screen, RoomScreen | ThreadScreen):
+            return screen.timeline.selected_item
+        return None
+
+    def current_thread(self) -> str | None:
+        """The root of the thread on screen, if one is: replies from there go into it."""
+        from tuimatrix.screens.thread import ThreadScreen
+
+        screen = self.app.screen
+        return screen.root_id if isinstance(screen, ThreadScreen) else None
 
     async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
         from tuimatrix.screens.prompts import TextPromptScreen
@@ -59,6 +70,14 @@ class UIContext:
                 self.app.notify_status("select a message first: tab to the timeline, then ↑ ↓")
                 return None
             return item.key
+        if param.kind == "emoji":
+            from tuimatrix.screens.emoji_picker import EmojiPickerScreen
+
+            return await self.app.push_screen_wait(EmojiPickerScreen(title))
+        if param.kind == "path":
+            from tuimatrix.screens.path_prompt import PathPromptScreen
+
+            return await self.app.push_screen_wait(PathPromptScreen(title, initial or ""))
         if param.kind in ("room", "space"):
             from tuimatrix.screens.prompts import RoomPickerScreen
 
@@ -69,14 +88,14 @@ class UIContext:
             )
             chosen = await self.app.push_screen_wait(picker)
             return None if chosen is None else chosen[1]
+        if param.kind == "secret":
+            return await self.app.push_screen_wait(TextPromptScreen(title, secret=True))
         suggestions: list[str] = []
         if param.kind == "user":
             suggestions = await self._known_users()
         elif param.kind == "tag":
             used = {t for _, room in self.accounts.rooms() for t in room.tags}
             suggestions = ["favourite", "low-priority", *sorted(t for t in used if t[:2] == "u.")]
-        elif param.kind == "text" and param.name == "key":
-            suggestions = ["👍", "❤️", "😂", "🎉", "👀", "🙏", "✅"]
         screen = TextPromptScreen(
             title, suggestions=suggestions, choices=param.choices, initial=initial or ""
         )
@@ -94,3 +113,9 @@ class UIContext:
 
         answer: bool = await self.app.push_screen_wait(ConfirmScreen(question))
         return answer
+
+    async def show_secret(self, title: str, warning: str, secret: str) -> None:
+        """Show a secret once (the recovery key) in a modal the user must dismiss."""
+        from tuimatrix.screens.secret_notice import SecretNoticeScreen
+
+        await self.app.push_screen_wait(SecretNoticeScreen(title, warning, secret))

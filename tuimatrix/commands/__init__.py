@@ -10,6 +10,7 @@ room, or on ``--room ROOM`` (id, alias or name) of ``--account MXID``.
 from __future__ import annotations
 
 import shlex
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -19,7 +20,20 @@ from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.errors import UserError
 
 Kind = Literal[
-    "room", "user", "space", "tag", "text", "path", "choice", "flag", "int", "float", "event"
+    "room",
+    "user",
+    "space",
+    "tag",
+    "text",
+    "path",
+    "choice",
+    "flag",
+    "int",
+    "float",
+    "event",
+    "emoji",
+    # a password or key: never echoed, never in history; exec reads it from stdin
+    "secret",
 ]
 
 
@@ -254,6 +268,9 @@ def parse_words(words: Sequence[str]) -> tuple[Command, dict[str, Any]]:
 
 
 _loaded = False
+# The app loads the commands in a thread after its first frame; a caller on another thread
+# waits for the whole registry rather than seeing half of it.
+_load_lock = threading.RLock()
 
 
 def load_commands() -> None:
@@ -261,10 +278,16 @@ def load_commands() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
     import importlib
     import pkgutil
 
-    for module in pkgutil.iter_modules(__path__):
-        if not module.name.startswith("_") and module.name not in ("runner",):
-            importlib.import_module(f"{__name__}.{module.name}")
+    with _load_lock:
+        for module in pkgutil.iter_modules(__path__):
+            if not module.name.startswith("_") and module.name not in ("runner",):
+                importlib.import_module(f"{__name__}.{module.name}")
+        _loaded = True
+
+
+def commands_loaded() -> bool:
+    """Whether :func:`load_commands` has run (the registry is complete)."""
+    return _loaded

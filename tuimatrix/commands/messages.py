@@ -1,7 +1,8 @@
 """messages: send, reply, edit, delete, react, send files (spec "Instant Messaging").
 
 Messages go through the account's send queue (persisted before they are sent, retried with
-the same transaction id); each command waits until its message is sent or has failed.
+the same transaction id); each command waits until its message is sent or has failed. Text is
+markdown (see ``core.markdown``); a failed message can be retried or discarded.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, c
 from tuimatrix.commands.membership import room_label
 from tuimatrix.commands.runner import need_room
 from tuimatrix.core.account import Account
+from tuimatrix.core.compose import Outgoing, markdown_message
+from tuimatrix.core.emoji_names import reaction_key
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.core.sendqueue import SENT, LocalEcho
+from tuimatrix.core.sendqueue import FAILED, SENT, LocalEcho
+from tuimatrix.core.threads import root_of, send_in_thread
 
 _EVENT_ID = re.compile(r"\$\S+")
 
@@ -42,6 +46,30 @@ def _text(inv: Invocation, name: str = "text") -> str:
     return text
 
 
+async def _send(
+    account: Account, room_id: str, message: Outgoing, reply_to: str | None = None
+) -> LocalEcho:
+    """Queue ``message`` (a reply to ``reply_to`` if given) with its HTML and mentions."""
+    if reply_to is not None:
+        return await account.reply(
+            room_id,
+            reply_to,
+            message.body,
+            html=message.html,
+            emote=message.emote,
+            mentions=list(message.user_ids),
+            room_mention=message.room,
+        )
+    return await account.send_text(
+        room_id,
+        message.body,
+        html=message.html,
+        emote=message.emote,
+        mentions=list(message.user_ids),
+        room_mention=message.room,
+    )
+
+
 async def _sent(account: Account, echo: LocalEcho, what: str) -> Result:
     """Wait for the queued message; a failure is the user's error to read."""
     done = await account.send_queue.wait(echo.txn_id)
@@ -55,27 +83,29 @@ async def _sent(account: Account, echo: LocalEcho, what: str) -> Result:
 @command(
     "send",
     "messages: Send message",
-    "Send TEXT to the room",
+    "Send TEXT to the room (markdown: **bold**, _italics_, `code`, ~~strike~~, lists, quotes)",
     Param("text", "text", "the message", rest=True),
     room=True,
     screens=ROOM_SCREEN,
 )
 async def send(ctx: Context, inv: Invocation) -> Result:
     account, room_id = need_room(inv)
-    return await _sent(account, await account.send_text(room_id, _text(inv)), "message")
+    echo = await _send(account, room_id, markdown_message(_text(inv)))
+    return await _sent(account, echo, "message")
 
 
 @command(
     "send-emote",
     "messages: Send emote",
-    "Send TEXT as an emote (/me)",
+    "Send TEXT as an emote (/me in the composer)",
     Param("text", "text", "what you do", rest=True),
     room=True,
     screens=ROOM_SCREEN,
 )
 async def send_emote(ctx: Context, inv: Invocation) -> Result:
     account, room_id = need_room(inv)
-    return await _sent(account, await account.send_text(room_id, _text(inv), emote=True), "emote")
+    echo = await _send(account, room_id, markdown_message(_text(inv), emote=True))
+    return await _sent(account, echo, "emote")
 
 
 def _read(path: str) -> bytes:
@@ -97,45 +127,50 @@ def _image_info(data: bytes) -> tuple[int, int, str | None] | None:
         return None
 
 
+def msgtype_for(mimetype: str) -> str:
+    """``m.image``, ``m.audio``, ``m.video`` by the MIME type's family; else ``m.file``."""
+    family = mimetype.split("/", 1)[0]
+    return {"image": "m.image", "audio": "m.audio", "video": "m.video"}.get(family, "m.file")
+
+
+def attachment_content(path: str, data: bytes) -> dict[str, Any]:
+    """A file message's content, without its ``url``/``file`` (spec "m.file", "m.image"…)."""
+    filename = Path(path).name
+    mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    info: dict[str, Any] = {"size": len(data)}
+    if mimetype.startswith("image/") or mimetype == "application/octet-stream":
+        image = _image_info(data)
+        if image is not None:
+            info["w"], info["h"] = image[0], image[1]
+            mimetype = image[2] or mimetype
+    info["mimetype"] = mimetype
+    return {"msgtype": msgtype_for(mimetype), "body": filename, "filename": filename, "info": info}
+
+
 @command(
     "send-file",
     "messages: Send file",
-    "Upload the file at PATH and send it (as an image when it is one)",
+    "Upload the file at PATH and send it (an image, audio or video by its type)",
     Param("path", "path", "the file to send"),
     room=True,
     screens=ROOM_SCREEN,
 )
 async def send_file(ctx: Context, inv: Invocation) -> Result:
     account, room_id = need_room(inv)
-    if await account.is_encrypted(room_id):
-        # Refuse before uploading: send_event would refuse the message anyway.
-        raise UserError(
-            "this room is end-to-end encrypted, and tuimatrix cannot encrypt "
-            "messages yet; nothing was sent"
-        )
     path = str(inv.args["path"])
     try:
         data = await asyncio.to_thread(_read, path)
     except OSError as e:
         raise UserError(f"send-file: cannot read {path}: {e.strerror or e}") from None
-    filename = Path(path).name
-    mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    info: dict[str, Any] = {"size": len(data)}
-    image = _image_info(data)
-    if image is not None:
-        info["w"], info["h"] = image[0], image[1]
-        mimetype = image[2] or mimetype
-    info["mimetype"] = mimetype
-    is_image = mimetype.startswith("image/")
-    content: dict[str, Any] = {
-        "msgtype": "m.image" if is_image else "m.file",
-        "body": filename,
-        "filename": filename,
-        "info": info,
-        **await account.upload_attachment(room_id, data, mimetype, filename),
-    }
+    content = attachment_content(path, data)
+    # In an encrypted room only ciphertext is uploaded (see upload_attachment).
+    content.update(
+        await account.upload_attachment(
+            room_id, data, content["info"]["mimetype"], content["filename"]
+        )
+    )
     echo = await account.send_event(room_id, "m.room.message", content)
-    return await _sent(account, echo, "image" if is_image else "file")
+    return await _sent(account, echo, content["msgtype"][2:])
 
 
 @command(
@@ -149,19 +184,42 @@ async def send_file(ctx: Context, inv: Invocation) -> Result:
 )
 async def reply(ctx: Context, inv: Invocation) -> Result:
     account, room_id = need_room(inv)
-    echo = await account.reply(room_id, event_arg(inv), _text(inv))
+    event_id = event_arg(inv)
+    # A reply to a message in a thread (or on a thread's screen) stays in that thread.
+    on_screen = getattr(ctx, "current_thread", None)
+    root = on_screen() if on_screen else None
+    if root is None and (found := await root_of(account, room_id, event_id)) != event_id:
+        root = found
+    message = markdown_message(_text(inv))
+    if root is not None:
+        echo = await send_in_thread(
+            account,
+            room_id,
+            root,
+            message.body,
+            reply_to=event_id,
+            html=message.html,
+            emote=message.emote,
+            mentions=message.user_ids,
+            room_mention=message.room,
+        )
+    else:
+        echo = await _send(account, room_id, message, reply_to=event_id)
     return await _sent(account, echo, "reply")
 
 
 async def _current_text(ctx: Context, inv: Invocation) -> str | None:
-    """An edit starts from the message's text as shown (the newest edit), else as stored."""
+    """An edit starts from the message's text as stored (its markdown source) or, once
+    edited, as shown (the newest edit)."""
     selected = getattr(ctx, "selected_message", None)
     item = selected() if selected else None
-    if item is not None and item.key == inv.args.get("event"):
+    if item is not None and item.key == inv.args.get("event") and item.edited:
         return str(item.body.plain)
     if inv.account is None or "event" not in inv.args:
         return None
     stored = await inv.account.store.event(str(inv.args["event"]))
+    if stored is None and item is not None and item.key == inv.args.get("event"):
+        return str(item.body.plain)
     body = (stored or {}).get("content", {}).get("body")
     return body if isinstance(body, str) else None
 
@@ -178,7 +236,15 @@ async def _current_text(ctx: Context, inv: Invocation) -> str | None:
 )
 async def edit(ctx: Context, inv: Invocation) -> Result:
     account, room_id = need_room(inv)
-    echo = await account.edit(room_id, event_arg(inv), _text(inv))
+    message = markdown_message(_text(inv))
+    echo = await account.edit(
+        room_id,
+        event_arg(inv),
+        message.body,
+        html=message.html,
+        mentions=list(message.user_ids),
+        room_mention=message.room,
+    )
     return await _sent(account, echo, "edit")
 
 
@@ -201,13 +267,57 @@ async def delete(ctx: Context, inv: Invocation) -> Result:
 @command(
     "react",
     "messages: React",
-    "React to EVENT with KEY (an emoji, or any short text)",
+    "React to EVENT with KEY: an emoji, a :shortcode:, or any short text",
     EVENT,
-    Param("key", "text", "the reaction"),
+    Param("key", "emoji", "the reaction"),
     room=True,
     screens=ROOM_SCREEN,
 )
 async def react(ctx: Context, inv: Invocation) -> Result:
     account, room_id = need_room(inv)
-    echo = await account.react(room_id, event_arg(inv), _text(inv, "key"))
+    echo = await account.react(room_id, event_arg(inv), reaction_key(_text(inv, "key")))
     return await _sent(account, echo, "reaction")
+
+
+TXN = Param("txn", "event", "the failed message (its transaction id)")
+
+
+async def _failed(inv: Invocation) -> tuple[Account, LocalEcho]:
+    """The failed message ``txn`` of this room; a clear error if it is anything else."""
+    account, room_id = need_room(inv)
+    txn_id = str(inv.args["txn"]).strip()
+    echo = await account.send_queue.get(txn_id)
+    if echo is None or echo.room_id != room_id:
+        what = "that message" if txn_id.startswith("$") else repr(clean_line(txn_id))
+        raise UserError(f"{inv.command.id}: {what} is not a failed message of this room")
+    if echo.state != FAILED:
+        raise UserError(f"{inv.command.id}: that message has not failed (it is {echo.state})")
+    return account, echo
+
+
+@command(
+    "retry-send",
+    "messages: Retry failed message",
+    "Send the failed message TXN again (same transaction: never sent twice)",
+    TXN,
+    room=True,
+    screens=ROOM_SCREEN,
+)
+async def retry_send(ctx: Context, inv: Invocation) -> Result:
+    account, echo = await _failed(inv)
+    await account.send_queue.retry(echo.txn_id)
+    return await _sent(account, echo, "message")
+
+
+@command(
+    "discard-send",
+    "messages: Discard failed message",
+    "Remove the failed message TXN: it is not sent",
+    TXN,
+    room=True,
+    screens=ROOM_SCREEN,
+)
+async def discard_send(ctx: Context, inv: Invocation) -> Result:
+    account, echo = await _failed(inv)
+    await account.send_queue.cancel(echo.txn_id)
+    return Result(f"discarded a message to {room_label(account, echo.room_id)}")

@@ -10,6 +10,7 @@ from tuimatrix.commands.membership import room_label, user_arg
 from tuimatrix.commands.messages import event_arg
 from tuimatrix.commands.runner import need_account, need_room
 from tuimatrix.core.account import Account
+from tuimatrix.core.devices import users_trust
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.operations import (
     CREATOR_POWER,
@@ -19,6 +20,8 @@ from tuimatrix.core.operations import (
     server_of,
 )
 from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.settings import encrypt_new_rooms
+from tuimatrix.paths import get_paths
 
 #: An alias localpart: no whitespace, and neither of the sigil or the server separator.
 _ALIAS_LOCALPART = re.compile(r"[^\s:#]+")
@@ -47,7 +50,10 @@ def _alias(account: Account, text: str) -> str:
     Param("public", "flag", "anyone can join, and it is listed in the directory", option=True),
     Param("alias", "text", "an address #ALIAS:your.server for it", required=False, option=True),
     Param(
-        "encrypted", "flag", "end-to-end encrypted (sending there needs E2EE: soon)", option=True
+        "encrypted",
+        "flag",
+        "end-to-end encrypted (the default for private rooms; [encryption] new-rooms)",
+        option=True,
     ),
     Param("no_encrypted", "flag", "not encrypted", option=True),
 )
@@ -59,9 +65,12 @@ async def create_room(ctx: Context, inv: Invocation) -> Result:
     public = bool(inv.args.get("public"))
     if inv.args.get("encrypted") and inv.args.get("no_encrypted"):
         raise UsageError("create-room: --encrypted or --no-encrypted, not both")
-    # Not encrypted by default until tuimatrix can encrypt what it sends (the E2EE issue flips
-    # this default for private rooms).
-    encrypted = bool(inv.args.get("encrypted"))
+    # Private rooms are encrypted unless asked otherwise (or the config says so); a public
+    # room is readable by anyone who joins, so encrypting it only costs (an explicit choice).
+    if inv.args.get("encrypted") or inv.args.get("no_encrypted"):
+        encrypted = bool(inv.args.get("encrypted"))
+    else:
+        encrypted = not public and encrypt_new_rooms(get_paths())
     alias = _alias(account, str(inv.args["alias"])) if inv.args.get("alias") else None
     # Check the alias before the room exists: a taken alias must not leave a stray room behind.
     if alias and await account.alias_room(alias) is not None:
@@ -99,7 +108,9 @@ async def direct_message(ctx: Context, inv: Invocation) -> Result:
             {"room_id": room_id, "created": False},
         )
     # create_room records the room in m.direct (is_direct with an invitee).
-    room_id = await account.create_room(invite=[user_id], is_direct=True)
+    room_id = await account.create_room(
+        invite=[user_id], is_direct=True, encrypted=encrypt_new_rooms(get_paths())
+    )
     return Result(
         f"started a direct chat with {clean_line(user_id)}", {"room_id": room_id, "created": True}
     )
@@ -244,6 +255,13 @@ async def list_members(ctx: Context, inv: Invocation) -> Result:
                 "power_level": power_level(power_levels, creators, user_id),
             }
         )
+    if await account.is_encrypted(room_id):
+        # In an encrypted room, whose devices we trust matters: say it for each member.
+        trust = await users_trust(account, [m["user_id"] for m in members])
+        for m in members:
+            if m["user_id"] in trust:
+                verified, total = trust[m["user_id"]]
+                m["devices"] = {"verified": verified, "total": total}
     members.sort(
         key=lambda m: (
             _MEMBERSHIP_ORDER.get(m["membership"], 9),
@@ -256,9 +274,20 @@ async def list_members(ctx: Context, inv: Invocation) -> Result:
         state = "" if m["membership"] == "join" else f" [{m['membership']}]"
         lines.append(
             f"  {_level(m['power_level']):>7} {m['display_name']} "
-            f"({clean_line(m['user_id'])}){state}"
+            f"({clean_line(m['user_id'])}){state}{_devices_note(m.get('devices'))}"
         )
     return Result("\n".join(lines), members)
+
+
+def _devices_note(devices: dict[str, int] | None) -> str:
+    if devices is None:
+        return ""
+    verified, total = devices["verified"], devices["total"]
+    if total == 0:
+        return " · no encryption devices"
+    if verified == total:
+        return " · verified" if total == 1 else f" · all {total} devices verified"
+    return f" · {verified} of {total} devices verified"
 
 
 @command(

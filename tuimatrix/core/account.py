@@ -12,16 +12,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-from mautrix.api import Method, Path
-from mautrix.client import Client
-from mautrix.types import FilterID, SyncToken, UserID
-
-from tuimatrix.core.crypto import Crypto
 from tuimatrix.core.errors import describe_error, retry_after, soft_logout
-from tuimatrix.core.http import TuiHTTPAPI
+from tuimatrix.core.lazy import FilterID, Method, Path, SyncToken
 from tuimatrix.core.operations import Operations
 from tuimatrix.core.rooms import RoomModels
 from tuimatrix.core.sendqueue import LocalEcho, SendQueue
@@ -35,7 +29,19 @@ from tuimatrix.core.store import Store, dumps
 from tuimatrix.core.sync import SYNC_FILTER, SyncChanges, apply_sync
 from tuimatrix.paths import Paths
 
+if TYPE_CHECKING:
+    import aiohttp
+    from mautrix.client import Client
+
+    from tuimatrix.core.crypto import Crypto
+
 log = logging.getLogger(__name__)
+
+#: The type of encrypted events (as core.crypto's ENCRYPTED, which this module must not import
+#: at load time: the crypto stack is imported after the first frame, see import_network).
+ENCRYPTED = "m.room.encrypted"
+#: What syncing and sending need that the room list does not: about half a second of imports.
+NETWORK_MODULES = ("aiohttp", "mautrix.client", "tuimatrix.core.http", "tuimatrix.core.crypto")
 
 #: Long-poll time of a live sync (ms), and the HTTP read timeout that must exceed it (s).
 SYNC_TIMEOUT_MS = 30_000
@@ -67,7 +73,27 @@ class SyncStatus:
 Listener = Callable[["Account", object], None]
 
 
+@dataclass
+class _Network:
+    """An account's HTTP session, mautrix client, crypto machine and sender."""
+
+    http: aiohttp.ClientSession
+    client: Client
+    crypto: Crypto | None
+    http_send: Callable[[str, str, str, dict[str, Any]], Any]
+
+
+def import_network() -> None:
+    """Import the network and crypto stack (blocking; the app runs it in a thread)."""
+    import importlib
+
+    for name in NETWORK_MODULES:
+        importlib.import_module(name)
+
+
 def make_http_session() -> aiohttp.ClientSession:
+    import aiohttp
+
     return aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=None, connect=20, sock_read=READ_TIMEOUT),
         headers={"User-Agent": "tuimatrix"},
@@ -81,19 +107,12 @@ class Account(Operations):
         self.user_id = session.user_id
         self.directory = account_dir(paths, session.user_id)
         self.store = Store(self.directory / STORE_FILE)
-        self.http = make_http_session()
-        api = TuiHTTPAPI(session.homeserver, session.access_token, client_session=self.http)
-        self.client = Client(
-            mxid=UserID(session.user_id),
-            device_id=session.device_id,
-            api=api,
-            state_store=self.store.state_store,
-        )
         self.rooms = RoomModels(self.store, session.user_id)
-        self.send_queue = SendQueue(self.store, SendQueue.http_sender(api), self._on_echo)
-        self.crypto: Crypto | None = (
-            Crypto(self.client, self.store, self.directory) if crypto else None
-        )
+        # The network half (HTTP session, mautrix client, crypto) is built on first use: the
+        # room list needs only the store, and the app's first frame must not wait for imports.
+        self._with_crypto = crypto
+        self._network: _Network | None = None
+        self.send_queue = SendQueue(self.store, self._send_queued, self._on_echo)
         self.status = SyncStatus(STARTING)
         self.typing: dict[str, list[str]] = {}
         #: the `since` token of every sync request made, for tests and diagnostics
@@ -105,21 +124,96 @@ class Account(Operations):
     # -- lifecycle -----------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, session: SessionInfo, paths: Paths, *, crypto: bool = True) -> Account:
-        """Open the account's store and models; no network needed."""
+    async def open(
+        cls, session: SessionInfo, paths: Paths, *, crypto: bool = True, defer_network: bool = False
+    ) -> Account:
+        """Open the account's store and models; no network needed.
+
+        ``defer_network``: leave mautrix's tables and the network half to :meth:`start` (or to
+        first use), so that nothing but the store is imported yet.
+        """
         account = cls(session, paths, crypto=crypto)
+        await account.store.open(mautrix=not defer_network)
         try:
-            await account.store.open()
             await account.rooms.load()
         except BaseException:
-            await account.http.close()
+            await account.store.close()
             raise
+        if not defer_network:
+            account._connect()
         return account
+
+    # -- the network half, built on first use -------------------------------------------------
+
+    def _connect(self) -> _Network:
+        if self._network is None:
+            from mautrix.client import Client
+            from mautrix.types import UserID
+
+            from tuimatrix.core.crypto import Crypto
+            from tuimatrix.core.http import TuiHTTPAPI
+
+            session = self.session
+            http = make_http_session()
+            api = TuiHTTPAPI(session.homeserver, session.access_token, client_session=http)
+            client = Client(
+                mxid=UserID(session.user_id),
+                device_id=session.device_id,
+                api=api,
+                state_store=self.store.state_store,
+            )
+            crypto = (
+                Crypto(client, self.store, self.directory, self.members)
+                if self._with_crypto
+                else None
+            )
+            self._network = _Network(http, client, crypto, SendQueue.http_sender(api))
+        return self._network
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        return self._connect().http
+
+    @property
+    def client(self) -> Client:
+        return self._connect().client
+
+    @client.setter
+    def client(self, client: Client) -> None:
+        self._connect().client = client
+
+    @property
+    def crypto(self) -> Crypto | None:
+        return self._connect().crypto
+
+    @crypto.setter
+    def crypto(self, crypto: Crypto | None) -> None:
+        self._connect().crypto = crypto
+
+    @property
+    def _http_send(self) -> Callable[[str, str, str, dict[str, Any]], Any]:
+        return self._connect().http_send
+
+    async def _close_network(self) -> None:
+        network, self._network = self._network, None
+        if network is not None:
+            if network.crypto is not None:
+                await network.crypto.close()
+            await network.http.close()
 
     async def start(self) -> None:
         """Load the device keys and start syncing and sending in the background."""
+        await self.store.open_mautrix()
         if self.crypto is not None and not self.crypto.loaded:
             await self.crypto.load()
+        if self.crypto is not None:
+            from tuimatrix.core.key_backup import KeyBackup
+
+            KeyBackup.of(self).start()  # uploads new room keys to the key backup
+            # Keys that came in after their events, just before a crash or an exit.
+            redecrypted = await self.crypto.retry()
+            if redecrypted:
+                self._emit(SyncChanges(rooms=redecrypted, limited=redecrypted))
         self.send_queue.start()
         if self._sync_task is None:
             self._sync_task = asyncio.create_task(self._sync_forever(), name=f"sync {self.user_id}")
@@ -138,8 +232,8 @@ class Account(Operations):
         if self.status.state in (STOPPED, LOGGED_OUT):
             return
         await self.stop()
+        await self._close_network()
         await self.store.close()
-        await self.http.close()
         self._set_status(SyncStatus(STOPPED))
 
     # -- listeners -----------------------------------------------------------------------------
@@ -194,13 +288,20 @@ class Account(Operations):
         )
         if not isinstance(resp, dict) or not isinstance(resp.get("next_batch"), str):
             raise ValueError("the sync response has no next_batch")
+        keys_may_have_come = False
         if self.crypto is not None:
             if not self.crypto.loaded:
                 await self.crypto.load()
-            # Room keys must be safe in the store before the token that brought them moves on.
-            await self.crypto.process_sync(resp)
+            # Room keys must be safe in the store before the token that brought them moves on;
+            # the response's encrypted events are decrypted in place before they are written.
+            keys_may_have_come = await self.crypto.process_sync(resp, initial=since is None)
         async with self.store.transaction() as conn:
             changes = await apply_sync(conn, resp, initial=since is None)
+        if keys_may_have_come and self.crypto is not None:
+            # Events stored while their key was missing: screens showing them reload.
+            redecrypted = await self.crypto.retry()
+            changes.rooms |= redecrypted
+            changes.limited |= redecrypted
         await self.rooms.refresh(changes.rooms, account_data_changed=bool(changes.account_data))
         self.typing.update(changes.typing)
         self._emit(changes)
@@ -278,6 +379,26 @@ class Account(Operations):
         """Delete everything stored for this account (after a hard logout)."""
         await self.close()
         remove_account_dir(self.paths, self.user_id)
+
+    # -- encryption ----------------------------------------------------------------------------
+
+    async def _send_queued(
+        self, room_id: str, event_type: str, txn_id: str, content: dict[str, Any]
+    ) -> str:
+        """Send one queued event, encrypted if the room is (the queue keeps the plaintext)."""
+        if self.crypto is not None and await self.is_encrypted(room_id):
+            if not self.crypto.loaded:
+                await self.crypto.load()
+            content = await self.crypto.encrypt(room_id, event_type, content)
+            event_type = ENCRYPTED
+        return str(await self._http_send(room_id, event_type, txn_id, content))
+
+    async def decrypt(self, room_id: str, events: list[dict[str, Any]]) -> None:
+        """Decrypt fetched events (scrollback, gaps, single events) in place, if we can."""
+        if self.crypto is not None and any(e.get("type") == ENCRYPTED for e in events):
+            if not self.crypto.loaded:
+                await self.crypto.load()
+            await self.crypto.decrypt_events(room_id, events)
 
     # -- scrollback and gaps -------------------------------------------------------------------
 

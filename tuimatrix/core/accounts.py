@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterator
 
-from tuimatrix.core.account import Account, Listener
+from tuimatrix.core.account import Account, Listener, import_network
 from tuimatrix.core.errors import describe_error
 from tuimatrix.core.rooms import RoomSummary
 from tuimatrix.core.session import load_sessions
@@ -30,14 +30,18 @@ class Accounts:
     def get(self, user_id: str) -> Account | None:
         return self.by_user.get(user_id)
 
-    async def open_saved(self) -> list[str]:
-        """Open every saved session from disk (no network); returns one line per failure."""
+    async def open_saved(self, *, defer_network: bool = False) -> list[str]:
+        """Open every saved session from disk (no network); returns one line per failure.
+
+        ``defer_network``: open only the stores, for a first frame that does not wait for the
+        network and crypto stack to be imported (:meth:`start_all` finishes the job).
+        """
         errors = []
         for info in load_sessions(self.paths):
             if info.user_id in self.by_user:
                 continue
             try:
-                self.add(await Account.open(info, self.paths))
+                self.add(await Account.open(info, self.paths, defer_network=defer_network))
             except Exception as e:  # a broken store must not keep the other accounts out
                 log.exception("cannot open %s", info.user_id)
                 errors.append(f"{info.user_id}: {describe_error(e)}")
@@ -49,6 +53,9 @@ class Accounts:
 
     async def start_all(self) -> list[str]:
         """Start syncing every account; returns one line per account that could not start."""
+        if self.by_user:
+            # In a thread, the imports hold up the UI loop for a few ms at a time, not 0.5 s.
+            await asyncio.to_thread(import_network)
         results = await asyncio.gather(
             *(account.start() for account in self), return_exceptions=True
         )

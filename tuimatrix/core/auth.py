@@ -16,17 +16,14 @@ import logging
 import secrets
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-from mautrix.api import HTTPAPI, Method, Path
-from mautrix.errors import MatrixRequestError
 from yarl import URL
 
 from tuimatrix.core.account import Account, make_http_session
 from tuimatrix.core.errors import UserError, connection_reason, describe_error
 from tuimatrix.core.files import write_atomic
-from tuimatrix.core.http import TuiHTTPAPI
+from tuimatrix.core.lazy import Method, Path
 from tuimatrix.core.session import (
     STORE_FILE,
     SessionInfo,
@@ -37,6 +34,14 @@ from tuimatrix.core.session import (
 )
 from tuimatrix.core.store import Store
 from tuimatrix.paths import Paths
+
+if TYPE_CHECKING:
+    # aiohttp and mautrix are imported where used: the command modules import this one, and
+    # the app's first frame comes before the network stack is imported (see core/lazy.py).
+    import aiohttp
+    from mautrix.api import HTTPAPI
+
+    from tuimatrix.core.http import TuiHTTPAPI
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,8 @@ async def discover_homeserver(server_name: str, session: aiohttp.ClientSession) 
     HTTPS as the spec says, except on loopback, where a local server speaks plain HTTP.
     Without a well-known file the server name itself is tried.
     """
+    import aiohttp
+
     host = server_name.rsplit(":", 1)[0] if not server_name.endswith("]") else server_name
     scheme = "http" if _is_loopback(host) else "https"
     base = f"{scheme}://{server_name}"
@@ -109,6 +116,8 @@ async def discover_homeserver(server_name: str, session: aiohttp.ClientSession) 
 
 async def check_homeserver(base_url: str, session: aiohttp.ClientSession) -> None:
     """Fail with one clear line unless ``base_url`` answers like a Matrix homeserver."""
+    import aiohttp
+
     try:
         async with session.get(f"{base_url}/_matrix/client/versions") as resp:
             data = json.loads(await resp.text()) if resp.status == 200 else None
@@ -180,6 +189,9 @@ async def _server_has_keys(api: TuiHTTPAPI, user_id: str, device_id: str) -> boo
 async def _password_login(
     api: HTTPAPI, localpart: str, password: str, device_id: str
 ) -> dict[str, Any]:
+    import aiohttp
+    from mautrix.errors import MatrixRequestError
+
     try:
         resp = await api.request(
             Method.POST,
@@ -213,6 +225,8 @@ async def login(
     crypto: bool = True,
 ) -> LoginResult:
     """Log in with a password, save the session and open (not start) the account."""
+    from tuimatrix.core.http import TuiHTTPAPI
+
     user_id, localpart, server_name = parse_user(user, homeserver)
     async with make_http_session() as http:
         if homeserver:
@@ -292,6 +306,8 @@ async def logout(paths: Paths, user_id: str, *, force: bool = False) -> None:
     info = load_session(account_dir(paths, user_id))
     if info is None:
         raise UserError(f"no saved session for {user_id}")
+    from tuimatrix.core.http import TuiHTTPAPI
+
     try:
         async with make_http_session() as http:
             api = TuiHTTPAPI(info.homeserver, info.access_token, client_session=http)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
-from mautrix.errors import MatrixConnectionError, MatrixRequestError, MatrixResponseError
+# aiohttp and mautrix.errors are imported inside the functions: the app's first frame comes
+# before the network stack is imported (see core/lazy.py), and only a failure needs them here.
 
 
 class UserError(Exception):
@@ -14,10 +14,13 @@ class UserError(Exception):
 
 def describe_error(exc: BaseException) -> str:
     """One line that says what went wrong, for the status line or stderr."""
-    from tuimatrix.core.sanitize import clean_line  # messages from servers are untrusted
-
     if isinstance(exc, UserError):
         return str(exc)
+    import aiohttp
+    from mautrix.errors import MatrixConnectionError, MatrixRequestError, MatrixResponseError
+
+    from tuimatrix.core.sanitize import clean_line  # messages from servers are untrusted
+
     if isinstance(exc, MatrixRequestError):
         code = getattr(exc, "errcode", None) or f"HTTP {getattr(exc, 'http_status', '?')}"
         message = getattr(exc, "message", None) or ""
@@ -34,6 +37,8 @@ def describe_error(exc: BaseException) -> str:
 
 def connection_reason(exc: BaseException) -> str:
     """A few words on why a connection failed."""
+    import aiohttp
+
     from tuimatrix.core.sanitize import clean_line
 
     cause: BaseException | None = exc
@@ -57,6 +62,9 @@ def connection_reason(exc: BaseException) -> str:
 
 def is_connection_error(exc: BaseException) -> bool:
     """True for errors that mean "try again later" rather than "the request is wrong"."""
+    import aiohttp
+    from mautrix.errors import MatrixConnectionError, MatrixRequestError, MatrixResponseError
+
     if isinstance(exc, MatrixRequestError):
         return getattr(exc, "http_status", 0) in (502, 503, 504) or retry_after(exc) is not None
     return isinstance(

@@ -57,6 +57,7 @@ async def store_older(
     """Store a backwards ``/messages`` page below the oldest event; returns it oldest first."""
     events = list(reversed(_chunk(resp)))
     end = resp.get("end")
+    await account.decrypt(room_id, events)
     async with account.store.transaction() as conn:
         bottom = await conn.fetchval("SELECT MIN(position) FROM events WHERE room_id=$1", room_id)
         bottom = float(bottom) if bottom is not None else 0.0
@@ -101,6 +102,7 @@ async def fill_gap(
         end = resp.get("end")
         token = end if isinstance(end, str) and page and not met_known else None
     events = list(reversed(collected))
+    await account.decrypt(room_id, events)
     async with account.store.transaction() as conn:
         below = await conn.fetchval(
             "SELECT MAX(position) FROM events WHERE room_id=$1 AND position < $2",

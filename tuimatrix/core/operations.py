@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from mautrix.api import Method, Path
-from mautrix.types import EventType, RoomCreatePreset, RoomID, UserID
-
 from tuimatrix.core.errors import UserError
+from tuimatrix.core.lazy import EventType, Method, Path, RoomCreatePreset, RoomID, UserID
 from tuimatrix.core.rooms import member_names as disambiguate
 from tuimatrix.core.sendqueue import LocalEcho
 from tuimatrix.core.store import loads
@@ -20,6 +18,7 @@ from tuimatrix.core.store import loads
 if TYPE_CHECKING:
     from mautrix.client import Client
 
+    from tuimatrix.core.crypto import Crypto
     from tuimatrix.core.sendqueue import SendQueue
     from tuimatrix.core.store import Store
 
@@ -122,8 +121,12 @@ class Operations:
     store: Store
     send_queue: SendQueue
     user_id: str
+    crypto: Crypto | None
     # Account's background sync task; None until ``start()`` (read by ``syncing``).
     _sync_task: asyncio.Task[None] | None
+
+    async def decrypt(self, room_id: str, events: list[dict[str, Any]]) -> None:
+        """Decrypt fetched events in place (Account does; without crypto nothing happens)."""
 
     @property
     def syncing(self) -> bool:
@@ -333,13 +336,13 @@ class Operations:
         """Typing notifications (spec "Typing Notifications"); timeout 0 means stopped."""
         await self.client.set_typing(RoomID(room_id), timeout_ms if typing else 0)
 
-    async def mark_read(self, room_id: str, event_id: str) -> None:
-        """The read receipt and the fully-read marker, in one request."""
-        await self.client.api.request(
-            Method.POST,
-            Path.v3.rooms[room_id].read_markers,
-            {"m.fully_read": event_id, "m.read": event_id},
-        )
+    async def mark_read(self, room_id: str, event_id: str, *, fully_read: bool = True) -> None:
+        """The read receipt and (unless ``fully_read`` is False) the fully-read marker, in
+        one request: the receipt follows reading, the marker moves when the user leaves."""
+        body = {"m.read": event_id}
+        if fully_read:
+            body["m.fully_read"] = event_id
+        await self.client.api.request(Method.POST, Path.v3.rooms[room_id].read_markers, body)
 
     async def member_names(self, room_id: str) -> dict[str, str]:
         """Disambiguated display names of the room's known members (from the store)."""
@@ -353,11 +356,12 @@ class Operations:
     # -- messages ------------------------------------------------------------------------------
 
     async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> LocalEcho:
-        """Queue an event; it is persisted before it is sent (see SendQueue)."""
-        if await self.is_encrypted(room_id):
+        """Queue an event; it is persisted before it is sent (see SendQueue), and encrypted
+        when it is sent if the room is."""
+        if self.crypto is None and await self.is_encrypted(room_id):
             # Never plaintext into an encrypted room: the members expect it to be private.
             raise UserError(
-                "this room is end-to-end encrypted, and tuimatrix cannot encrypt messages yet; "
+                "this room is end-to-end encrypted and encryption is off for this account; "
                 "nothing was sent"
             )
         return await self.send_queue.enqueue(room_id, event_type, content)
@@ -388,13 +392,15 @@ class Operations:
         html: str | None = None,
         emote: bool = False,
         mentions: list[str] | None = None,
+        room_mention: bool = False,
         relates_to: dict[str, Any] | None = None,
     ) -> LocalEcho:
+        """A text message (or emote) with its ``m.mentions`` (spec "User and room mentions")."""
         content: dict[str, Any] = {"msgtype": "m.emote" if emote else "m.text", "body": body}
         if html is not None:
             content["format"] = "org.matrix.custom.html"
             content["formatted_body"] = html
-        content["m.mentions"] = {"user_ids": sorted(set(mentions or []) - {self.user_id})}
+        content["m.mentions"] = self._mentions(mentions, room_mention)
         if relates_to:
             content["m.relates_to"] = relates_to
         return await self.send_event(room_id, "m.room.message", content)
@@ -404,13 +410,14 @@ class Operations:
         evt = await self.client.api.request(Method.GET, Path.v3.rooms[room_id].event[event_id])
         if not isinstance(evt, dict):
             raise UserError(f"event {event_id} not found")
+        await self.decrypt(room_id, [evt])
         return evt
 
     async def _original(self, room_id: str, event_id: str) -> dict[str, Any]:
         """The event (fetched if not stored); an edit is followed to the event it edits."""
         evt = await self.store.event(event_id)
         if evt is None:
-            evt = await self.client.api.request(Method.GET, Path.v3.rooms[room_id].event[event_id])
+            evt = await self.fetch_event(room_id, event_id)
         relates = evt.get("content", {}).get("m.relates_to") if isinstance(evt, dict) else None
         if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
             target = relates.get("event_id")
@@ -420,8 +427,38 @@ class Operations:
             raise UserError(f"event {event_id} not found")
         return evt
 
+    def _mentions(self, user_ids: list[str] | None, room: bool = False) -> dict[str, Any]:
+        """``m.mentions``: never ourselves; ``room`` only when set (spec "User and room
+        mentions")."""
+        mentions: dict[str, Any] = {"user_ids": sorted(set(user_ids or []) - {self.user_id})}
+        if room:
+            mentions["room"] = True
+        return mentions
+
+    async def _reply_sender(self, room_id: str, original: dict[str, Any]) -> list[str]:
+        """The sender of the message ``original`` replies to (still mentioned by its edits)."""
+        relates = original.get("content", {}).get("m.relates_to")
+        target = relates.get("m.in_reply_to") if isinstance(relates, dict) else None
+        event_id = target.get("event_id") if isinstance(target, dict) else None
+        if not isinstance(event_id, str):
+            return []
+        try:
+            replied = await self._original(room_id, event_id)
+        except Exception:
+            return []  # not visible to us any more: nobody to mention
+        sender = replied.get("sender")
+        return [sender] if isinstance(sender, str) else []
+
     async def reply(
-        self, room_id: str, event_id: str, body: str, *, html: str | None = None
+        self,
+        room_id: str,
+        event_id: str,
+        body: str,
+        *,
+        html: str | None = None,
+        emote: bool = False,
+        mentions: list[str] | None = None,
+        room_mention: bool = False,
     ) -> LocalEcho:
         """A reply without fallback (spec v1.13), mentioning the original's sender."""
         original = await self._original(room_id, event_id)
@@ -429,17 +466,35 @@ class Operations:
             room_id,
             body,
             html=html,
-            mentions=[original["sender"]],
+            emote=emote,
+            mentions=[original["sender"], *(mentions or [])],
+            room_mention=room_mention,
             relates_to={"m.in_reply_to": {"event_id": original["event_id"]}},
         )
 
     async def edit(
-        self, room_id: str, event_id: str, body: str, *, html: str | None = None
+        self,
+        room_id: str,
+        event_id: str,
+        body: str,
+        *,
+        html: str | None = None,
+        mentions: list[str] | None = None,
+        room_mention: bool = False,
     ) -> LocalEcho:
-        """An ``m.replace`` of the original event (never of an edit)."""
+        """An ``m.replace`` of the original event (never of an edit).
+
+        ``m.new_content`` carries every mention of the new text; the edit itself only those
+        the original did not have, so nobody is pinged twice (spec "Mentions in edits")."""
         original = await self._original(room_id, event_id)
         if original.get("sender") != self.user_id:
             raise UserError("only your own messages can be edited")
+        old = original.get("content", {}).get("m.mentions")
+        old_users = old.get("user_ids") if isinstance(old, dict) else None
+        already = (
+            {u for u in old_users if isinstance(u, str)} if isinstance(old_users, list) else set()
+        )
+        mentions = [*(mentions or []), *await self._reply_sender(room_id, original)]
         new_content: dict[str, Any] = {
             "msgtype": original.get("content", {}).get("msgtype", "m.text"),
             "body": body,
@@ -447,10 +502,15 @@ class Operations:
         if html is not None:
             new_content["format"] = "org.matrix.custom.html"
             new_content["formatted_body"] = html
+        new_content["m.mentions"] = self._mentions(mentions, room_mention)
         content: dict[str, Any] = {
-            **{k: v for k, v in new_content.items() if k != "body"},
+            **{k: v for k, v in new_content.items() if k not in ("body", "m.mentions")},
             "body": f"* {body}",
             "m.new_content": new_content,
+            "m.mentions": self._mentions(
+                [u for u in mentions or [] if u not in already],
+                room_mention and not (isinstance(old, dict) and old.get("room")),
+            ),
             "m.relates_to": {"rel_type": "m.replace", "event_id": original["event_id"]},
         }
         if html is not None:

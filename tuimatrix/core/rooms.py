@@ -210,6 +210,9 @@ def direct_room_ids(m_direct: Any) -> set[str]:
     return rooms
 
 
+_NOT_MEMBERS = tuple(t for t in SUMMARY_STATE_TYPES if t != "m.room.member")
+
+
 class RoomModels:
     """Every room summary of one account, kept up to date from the store.
 
@@ -234,7 +237,13 @@ class RoomModels:
         with gc_paused():
             await self._load_account_data()
             rows = {r["room_id"]: dict(r) for r in await self.store.room_rows()}
-            states = _group_state(await self.store.state_rows(SUMMARY_STATE_TYPES))
+            states = _group_state(await self.store.state_rows(_NOT_MEMBERS))
+            # Member events are most of the state, and most summaries need only ours: read
+            # the others only for the rooms that need them (about 90% less to parse at start).
+            needy = [r for r, row in rows.items() if _needs_members(row, states.get(r, {}))]
+            members = await self.store.state_rows(("m.room.member",), room_ids=needy)
+            members += await self.store.member_rows(self.own_user_id)
+            _group_state(members, into=states)
             self.summaries = {
                 room_id: self._build(room_id, row, states.get(room_id, {}))
                 for room_id, row in rows.items()
@@ -299,9 +308,18 @@ class RoomModels:
         )
 
 
-def _group_state(rows: Iterable[Any]) -> dict[str, _State]:
+def _needs_members(row: Mapping[str, Any], state: _State) -> bool:
+    """Whether :func:`build_summary` needs all of a room's members (not just our own): for
+    a room named after its members, or one whose member counts are not stored."""
+    name = state.get(("m.room.name", ""), (None, {}))[1].get("name")
+    alias = state.get(("m.room.canonical_alias", ""), (None, {}))[1].get("alias")
+    named = (isinstance(name, str) and name) or (isinstance(alias, str) and alias)
+    return not named or row.get("joined_count") is None or row.get("invited_count") is None
+
+
+def _group_state(rows: Iterable[Any], into: dict[str, _State] | None = None) -> dict[str, _State]:
     """State rows (room id, type, state key, sender, content) by room, contents parsed."""
-    states: dict[str, _State] = {}
+    states: dict[str, _State] = {} if into is None else into
     for room_id, type_, state_key, sender, content in rows:
         state = states.get(room_id)
         if state is None:

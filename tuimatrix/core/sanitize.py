@@ -125,6 +125,8 @@ _TAG_STYLES: Final[dict[str, Style]] = {
 }
 _QUOTE_STYLE: Final = Style(dim=True)
 _NOTE_STYLE: Final = Style(dim=True, italic=True)
+#: a revealed spoiler stays marked as one
+_SPOILER_STYLE: Final = Style(bgcolor="grey30")
 _SCHEMES: Final = frozenset({"http", "https", "ftp", "mailto", "magnet"})
 _SCHEME_RE: Final = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
 # Printable ASCII minus space, quotes, backslash, backtick, <>, ^{|}: RFC 3986 characters only.
@@ -212,8 +214,9 @@ class _Frame:
 class _Converter(HTMLParser):
     """Event-driven HTML → ``Text`` with an explicit element stack (no recursion anywhere)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reveal_spoilers: bool = False) -> None:
         super().__init__(convert_charrefs=True)
+        self._reveal = reveal_spoilers
         self._parts: list[str] = []
         self._spans: list[Span] = []
         self._len = 0
@@ -285,9 +288,13 @@ class _Converter(HTMLParser):
             self._write(" ", self._space)
         self._space = None
         self._start_line()
+        style = style if style is not None else self._style()
         if self._spoiler:
-            s = _NON_SPACE_RE.sub("█", s)
-        self._write(s, style if style is not None else self._style())
+            if self._reveal:
+                style = style + _SPOILER_STYLE
+            else:
+                s = _NON_SPACE_RE.sub("█", s)
+        self._write(s, style)
 
     def _style(self) -> Style:
         return self._stack[-1].style if self._stack else Style.null()
@@ -429,12 +436,13 @@ class _Converter(HTMLParser):
             self._block()
 
 
-def html_to_text(formatted_body: str, fallback_body: str) -> Text:
+def html_to_text(formatted_body: str, fallback_body: str, *, reveal_spoilers: bool = False) -> Text:
     """Render a Matrix ``formatted_body`` (the spec's HTML subset) as styled ``Text``.
 
     Tags outside the spec's allowlist are dropped but keep their text; ``mx-reply``, scripts,
     styles and frames are dropped with their content. Every string reaching the output goes
-    through :func:`clean_text`. Unusable HTML (over ``MAX_HTML_LEN`` characters or 50,000 tags,
+    through :func:`clean_text`. Spoilers (``data-mx-spoiler``) show as "█" blocks unless
+    ``reveal_spoilers``. Unusable HTML (over ``MAX_HTML_LEN`` characters or 50,000 tags,
     a parser error, or no text while the plain body has some) falls back to
     ``plain(fallback_body)``.
     """
@@ -444,7 +452,7 @@ def html_to_text(formatted_body: str, fallback_body: str) -> Text:
     if html.count("<") > _MAX_TAGS:
         return plain(fallback_body)
     try:
-        conv = _Converter()
+        conv = _Converter(reveal_spoilers)
         conv.feed(_normalise(html))
         conv.close()
         text = conv.result()

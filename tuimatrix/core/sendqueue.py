@@ -16,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mautrix.api import Method, Path
-
 from tuimatrix.core.errors import describe_error, is_connection_error
+from tuimatrix.core.lazy import Method, Path
 from tuimatrix.core.store import Store, dumps, loads
 
 log = logging.getLogger(__name__)
@@ -26,6 +25,8 @@ log = logging.getLogger(__name__)
 QUEUED = "queued"
 SENT = "sent"
 FAILED = "failed"
+#: what a discarded message's last change says (it is gone from the queue)
+DISCARDED = "discarded"
 
 #: Back-off between attempts while the server cannot be reached (seconds).
 BACKOFF_MIN = 0.5
@@ -126,20 +127,33 @@ class SendQueue:
         row = await self.store.db.fetchrow("SELECT * FROM send_queue WHERE txn_id=$1", txn_id)
         return self._echo(row) if row else None
 
-    async def retry(self, txn_id: str) -> None:
-        """Send a failed message again (same transaction id)."""
+    async def retry(self, txn_id: str) -> LocalEcho | None:
+        """Send a failed message again (same transaction id); None if it had not failed."""
+        echo = await self.get(txn_id)
+        if echo is None or echo.state != FAILED:
+            return None
         await self.store.db.execute(
             "UPDATE send_queue SET state=$1, error=NULL WHERE txn_id=$2 AND state=$3",
             QUEUED,
             txn_id,
             FAILED,
         )
+        queued = self._replace(echo, state=QUEUED, error=None)
+        self._on_change(queued)  # the timeline shows it as sending again
         self._wakeup.set()
+        return queued
 
-    async def cancel(self, txn_id: str) -> None:
+    async def cancel(self, txn_id: str) -> LocalEcho | None:
+        """Drop a message that is not sent; its last change says DISCARDED (None if none)."""
+        echo = await self.get(txn_id)
+        if echo is None or echo.state == SENT:
+            return None
         await self.store.db.execute(
             "DELETE FROM send_queue WHERE txn_id=$1 AND state != $2", txn_id, SENT
         )
+        discarded = self._replace(echo, state=DISCARDED)
+        self._notify(discarded)
+        return discarded
 
     def start(self) -> None:
         if self._task is None:

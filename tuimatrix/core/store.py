@@ -8,17 +8,19 @@ is ``tm_version``, with migrations registered below in order.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from mautrix.client.state_store.asyncpg import PgStateStore
-from mautrix.crypto.store.asyncpg import PgCryptoStateStore, PgCryptoStore
 from mautrix.util.async_db import Connection, Database, UpgradeTable
 from yarl import URL
+
+if TYPE_CHECKING:
+    from mautrix.crypto.store.asyncpg import PgCryptoStateStore
 
 log = logging.getLogger(__name__)
 
@@ -155,33 +157,69 @@ class Store:
         self.path = path
         # Built, not formatted: session directory names contain '%', which a URL would decode.
         url = URL.build(scheme="sqlite", path=str(path.resolve()))
+        self._url = url
         self.db = Database.create(
             url,
             upgrade_table=upgrade_table,
             db_args={"min_size": 1, "max_size": 1},
             log=logging.getLogger("tuimatrix.db"),
         )
-        # mautrix's stores keep their own version tables, on the same connection.
-        self.crypto_db = Database.create(
-            url,
-            upgrade_table=PgCryptoStore.upgrade_table,
-            log=logging.getLogger("tuimatrix.db.crypto"),
-        )
-        self.crypto_db.override_pool(self.db)
-        self.state_db = Database.create(
-            url,
-            upgrade_table=PgStateStore.upgrade_table,
-            log=logging.getLogger("tuimatrix.db.state"),
-        )
-        self.state_db.override_pool(self.db)
-        self.state_store = PgCryptoStateStore(self.state_db)
+        # mautrix's crypto and state stores: built on first use, because importing them
+        # imports all of mautrix's crypto, which the room list does not need (core/lazy.py).
+        self._mautrix: tuple[Database, Database, PgCryptoStateStore] | None = None
+        self._mautrix_started = False
+        self._mautrix_lock = asyncio.Lock()
 
-    async def open(self) -> None:
+    async def open(self, *, mautrix: bool = True) -> None:
+        """Open the database; ``mautrix=False`` leaves mautrix's tables to :meth:`open_mautrix`."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         await self.db.start()
-        await self.crypto_db.start()
-        await self.state_db.start()
         self.path.chmod(0o600)
+        if mautrix:
+            await self.open_mautrix()
+
+    async def open_mautrix(self) -> None:
+        """Create or upgrade mautrix's crypto and state tables (once; after :meth:`open`)."""
+        async with self._mautrix_lock:
+            if self._mautrix_started:
+                return
+            crypto_db, state_db, _ = self._mautrix_stores()
+            await crypto_db.start()
+            await state_db.start()
+            self._mautrix_started = True
+
+    def _mautrix_stores(self) -> tuple[Database, Database, PgCryptoStateStore]:
+        if self._mautrix is None:
+            from mautrix.client.state_store.asyncpg import PgStateStore
+            from mautrix.crypto.store.asyncpg import PgCryptoStateStore, PgCryptoStore
+
+            # They keep their own version tables, on the same connection as ours.
+            crypto_db = Database.create(
+                self._url,
+                upgrade_table=PgCryptoStore.upgrade_table,
+                log=logging.getLogger("tuimatrix.db.crypto"),
+            )
+            crypto_db.override_pool(self.db)
+            state_db = Database.create(
+                self._url,
+                upgrade_table=PgStateStore.upgrade_table,
+                log=logging.getLogger("tuimatrix.db.state"),
+            )
+            state_db.override_pool(self.db)
+            self._mautrix = (crypto_db, state_db, PgCryptoStateStore(state_db))
+        return self._mautrix
+
+    @property
+    def crypto_db(self) -> Database:
+        return self._mautrix_stores()[0]
+
+    @property
+    def state_db(self) -> Database:
+        return self._mautrix_stores()[1]
+
+    @property
+    def state_store(self) -> PgCryptoStateStore:
+        return self._mautrix_stores()[2]
 
     async def close(self) -> None:
         await self.db.stop()
@@ -229,6 +267,16 @@ class Store:
                 f"SELECT * FROM rooms WHERE room_id IN ({_marks(len(chunk))})", *chunk
             )
         return rows
+
+    async def member_rows(self, user_id: str) -> list[Any]:
+        """``user_id``'s member event in every room, in the rows :meth:`state_rows` gives."""
+        return list(
+            await self.db.fetch(
+                "SELECT room_id, type, state_key, sender, content FROM room_state "
+                "WHERE type='m.room.member' AND state_key=$1",
+                user_id,
+            )
+        )
 
     async def state_rows(
         self, types: Iterable[str], room_ids: Sequence[str] | None = None

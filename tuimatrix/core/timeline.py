@@ -2,18 +2,21 @@
 
 Items carry sanitised ``rich.text.Text`` only (built with spans, never markup). Relations are
 folded in: an edit replaces its original's body (marked edited), a redaction blanks it;
-reactions and edits themselves are not items.
+reactions and edits themselves are not items. Consecutive membership events are one item.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
 
+from tuimatrix.core.media import MEDIA_TYPES, media_line, media_of
 from tuimatrix.core.sanitize import clean_line, html_to_text, plain, strip_reply_fallback
+from tuimatrix.core.threads import attach_threads, thread_root
 
 #: the message formats: a sender header over each run ("elemental"), or IRC-style columns
 FORMATS = ("elemental", "irc")
@@ -53,8 +56,11 @@ def _content(evt: Mapping[str, Any]) -> dict[str, Any]:
     return content if isinstance(content, dict) else {}
 
 
-def message_body(content: Mapping[str, Any]) -> Text:
-    """A message's content as sanitised text: HTML when given, else the plain body."""
+def message_body(content: Mapping[str, Any], *, reveal_spoilers: bool = False) -> Text:
+    """A message's content as sanitised text: HTML when given, else the plain body.
+
+    Spoilers are hidden unless ``reveal_spoilers``; media show as name and size.
+    """
     body = content.get("body")
     body = body if isinstance(body, str) else ""
     relates = content.get("m.relates_to")
@@ -63,32 +69,50 @@ def message_body(content: Mapping[str, Any]) -> Text:
         body = strip_reply_fallback(body)
     formatted = content.get("formatted_body")
     if content.get("format") == "org.matrix.custom.html" and isinstance(formatted, str):
-        text = html_to_text(formatted, body)
+        text = html_to_text(formatted, body, reveal_spoilers=reveal_spoilers)
     else:
         text = plain(body)
     msgtype = content.get("msgtype")
     if msgtype == "m.emote":
         text = Text("* ", style="italic") + text
-    elif msgtype in ("m.image", "m.file", "m.audio", "m.video"):
-        text = Text(f"[{str(msgtype)[2:]}] ", style="dim") + text
+    elif msgtype in MEDIA_TYPES:
+        text = media_line(content, text)
+    elif msgtype == "m.key.verification.request":
+        # The body is a fallback for clients without verification (spec: hide it).
+        text = Text("asked to verify keys (interactive verification)", style="dim italic")
     return text
+
+
+def _prev_content(evt: Mapping[str, Any]) -> dict[str, Any]:
+    unsigned = evt.get("unsigned")
+    prev = unsigned.get("prev_content") if isinstance(unsigned, dict) else None
+    return prev if isinstance(prev, dict) else {}
+
+
+def _member_name(evt: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """The name of the user a membership event is about (not yet cleaned): the room's name
+    for them, else the one the event (or, for a leave, the state before it) carries."""
+    state_key = evt.get("state_key")
+    target = state_key if isinstance(state_key, str) else ""
+    known = names.get(target)
+    if known and known != target:
+        return known
+    for content in (_content(evt), _prev_content(evt)):
+        displayname = content.get("displayname")
+        if isinstance(displayname, str) and displayname:
+            return displayname
+    return target
 
 
 def _membership_line(evt: Mapping[str, Any], names: Mapping[str, str]) -> str:
     content = _content(evt)
     state_key = evt.get("state_key")
     target = state_key if isinstance(state_key, str) else ""
-    displayname = content.get("displayname")
-    who = names.get(target) or (displayname if isinstance(displayname, str) else None) or target
+    who = _member_name(evt, names)
     sender_id = str(evt.get("sender", ""))
     sender = names.get(sender_id, sender_id)
     membership = content.get("membership")
-    prev = (
-        evt.get("unsigned", {}).get("prev_content", {})
-        if isinstance(evt.get("unsigned"), dict)
-        else {}
-    )
-    prev = prev if isinstance(prev, dict) else {}
+    prev = _prev_content(evt)
     if membership == "join" and prev.get("membership") == "join":
         old, new = prev.get("displayname"), content.get("displayname")
         if old != new:
@@ -105,6 +129,138 @@ def _membership_line(evt: Mapping[str, Any], names: Mapping[str, str]) -> str:
             return f"{who} was removed by {sender}"
         return f"{who} left"
     return f"{who} {verbs.get(str(membership), 'changed membership')}"
+
+
+#: What a membership event did, for coalesced runs: kind -> (one user's verb, many users' verb).
+#: The order here is the order of the parts of a run's line.
+_MEMBER_KINDS: dict[str, tuple[str, str]] = {
+    "join": ("joined", "joined"),
+    "leave": ("left", "left"),
+    "decline": ("declined the invitation", "declined invitations"),
+    "invite": ("was invited", "were invited"),
+    "remove": ("was removed", "were removed"),
+    "ban": ("was banned", "were banned"),
+    "unban": ("was unbanned", "were unbanned"),
+    "knock": ("asked to join", "asked to join"),
+    "rename": ("changed their name", "changed their names"),
+    "avatar": ("changed their avatar", "changed their avatars"),
+    "other": ("changed membership", "changed membership"),
+}
+#: names listed for a part of a run's line ("5 joined (alice, bob, carol, +2)")
+RUN_NAMES = 3
+
+
+def member_change(evt: Mapping[str, Any]) -> str:
+    """The kind of change a membership event made (a key of ``_MEMBER_KINDS``)."""
+    membership = _content(evt).get("membership")
+    prev = _prev_content(evt).get("membership")
+    by_self = evt.get("state_key") == evt.get("sender")
+    if membership == "join":
+        if prev != "join":
+            return "join"
+        if _prev_content(evt).get("displayname") != _content(evt).get("displayname"):
+            return "rename"
+        return "avatar"
+    if membership == "leave":
+        if prev == "ban":
+            return "unban"
+        if by_self:
+            return "decline" if prev == "invite" else "leave"
+        return "remove"
+    if membership in ("invite", "ban", "knock"):
+        return str(membership)
+    return "other"
+
+
+@dataclass(slots=True)
+class MembershipRun:
+    """Consecutive membership events shown as one line ("3 joined; alice left").
+
+    Each user counts once per kind of change. Adding events costs what they cost, never
+    what the run already holds, so a room with thousands of them still opens fast.
+    """
+
+    day: int  # the local day of the run: a run never crosses a date line
+    #: the line of the run's only event, kept while it has just one (it says more)
+    single: str
+    event_ids: list[str] = field(default_factory=list)
+    #: kind -> user id -> cleaned display name, in first-seen order
+    changes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def add(self, evt: Mapping[str, Any], names: Mapping[str, str]) -> None:
+        self.event_ids.append(str(evt.get("event_id", "")))
+        users = self.changes.setdefault(member_change(evt), {})
+        user_id = str(evt.get("state_key", ""))
+        if user_id not in users:
+            users[user_id] = clean_line(_member_name(evt, names))
+
+    def absorb(self, other: MembershipRun) -> None:
+        """Take ``other``'s events in (costs ``other``'s size only)."""
+        self.event_ids.extend(other.event_ids)
+        for kind, users in other.changes.items():
+            mine = self.changes.setdefault(kind, {})
+            for user_id, name in users.items():
+                mine.setdefault(user_id, name)
+
+    def line(self) -> str:
+        """The run's line, e.g. "3 joined (alice, bob, carol); dave left".
+
+        Its cost is bounded by the kinds of change, not by the number of events."""
+        if len(self.event_ids) == 1:
+            return self.single
+        parts = []
+        for kind, (one, many) in _MEMBER_KINDS.items():
+            users = self.changes.get(kind)
+            if not users:
+                continue
+            if len(users) == 1:
+                parts.append(f"{next(iter(users.values()))} {one}")
+                continue
+            shown = [name for name, _ in zip(users.values(), range(RUN_NAMES), strict=False)]
+            more = f", +{len(users) - RUN_NAMES}" if len(users) > RUN_NAMES else ""
+            parts.append(f"{len(users):,} {many} ({', '.join(shown)}{more})")
+        return "; ".join(parts)
+
+
+def local_day(ts: int) -> int:
+    """The local calendar day of ``ts`` (ms from the server, so possibly absurd)."""
+    try:
+        return datetime.fromtimestamp(ts / 1000).toordinal()
+    except (OverflowError, OSError, ValueError):
+        return 0
+
+
+def membership_run(item: TimelineItem) -> MembershipRun | None:
+    run = item.extra.get("members")
+    return run if isinstance(run, MembershipRun) else None
+
+
+def run_item(item: TimelineItem, run: MembershipRun) -> TimelineItem:
+    """A fresh item (the view caches by identity) showing ``run`` in ``item``'s place."""
+    return TimelineItem(
+        key=item.key,
+        sender_id=item.sender_id,
+        sender=item.sender,
+        ts=item.ts,
+        body=plain(clean_line(run.line()), "dim"),
+        is_notice=True,
+        event_type=item.event_type,
+        extra={**item.extra, "members": run},
+    )
+
+
+def merge_runs(older: TimelineItem, newer: TimelineItem, keep: TimelineItem) -> TimelineItem | None:
+    """One item for two adjacent membership runs, keyed as ``keep`` (one of them); None if
+    they cannot merge (not both runs, or on different days). ``keep``'s run takes the other's
+    in, so the cost is the size of the other run."""
+    a, b = membership_run(older), membership_run(newer)
+    if a is None or b is None or a.day != b.day:
+        return None
+    target, other = (a, b) if keep is older else (b, a)
+    target.absorb(other)
+    merged = run_item(keep, target)
+    merged.ts = min(older.ts, newer.ts)
+    return merged
 
 
 #: One-liners for state events: (template, the content field it shows). None hides the event.
@@ -168,14 +324,26 @@ def build_items(
             target = evt.get("redacts") or content.get("redacts")
             if isinstance(target, str):
                 redacted.add(target)
-    items = []
+    items: list[TimelineItem] = []
     # Senders repeat: clean each display name once, not once per event.
     senders: dict[str, str] = {}
     for evt in events:
+        if evt.get("type") == "m.room.member" and items:
+            # Consecutive membership events join the run before them (one line per run).
+            run = membership_run(items[-1])
+            ts = evt.get("origin_server_ts")
+            if run is not None and run.day == local_day(ts if isinstance(ts, int) else 0):
+                run.add(evt, names)
+                continue
         item = event_item(evt, names, edits, redacted, senders)
         if item is not None:
             items.append(item)
+    for i, item in enumerate(items):
+        run = membership_run(item)
+        if run is not None and len(run.event_ids) > 1:
+            items[i] = run_item(item, run)
     attach_relations(items, events, names, redacted, own_user_id)
+    attach_threads(items, events, names)
     return items
 
 
@@ -197,16 +365,11 @@ def reply_preview(original: Mapping[str, Any], names: Mapping[str, str]) -> Text
     return text + first
 
 
-def attach_relations(
-    items: list[TimelineItem],
-    events: list[Mapping[str, Any]],
-    names: Mapping[str, str],
-    redacted: set[str],
-    own_user_id: str,
-) -> None:
-    """Reactions under their messages, and reply previews (see build_items)."""
-    by_id = {str(e.get("event_id")): e for e in events}
-    reactions: dict[str, dict[str, set[str]]] = {}
+def _reactions(
+    events: Iterable[Mapping[str, Any]], redacted: set[str]
+) -> dict[str, dict[str, dict[str, None]]]:
+    """target event id -> reaction key -> the senders (an ordered set), redactions left out."""
+    reactions: dict[str, dict[str, dict[str, None]]] = {}
     for evt in events:
         if evt.get("type") != "m.reaction" or evt.get("event_id") in redacted:
             continue
@@ -216,7 +379,46 @@ def attach_relations(
         target, key = relates.get("event_id"), relates.get("key")
         if isinstance(target, str) and isinstance(key, str) and key:
             # Counted once per sender, as the spec asks clients to.
-            reactions.setdefault(target, {}).setdefault(key, set()).add(str(evt.get("sender")))
+            reactions.setdefault(target, {}).setdefault(key, {})[str(evt.get("sender"))] = None
+    return reactions
+
+
+def _redacted_ids(events: Iterable[Mapping[str, Any]]) -> set[str]:
+    redacted = set()
+    for evt in events:
+        if evt.get("type") == "m.room.redaction":
+            target = evt.get("redacts") or _content(evt).get("redacts")
+            if isinstance(target, str):
+                redacted.add(target)
+    return redacted
+
+
+def reaction_senders(
+    events: Sequence[Mapping[str, Any]], target: str, names: Mapping[str, str]
+) -> list[tuple[str, list[str]]]:
+    """Who reacted to ``target`` with what: (key, sanitised display names), in order seen."""
+    by_key = _reactions(events, _redacted_ids(events)).get(target, {})
+    return [
+        (clean_line(key), [clean_line(names.get(user, user)) for user in senders])
+        for key, senders in by_key.items()
+    ]
+
+
+def reactions_text(reactions: list[tuple[str, list[str]]]) -> str:
+    """One line per reaction key: "👍 alice, bob"."""
+    return "\n".join(f"{key} {', '.join(senders)}" for key, senders in reactions)
+
+
+def attach_relations(
+    items: list[TimelineItem],
+    events: list[Mapping[str, Any]],
+    names: Mapping[str, str],
+    redacted: set[str],
+    own_user_id: str,
+) -> None:
+    """Reactions under their messages, and reply previews (see build_items)."""
+    by_id = {str(e.get("event_id")): e for e in events}
+    reactions = _reactions(events, redacted)
     for item in items:
         if item.is_notice or item.redacted:
             continue
@@ -274,6 +476,8 @@ def event_item(
             **extra,
         )
 
+    if thread_root(evt) is not None:
+        return None  # a thread reply: its root shows a summary, the thread screen shows it
     if kind == "m.room.message":
         relates = content.get("m.relates_to")
         if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
@@ -281,17 +485,59 @@ def event_item(
         if (redacted and event_id in redacted) or (not content and "redacted_because" in unsigned):
             return item(Text("[deleted]", style="dim italic"), redacted=True)
         edit = edits.get(event_id) if edits else None
-        return item(message_body(_content(edit) if edit else content), edited=edit is not None)
-    if kind in ("m.reaction", "m.room.redaction"):
-        return None
+        shown = item(message_body(_content(edit) if edit else content), edited=edit is not None)
+        warning = (e2ee_warning(edit) if edit else "") or e2ee_warning(evt)
+        if warning:
+            shown.extra["e2ee_warning"] = warning
+        media = media_of(_content(edit) if edit else content)
+        if media is not None:
+            shown.extra["media"] = media  # for inline images
+        return shown
+    if kind in ("m.reaction", "m.room.redaction") or kind.startswith("m.key.verification."):
+        return None  # verification steps: the request line and the verification window say it
     if kind == "m.room.encrypted":
-        return item(Text("[encrypted message]", style="dim italic"))
+        if "redacted_because" in unsigned:
+            return item(Text("[deleted]", style="dim italic"), redacted=True)
+        return item(Text(undecrypted_text(evt, sender), style="dim italic"))
     if kind == "m.room.member":
-        return item(plain(clean_line(_membership_line(evt, names)), "dim"), notice=True)
+        member_line = clean_line(_membership_line(evt, names))
+        run = MembershipRun(local_day(ts if isinstance(ts, int) else 0), member_line)
+        run.add(evt, names)
+        return item(plain(member_line, "dim"), notice=True, extra={"members": run})
     if isinstance(evt.get("state_key"), str):
         line = _state_line(evt, sender)
         return None if line is None else item(plain(clean_line(line), "dim"), notice=True)
     return item(plain(clean_line(f"[{kind}]"), "dim"), notice=True)
+
+
+#: what a message decrypted with a key of this trust (core/crypto.py) is marked with
+E2EE_WARNINGS = {
+    "unverified": "unverified device",
+    "unknown-device": "unknown device",
+    "blacklisted": "blocked device",
+    "forwarded": "authenticity not guaranteed",
+}
+
+
+def e2ee_warning(evt: Mapping[str, Any]) -> str:
+    """The warning a decrypted event carries ("" when its sender's device is trusted)."""
+    e2ee = evt.get("tm_e2ee")
+    trust = e2ee.get("trust") if isinstance(e2ee, dict) else None
+    return E2EE_WARNINGS.get(trust, "") if isinstance(trust, str) else ""
+
+
+def undecrypted_text(evt: Mapping[str, Any], sender: str) -> str:
+    """The placeholder of an event whose key we lack: why, and what we wait for.
+
+    ``sender`` is already clean; the reason in ``tm_e2ee`` is our own text (core/crypto.py).
+    """
+    e2ee = evt.get("tm_e2ee")
+    error = e2ee.get("error") if isinstance(e2ee, dict) else None
+    if isinstance(error, str):
+        return f"🔒 {clean_line(error)}"
+    device = _content(evt).get("device_id")
+    whose = f"{sender}'s device {clean_line(device)}" if isinstance(device, str) else sender
+    return f"🔒 waiting for the key from {whose}…"
 
 
 def echo_item(echo: Any, sender_id: str, sender: str, now_ms: int) -> TimelineItem:
@@ -317,8 +563,9 @@ def transaction_id(evt: Mapping[str, Any]) -> str | None:
 
 
 def is_relation(evt: Mapping[str, Any]) -> bool:
-    """Events that change other items (edits, redactions, reactions) rather than add one."""
-    if evt.get("type") in ("m.room.redaction", "m.reaction"):
+    """Events that change other items (edits, redactions, reactions, thread replies: their
+    root's summary) rather than add one."""
+    if evt.get("type") in ("m.room.redaction", "m.reaction") or thread_root(evt) is not None:
         return True
     relates = _content(evt).get("m.relates_to")
     return isinstance(relates, dict) and relates.get("rel_type") == "m.replace"

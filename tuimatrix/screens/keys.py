@@ -25,7 +25,10 @@ class KeysScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Keys (config.toml [keys], [keys.room-list], [keys.room]) — escape closes")
+            yield Label(
+                "Keys (config.toml [keys], [keys.room-list], [keys.room], [keys.thread])"
+                " — escape closes"
+            )
             table: DataTable[str] = DataTable(cursor_type="row")
             table.add_columns("where", "key", "runs", "what")
             table.add_rows(self.rows)

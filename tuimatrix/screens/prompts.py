@@ -191,12 +191,15 @@ class TextPromptScreen(ModalScreen[str | None]):
         suggestions: Sequence[str] = (),
         choices: tuple[str, ...] = (),
         initial: str = "",
+        secret: bool = False,
     ) -> None:
         super().__init__()
         self.title_text = title
         self.suggestions = list(suggestions)
         self.choices = choices
         self.initial = initial
+        #: a password or key: typed blind
+        self.secret = secret
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -204,7 +207,7 @@ class TextPromptScreen(ModalScreen[str | None]):
             if self.choices:
                 yield OptionList(*(Option(c, id=c) for c in self.choices))
             else:
-                yield Input(value=self.initial)
+                yield Input(value=self.initial, password=self.secret)
                 if self.suggestions:
                     yield OptionList(id="suggestions")
 

@@ -15,8 +15,9 @@ from textual.widgets import Label
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import describe_error
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.core.sendqueue import LocalEcho
+from tuimatrix.core.sendqueue import DISCARDED, LocalEcho
 from tuimatrix.core.sync import SyncChanges
+from tuimatrix.core.threads import thread_root
 from tuimatrix.core.timeline import (
     TimelineItem,
     build_items,
@@ -28,6 +29,7 @@ from tuimatrix.core.timeline import (
     transaction_id,
 )
 from tuimatrix.screens.base import UsesApp
+from tuimatrix.screens.room_reading import RoomReading
 from tuimatrix.widgets.composer import Composer
 from tuimatrix.widgets.status import StatusLine
 from tuimatrix.widgets.timeline import TimelineView
@@ -36,7 +38,7 @@ from tuimatrix.widgets.timeline import TimelineView
 PAGE = 50
 
 
-class RoomScreen(UsesApp, Screen[None]):
+class RoomScreen(UsesApp, RoomReading, Screen[None]):
     BINDINGS = [
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
@@ -80,13 +82,27 @@ class RoomScreen(UsesApp, Screen[None]):
     async def on_mount(self) -> None:
         self.tm.apply_keys(self, "room")
         self.timeline.set_format(self.tm.message_format(self.account, self.room_id))
-        self.query_one(Composer).focus()
+        self._hide_membership = self.tm.hides_membership(self.account, self.room_id)
+        composer = self.query_one(Composer)
+        composer.mentionables = lambda: (self.names, self._known_aliases())
+        composer.focus()
         await self.reload()
         self.tm.refresh_status()
 
     def on_screen_resume(self) -> None:
         self.query_one(Composer).focus()
         self._mark_read()
+
+    def on_screen_suspend(self) -> None:
+        # A prompt over the room is not leaving it, nor is a view of the same room (a
+        # thread); switching elsewhere (or closing the room) is.
+        current = self.app.screen
+        same_room = (
+            getattr(current, "room_id", None) == self.room_id
+            and getattr(current, "account", None) is self.account
+        )
+        if self not in self.app.screen_stack and not same_room:
+            self.leave_markers()
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -99,13 +115,15 @@ class RoomScreen(UsesApp, Screen[None]):
         items += [
             echo_item(echo, self.account.user_id, self._own_name(), now)
             for echo in await self.account.send_queue.pending(self.room_id)
+            if thread_root(echo.content) is None  # thread replies show in their thread
         ]
         self.timeline.set_items(items)
+        self.load_markers()
         self._mark_read()
 
     def _items_for(self, events: list[dict[str, Any]]) -> list[TimelineItem]:
         """Items for ``events``; replies to messages not among them are looked up after."""
-        items = build_items(events, self.names, self.account.user_id)
+        items = self.visible_items(build_items(events, self.names, self.account.user_id))
         missing = [item for item in items if "reply_to" in item.extra]
         if missing:
             self._resolve_replies(missing)
@@ -170,6 +188,7 @@ class RoomScreen(UsesApp, Screen[None]):
         if older:
             self.events = older + self.events
             timeline.prepend(self._items_for(older))
+            self.show_markers()
 
     # -- live changes ------------------------------------------------------------------------------
 
@@ -186,7 +205,17 @@ class RoomScreen(UsesApp, Screen[None]):
                 self._show_typing(change.typing[self.room_id])
             if self.room_id in change.rooms:
                 self.query_one("#room-header", Label).update(self._header())
-        elif isinstance(change, LocalEcho) and change.room_id == self.room_id:
+                self.markers_changed(change.account_data)
+            if self.room_id in change.receipts:
+                self.load_receipts()
+        elif (
+            isinstance(change, LocalEcho)
+            and change.room_id == self.room_id
+            and thread_root(change.content) is None  # thread replies show in their thread
+        ):
+            if change.state == DISCARDED:
+                self.timeline.remove_item(change.txn_id)
+                return
             item = echo_item(
                 change, self.account.user_id, self._own_name(), int(time.time() * 1000)
             )
@@ -206,7 +235,7 @@ class RoomScreen(UsesApp, Screen[None]):
         else:
             for evt in events:
                 item = event_item(evt, self.names)
-                if item is not None:
+                if item is not None and self.visible_items([item]):
                     target = reply_target(evt)
                     if target:
                         # A live reply: its quote comes from what is loaded, or is fetched.
@@ -223,6 +252,7 @@ class RoomScreen(UsesApp, Screen[None]):
         if self._retry_older:
             self._retry_older = False
             self.timeline.recheck_top()
+        self.show_markers()
         self._mark_read()
 
     async def _refresh_names(self) -> None:
@@ -249,7 +279,8 @@ class RoomScreen(UsesApp, Screen[None]):
     @work(group="read-marker", exclusive=True)
     async def _send_read_marker(self, event_id: str) -> None:
         try:
-            await self.account.mark_read(self.room_id, event_id)
+            # The receipt only: the fully-read marker moves when the user leaves.
+            await self.account.mark_read(self.room_id, event_id, fully_read=False)
         except Exception:
             self._read_up_to = None  # try again with the next event
 
@@ -257,9 +288,30 @@ class RoomScreen(UsesApp, Screen[None]):
 
     @on(Composer.Submitted)
     async def _send(self, event: Composer.Submitted) -> None:
-        await self.account.send_text(self.room_id, event.text)
+        message = event.message
+        try:
+            await self.account.send_text(
+                self.room_id,
+                message.body,
+                html=message.html,
+                emote=message.emote,
+                mentions=list(message.user_ids),
+                room_mention=message.room,
+            )
+        except Exception as e:
+            self.tm.notify_status(f"not sent: {describe_error(e)}", error=True)
+            return
         self.timeline.scroll_to_latest()
         self._typing(False)
+
+    @on(Composer.Refused)
+    def _refused(self, event: Composer.Refused) -> None:
+        self.tm.notify_status(event.reason, error=True)
+
+    def _known_aliases(self) -> list[str]:
+        """Room aliases the account knows (its rooms' canonical aliases), for completion."""
+        rooms = self.account.rooms.summaries.values()
+        return [r.canonical_alias for r in rooms if r.canonical_alias]
 
     @on(Composer.Typing)
     def _typing_started(self) -> None:

@@ -1,9 +1,13 @@
-"""The message composer: a growing text area where enter sends and shift+enter breaks the line."""
+"""The message composer: a growing text area where enter sends and shift+enter breaks the line.
+
+Tab after ``@na`` or ``#al`` completes a member or a room alias (again: the next candidate); the
+completed name becomes a pill (a mention) when the message is sent.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,10 +15,23 @@ from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
+from tuimatrix.core.completion import Candidate, mention_candidates, mention_word
+from tuimatrix.core.compose import Outgoing, composer_message
+from tuimatrix.core.errors import UserError
+from tuimatrix.core.markdown import pill_pattern
+
 #: keys that insert a line break instead of sending. Terminals report shift/alt+enter in several
 #: spellings: kitty protocol ("shift+enter"), xterm modifyOtherKeys ("shift+\r"), and ctrl+j is
 #: the bare line feed every terminal can send.
 NEWLINE_KEYS = frozenset({"shift+enter", "alt+enter", "ctrl+j", "shift+\r", "alt+\r"})
+
+
+#: Gives the room's members (user id → display name) and the room aliases known.
+Mentionables = Callable[[], tuple[Mapping[str, str], Iterable[str]]]
+
+
+def _no_mentionables() -> tuple[Mapping[str, str], Iterable[str]]:
+    return {}, []
 
 
 class Composer(TextArea):
@@ -40,6 +57,14 @@ class Composer(TextArea):
         """The user pressed enter on a non-blank message."""
 
         text: str
+        #: what to send: markdown, emote, mentions (see ``core.compose``)
+        message: Outgoing
+
+    @dataclass
+    class Refused(Message):
+        """Enter on text that cannot be sent (an unknown ``/command``): it stays in place."""
+
+        reason: str
 
     class Typing(Message):
         """The user is typing (posted at most every ``TYPING_INTERVAL`` seconds)."""
@@ -79,6 +104,14 @@ class Composer(TextArea):
         self._recall: int | None = None
         # Text we loaded ourselves: its Changed message is not the user typing.
         self._loaded: str | None = None
+        #: the room's members (user id → display name) and the room aliases known, for tab
+        #: completion; read at each tab, so the screen's current names are used
+        self.mentionables: Mentionables = _no_mentionables
+        # Completed names in the draft → the Matrix id each mentions; per sent message too.
+        self._pills: dict[str, str] = {}
+        self._sent_pills: dict[str, dict[str, str]] = {}
+        # The completion tab cycles through: candidates, index, where the insertion starts.
+        self._cycle: tuple[list[Candidate], int, tuple[int, int], str] | None = None
 
     @property
     def sent_history(self) -> list[str]:
@@ -91,10 +124,19 @@ class Composer(TextArea):
         text = self.text.rstrip().lstrip("\n")
         if not text.strip():
             return
-        self.post_message(self.Submitted(text))
+        pills = self.pills
+        try:
+            message = composer_message(text, pills)
+        except UserError as e:
+            self.post_message(self.Refused(str(e)))
+            return
+        self.post_message(self.Submitted(text, message))
         if not self._history or self._history[-1] != text:
             self._history.append(text)
             del self._history[: -self.HISTORY_SIZE]
+        self._sent_pills[text] = pills
+        for old in set(self._sent_pills) - set(self._history):
+            del self._sent_pills[old]
         self._recall = None
         self._stop_typing()
         self._load("")
@@ -108,11 +150,60 @@ class Composer(TextArea):
             event.stop()
             event.prevent_default()
             self.submit()
+        elif event.key == "tab" and self.complete():
+            event.stop()
+            event.prevent_default()
         elif event.key in NEWLINE_KEYS:
             event.stop()
             event.prevent_default()
             start, end = self.selection
             self.replace("\n", start, end, maintain_selection_offset=False)
+
+    @property
+    def pills(self) -> dict[str, str]:
+        """The completed names still in the text → the ids they mention."""
+        text = self.text
+        return {n: t for n, t in self._pills.items() if pill_pattern(n).search(text)}
+
+    def complete(self) -> bool:
+        """Complete the ``@``/``#`` word at the cursor, or the next candidate on a second tab.
+
+        False when there is nothing to complete (tab then moves the focus, as usual).
+        """
+        row, col = self.cursor_location
+        if self._cycle is not None:
+            candidates, index, start, inserted = self._cycle
+            end = (start[0], start[1] + len(inserted))
+            if (row, col) == end and self.get_text_range(start, end) == inserted:
+                index = (index + 1) % len(candidates)
+                self._insert(candidates, index, start, end)
+                return True
+        line = self.document.get_line(row)[:col]
+        word = mention_word(line)
+        if word is None:
+            return False
+        candidates = mention_candidates(word, *self.mentionables())
+        if not candidates:
+            return False
+        start = (row, col - len(word))
+        self._insert(candidates, 0, start, (row, col))
+        return True
+
+    def _insert(
+        self,
+        candidates: list[Candidate],
+        index: int,
+        start: tuple[int, int],
+        end: tuple[int, int],
+    ) -> None:
+        candidate = candidates[index]
+        # "Name: " opens a message addressed to someone, as other clients write it.
+        at_start = start == (0, 0) and candidate.target.startswith("@")
+        inserted = candidate.text + (": " if at_start else " ")
+        self.replace(inserted, start, end, maintain_selection_offset=False)
+        if candidate.target != "@room":  # @room is a keyword, not a link
+            self._pills[candidate.text] = candidate.target
+        self._cycle = (candidates, index, start, inserted)
 
     def _on_text_area_changed(self, event: TextArea.Changed) -> None:
         if event.text_area is not self:
@@ -160,6 +251,8 @@ class Composer(TextArea):
 
     def _load(self, text: str) -> None:
         self._loaded = text
+        self._pills = dict(self._sent_pills.get(text, {}))
+        self._cycle = None
         self.load_text(text)
         self.move_cursor(self.document.end)
 

@@ -289,6 +289,10 @@ class RoomTree(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         """Line ``y`` of the view: the column titles, then the rows from the scroll offset."""
+        if self._width != self.scrollable_content_region.width:
+            # The first frame is painted before the first Resize arrives: lay out now, or
+            # that frame would show no rooms.
+            self._relayout()
         width = self._width
         if y == 0:
             key: tuple[object, ...] = ("titles", self._layout, width)

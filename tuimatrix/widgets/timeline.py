@@ -28,8 +28,17 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tuimatrix import idle_gc
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.core.timeline import FAILED, FORMATS, SENDING, TimelineItem
+from tuimatrix.core.timeline import (
+    FAILED,
+    FORMATS,
+    SENDING,
+    TimelineItem,
+    membership_run,
+    merge_runs,
+)
+from tuimatrix.widgets.inline_image import image_rows, image_strips
 
 #: after this much quiet a sender's next message gets a fresh header
 HEADER_GAP_MS = 10 * 60 * 1000
@@ -54,8 +63,12 @@ SENDER_COLOURS = (
     "#17998a",  # teal
 )
 
-# (item, width, date line, header line, strips): valid while all four inputs are the same.
-_Rendered = tuple[TimelineItem, int, bool, bool, list[Strip]]
+#: the fully-read marker's line, under the last event the user had read
+MARKER_LABEL = "── new messages ──"
+
+# (item, width, date line, header line, marker line, receipts label, strips): valid while
+# all the inputs before the strips are the same.
+_Rendered = tuple[TimelineItem, int, bool, bool, bool, str, list[Strip]]
 
 
 def sender_colour(sender_id: str) -> str:
@@ -91,9 +104,10 @@ def _heads(prev: TimelineItem | None, item: TimelineItem, new_day: bool) -> tupl
 
 
 def _extra_rows(item: TimelineItem) -> int:
-    """The reply quote above a message and the reactions line below it."""
+    """The reply quote above a message, the reactions and thread summary lines below it."""
     reply = "reply" in item.extra or "reply_to" in item.extra
-    return int(reply) + int(bool(item.extra.get("reactions")))
+    extra = int(reply) + int(bool(item.extra.get("reactions"))) + int("thread" in item.extra)
+    return extra + (image_rows(item) if "media" in item.extra else 0)
 
 
 def _suffixes(item: TimelineItem) -> list[tuple[str, bool]]:
@@ -101,10 +115,15 @@ def _suffixes(item: TimelineItem) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     if item.edited:
         out.append((" (edited)", False))
+    warning = item.extra.get("e2ee_warning")
+    if warning:
+        out.append((f" ⚠ {warning}", False))
     if item.state == SENDING:
         out.append((" (sending…)", False))
     elif item.state == FAILED:
-        out.append((f" (failed: {clean_line(item.error) or 'unknown error'})", True))
+        # Says what can be done about it: the commands (their keys are the user's to change).
+        reason = clean_line(item.error) or "unknown error"
+        out.append((f" ✗ not sent: {reason} (retry-send, discard-send)", True))
     return out
 
 
@@ -114,6 +133,7 @@ class TimelineView(ScrollView, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "timeline--dim",
         "timeline--error",
+        "timeline--marker",
         "timeline--selected",
     }
 
@@ -125,6 +145,7 @@ class TimelineView(ScrollView, can_focus=True):
         overflow-y: auto;
         & > .timeline--dim { color: $text-muted; }
         & > .timeline--error { color: $text-error; }
+        & > .timeline--marker { color: $accent; text-style: bold; }
         & > .timeline--selected { background: $accent 30%; }
     }
     """
@@ -157,6 +178,7 @@ class TimelineView(ScrollView, can_focus=True):
         self._offsets: list[int] = [0]
         self._width = 0
         self._strips: LRUCache[str, _Rendered] = LRUCache(1024)
+        self._base: Style | None = None
         self._loading = False
         self._at_start = False
         self._follow = True
@@ -164,6 +186,11 @@ class TimelineView(ScrollView, can_focus=True):
         self._near_top_posted = True
         self._selected: str | None = None
         self._format = "elemental"
+        # Event ids folded into a membership run -> the run's item key.
+        self._aliases: dict[str, str] = {}
+        # Item key -> "✓ alice, bob +3"; and the item the fully-read line sits under.
+        self._receipts: dict[str, str] = {}
+        self._marker: str | None = None
 
     # -- public API ------------------------------------------------------------------------
 
@@ -176,10 +203,12 @@ class TimelineView(ScrollView, can_focus=True):
         """Replace everything and scroll to the bottom."""
         self._items = []
         self._index = {}
+        self._aliases = {}
         for item in items:
             if item.key not in self._index:
                 self._index[item.key] = len(self._items)
                 self._items.append(item)
+                self._alias_run(item)
         self._strips.clear()
         self._near_top_posted = False
         self._follow = True
@@ -200,9 +229,22 @@ class TimelineView(ScrollView, can_focus=True):
         changed: list[int] = []
         for item in items:
             i = self._index.get(item.key)
+            if i is None and item.key in self._aliases:
+                continue  # already shown, inside a membership run
+            if i is None and self._items and membership_run(item) is not None:
+                # A membership event after a run joins it: one line per run, at any seam.
+                last = self._items[-1]
+                merged = merge_runs(last, item, keep=last)
+                if merged is not None:
+                    self._items[-1] = merged
+                    self._alias_run(item, merged.key)
+                    if len(self._items) - 1 < start:
+                        changed.append(len(self._items) - 1)
+                    continue
             if i is None:
                 self._index[item.key] = len(self._items)
                 self._items.append(item)
+                self._alias_run(item)
             else:
                 self._items[i] = item
                 self._strips.discard(item.key)
@@ -213,7 +255,8 @@ class TimelineView(ScrollView, can_focus=True):
             self._heads.extend([(False, False)] * added)
             for i in changed:
                 self._measure(i, i + 2, offsets=False)
-            self._measure(start, len(self._items))
+            # From the old last item: its fully-read line shows once something follows it.
+            self._measure(max(start - 1, 0), len(self._items))
         self._reflow(anchor, follow)
 
     def prepend(self, items: Iterable[TimelineItem]) -> None:
@@ -225,15 +268,29 @@ class TimelineView(ScrollView, can_focus=True):
         new: list[TimelineItem] = []
         seen = set(self._index)
         for item in items:
-            if item.key not in seen:
+            if item.key not in seen and item.key not in self._aliases:
                 seen.add(item.key)
                 new.append(item)
         self._near_top_posted = False
+        follow = self._follow
+        anchor = None if follow else self._anchor()
+        if new and self._items:
+            # Older membership events just above a run join it (the run keeps its key).
+            first = self._items[0]
+            merged = merge_runs(new[-1], first, keep=first)
+            if merged is not None:
+                self._alias_run(new.pop(), merged.key)
+                self._items[0] = merged
+                if not new:
+                    if self._laid_out:
+                        self._measure(0, 1)
+                    self._reflow(anchor, follow)
+                    return
         if not new:
             self._check_near_top()
             return
-        follow = self._follow
-        anchor = None if follow else self._anchor()
+        for item in new:
+            self._alias_run(item)
         self._items[:0] = new
         self._reindex()
         if self._laid_out:
@@ -282,8 +339,52 @@ class TimelineView(ScrollView, can_focus=True):
         if self._laid_out:
             del self._blocks[i]
             del self._heads[i]
-            self._measure(i, i + 1)
+            # From the item before: it may now be the last (a fully-read line hides there).
+            self._measure(max(i - 1, 0), i + 1)
         self._reflow(anchor, follow)
+
+    def item_key_for(self, event_id: str) -> str | None:
+        """The key of the item showing ``event_id`` (itself, or the membership run it is in)."""
+        if event_id in self._index:
+            return event_id
+        key = self._aliases.get(event_id)
+        return key if key is not None and key in self._index else None
+
+    @property
+    def fully_read_key(self) -> str | None:
+        """The item the fully-read line sits under (None: no line)."""
+        return self._marker
+
+    def set_fully_read(self, key: str | None) -> None:
+        """Draw the fully-read line under the item ``key`` (hidden while it is the last one)."""
+        if key == self._marker:
+            return
+        old, self._marker = self._marker, key
+        self._redecorate({k for k in (old, key) if k is not None})
+
+    def set_receipts(self, labels: dict[str, str]) -> None:
+        """Others' read receipts: item key -> a short label drawn right-aligned on its line."""
+        old, self._receipts = self._receipts, dict(labels)
+        changed = {k for k in old.keys() | labels.keys() if old.get(k) != labels.get(k)}
+        self._redecorate(changed)
+
+    @property
+    def receipts(self) -> dict[str, str]:
+        """The receipt labels shown, by item key (a copy)."""
+        return dict(self._receipts)
+
+    def show_item(self, key: str, *, end: bool = False) -> bool:
+        """Scroll so the item ``key`` (its last row with ``end``) is a third down the view;
+        False if it is not shown."""
+        i = self._index.get(key)
+        if i is None or not self._laid_out:
+            return False
+        row = self._top_rows + (self._offsets[i + 1] - 1 if end else self._offsets[i])
+        target = max(0, row - self.scrollable_content_region.height // 3)
+        self._follow = target >= self.max_scroll_y
+        self._scroll_y_to(target)
+        self.refresh()
+        return True
 
     def recheck_top(self) -> None:
         """Post :class:`NearTop` again if the view is (still) near the top.
@@ -376,24 +477,68 @@ class TimelineView(ScrollView, can_focus=True):
 
     # -- the format: one place that decides how an item looks -----------------------------
 
-    def item_height(self, item: TimelineItem, *, date: bool, header: bool, width: int) -> int:
-        """The number of rows :meth:`render_item` returns, computed without rendering."""
+    def item_height(
+        self, item: TimelineItem, *, date: bool, header: bool, width: int, marker: bool = False
+    ) -> int:
+        """The number of rows :meth:`render_item` returns, computed without rendering.
+
+        An item with receipts is the exception: whether its label fits on the last line is
+        known only from the rendered rows (only a few items, one per reader, have one).
+        """
+        if item.key in self._receipts:
+            return len(self.render_item(item, date=date, header=header, width=width)) + marker
         if item.is_notice:
-            return date + 1
+            return date + 1 + marker
         if self._format == "irc":
             rows = self._body_rows(item, width - IRC_NAME - 1 - IRC_TIME)
-            return date + rows + _extra_rows(item)
-        return date + header + self._body_rows(item, width - INDENT) + _extra_rows(item)
+            return date + rows + _extra_rows(item) + marker
+        return date + header + self._body_rows(item, width - INDENT) + _extra_rows(item) + marker
 
     def render_item(
+        self, item: TimelineItem, *, date: bool, header: bool, width: int, marker: bool = False
+    ) -> list[Strip]:
+        """Render one item to ``width``-cell rows; exactly :meth:`item_height` of them.
+
+        Elemental: date line, then a header (sender in their colour, dim time), then the body
+        wrapped and indented; a notice is one dim, indented, truncated line. Others' receipts
+        go right-aligned on the last line (or a line of their own when it is full), and
+        ``marker`` adds the fully-read line under everything.
+        """
+        rows = self._item_body_rows(item, date=date, header=header, width=width)
+        label = self._receipts.get(item.key)
+        if label:
+            # IRC: a one-line message ends with its time column; the label goes before it.
+            quoted = "reply" in item.extra or "reply_to" in item.extra
+            timed = self._format == "irc" and not item.is_notice and len(rows) == date + quoted + 1
+            rows = self._with_receipts(rows, label, width, IRC_TIME if timed else 0)
+        if marker:
+            style = self.get_component_rich_style("timeline--marker")
+            rows.append(self._line(Text(MARKER_LABEL, style=style, justify="center"), width))
+        return rows
+
+    def _with_receipts(
+        self, rows: list[Strip], label: str, width: int, right: int = 0
+    ) -> list[Strip]:
+        """The receipt label right-aligned on the last row (before its last ``right`` cells),
+        or on a row of its own when that one is full."""
+        dim = self.get_component_rich_style("timeline--dim")
+        text = Text(label, style=dim)
+        text.truncate(max(1, width - INDENT), overflow="ellipsis")
+        tag = Strip(self._segments(text))
+        end = max(0, width - right)
+        last, tail = rows[-1].crop(0, end), rows[-1].crop(end, width)
+        # Wrapped lines come padded to the width: what counts is up to the last visible cell.
+        used = cell_len(last.text.rstrip())
+        if used + 1 + tag.cell_length <= end:
+            gap = Strip([Segment(" " * (end - used - tag.cell_length))])
+            rows[-1] = Strip.join([last.crop(0, used), gap, tag, tail])
+        else:
+            rows.append(Strip([Segment(" " * (width - tag.cell_length)), *tag]).crop(0, width))
+        return rows
+
+    def _item_body_rows(
         self, item: TimelineItem, *, date: bool, header: bool, width: int
     ) -> list[Strip]:
-        """Render one item ("Elemental" format) to ``width``-cell rows.
-
-        Date line, then a header (sender in their colour, dim time), then the body wrapped
-        and indented; a notice is one dim, indented, truncated line. Must return exactly
-        :meth:`item_height` rows.
-        """
         dim = self.get_component_rich_style("timeline--dim")
         when = local_time(item.ts)
         rows: list[Strip] = []
@@ -406,7 +551,7 @@ class TimelineView(ScrollView, can_focus=True):
         if item.is_notice:
             line = Text(" " * INDENT, style=dim)
             line.append_text(item.body.split("\n")[0] if "\n" in item.body.plain else item.body)
-            rows.append(self._line(line, width))
+            rows.append(self._line(line, self._notice_width(item, width)))
             return rows
         if header:
             name = item.sender or item.sender_id
@@ -421,10 +566,21 @@ class TimelineView(ScrollView, can_focus=True):
             rows.append(self._line(Text(" " * INDENT) + reply, width))
         for line in self._wrap(self._annotated(item), width - INDENT):
             rows.append(Strip([pad, *self._segments(line)]).crop(0, width))
+        rows.extend(image_strips(self, item, INDENT, width, dim))
         reactions = self._reactions_line(item, dim)
         if reactions is not None:
             rows.append(self._line(Text(" " * INDENT) + reactions, width))
+        thread = self._thread_line(item, dim)
+        if thread is not None:
+            rows.append(self._line(Text(" " * INDENT) + thread, width))
         return rows
+
+    def _notice_width(self, item: TimelineItem, width: int) -> int:
+        """A notice with receipts is cut short enough to leave room for their label."""
+        label = self._receipts.get(item.key)
+        if not label:
+            return width
+        return max(INDENT + 8, width - 1 - min(cell_len(label), width - INDENT))
 
     def _reply_line(self, item: TimelineItem, dim: Style) -> Text | None:
         """``╭ Alice: what they said`` above a reply (dim; the text is already sanitised)."""
@@ -455,7 +611,7 @@ class TimelineView(ScrollView, can_focus=True):
         if item.is_notice:
             line = Text(f"{'*':>{IRC_NAME}} ", style=dim)
             line.append_text(item.body.split("\n")[0] if "\n" in item.body.plain else item.body)
-            return [self._line(line, width)]
+            return [self._line(line, self._notice_width(item, width))]
         name = item.sender or item.sender_id
         if cell_len(name) > IRC_NAME:
             name = name[: IRC_NAME - 1] + "…"
@@ -477,16 +633,27 @@ class TimelineView(ScrollView, can_focus=True):
                 rows.append(Strip.join([left, body, right]).crop(0, width))
             else:
                 rows.append(Strip([pad, *body]).crop(0, width))
+        rows.extend(image_strips(self, item, IRC_NAME + 1, width, dim))
         if reactions is not None:
             rows.append(self._line(indent + reactions, width))
+        thread = self._thread_line(item, dim)
+        if thread is not None:
+            rows.append(self._line(indent + thread, width))
         return rows
+
+    def _thread_line(self, item: TimelineItem, dim: Style) -> Text | None:
+        """``└ 💬 3 replies · last: Alice: …`` under a thread's root (already sanitised)."""
+        summary = item.extra.get("thread")
+        if not isinstance(summary, Text):
+            return None
+        return Text("└ ", style=dim) + summary
 
     # -- Line API --------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
         """Row ``y`` of the viewport: find the item by bisection, render it if not cached."""
         region = self.scrollable_content_region
-        base = self.rich_style
+        base = self._base_style()
         # A timeline shorter than the view sits at the bottom, as chats do: then older
         # messages arriving above push nothing the user is reading out of place.
         pad = max(0, region.height - self.virtual_size.height) if self._laid_out else 0
@@ -497,6 +664,14 @@ class TimelineView(ScrollView, can_focus=True):
         """Colours come from component classes: a theme change re-renders."""
         super().notify_style_update()
         self._strips.clear()
+        self._base = None
+
+    def _base_style(self) -> Style:
+        # rich_style walks up the DOM: once per style change, not once per line (it was a
+        # fifth of the timeline's part of a scrolled frame).
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
 
     def on_resize(self, event: events.Resize) -> None:
         """Re-wrap for a new width, keeping the view on the same content."""
@@ -517,6 +692,7 @@ class TimelineView(ScrollView, can_focus=True):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         """Track whether we follow the bottom, and ask for history near the top."""
         super().watch_scroll_y(old_value, new_value)
+        idle_gc.touch()  # no full garbage collection in the middle of a scroll
         self._follow = new_value >= self.max_scroll_y - 1
         if new_value <= NEAR_TOP_ROWS:
             self._check_near_top()
@@ -534,6 +710,35 @@ class TimelineView(ScrollView, can_focus=True):
     def _reindex(self) -> None:
         self._index = {item.key: i for i, item in enumerate(self._items)}
 
+    def _alias_run(self, item: TimelineItem, key: str | None = None) -> None:
+        """Remember the events of a membership run ``item`` as shown by the item ``key``."""
+        run = membership_run(item)
+        if run is not None:
+            target = key or item.key
+            for event_id in run.event_ids:
+                if event_id != target:
+                    self._aliases[event_id] = target
+
+    def _redecorate(self, keys: set[str]) -> None:
+        """Re-measure the items whose receipts or fully-read line changed."""
+        indexes = [i for k in keys if (i := self._index.get(k)) is not None]
+        if not indexes or not self._laid_out:
+            return
+        follow = self._follow
+        anchor = None if follow else self._anchor()
+        for i in indexes:
+            self._measure(i, i + 1, offsets=False)
+        self._offsets = [0, *accumulate(self._blocks)]
+        self._reflow(anchor, follow)
+
+    def _marker_at(self, i: int) -> bool:
+        """Whether the fully-read line shows under item ``i``: only with newer items below."""
+        return (
+            self._marker is not None
+            and i < len(self._items) - 1
+            and (self._items[i].key == self._marker)
+        )
+
     def _measure(self, start: int, stop: int, *, offsets: bool = True) -> None:
         """Recompute heads and heights of ``items[start:stop]``, then the prefix sums."""
         items = self._items
@@ -546,7 +751,7 @@ class TimelineView(ScrollView, can_focus=True):
             date_line, header = heads = _heads(prev, item, new_day=day != prev_day)
             self._heads[i] = heads
             self._blocks[i] = self.item_height(
-                item, date=date_line, header=header, width=self._width
+                item, date=date_line, header=header, width=self._width, marker=self._marker_at(i)
             )
             prev, prev_day = item, day
         if offsets:
@@ -575,6 +780,14 @@ class TimelineView(ScrollView, can_focus=True):
         return body
 
     def _wrap(self, body: Text, width: int) -> list[Text]:
+        width = max(width, 1)
+        plain = body.plain
+        if "\n" not in plain and "\t" not in plain and cell_len(plain) <= width:
+            # Most messages are one line that fits: the same result as Text.wrap below (a copy
+            # padded to the width), without its line breaker, a third of a page's rendering.
+            line = body.copy()
+            line.truncate(width, overflow="fold", pad=True)
+            return [line]
         # overflow="fold" matches the divide_line(fold=True) that _body_rows counts with.
         lines = body.wrap(self.app.console, max(width, 1), justify="left", overflow="fold")
         return list(lines) or [Text()]
@@ -611,7 +824,9 @@ class TimelineView(ScrollView, can_focus=True):
         strip = rows[k] if k < len(rows) else Strip.blank(0)
         if self._selected is not None and self._items[i].key == self._selected:
             date_line, _ = self._heads[i]
-            if k >= date_line:  # the date line belongs to the day, not to the message
+            marker_row = len(rows) - 1 if self._marker_at(i) else len(rows)
+            # The date line belongs to the day and the fully-read line to the room.
+            if date_line <= k < marker_row:
                 style = self.get_component_rich_style("timeline--selected")
                 strip = strip.adjust_cell_length(self._width).apply_style(style)
         return strip
@@ -619,16 +834,20 @@ class TimelineView(ScrollView, can_focus=True):
     def _item_rows(self, i: int) -> list[Strip]:
         item = self._items[i]
         date_line, header = self._heads[i]
+        marker = self._marker_at(i)
+        label = self._receipts.get(item.key, "")
         cached = self._strips.get(item.key)
         # Identity, not equality: an upsert brings a new object, and comparing bodies is slow.
         if (
             cached is not None
             and cached[0] is item
-            and cached[1:4] == (self._width, date_line, header)
+            and cached[1:6] == (self._width, date_line, header, marker, label)
         ):
-            return cached[4]
-        rows = self.render_item(item, date=date_line, header=header, width=self._width)
-        self._strips.set(item.key, (item, self._width, date_line, header, rows))
+            return cached[6]
+        rows = self.render_item(
+            item, date=date_line, header=header, width=self._width, marker=marker
+        )
+        self._strips.set(item.key, (item, self._width, date_line, header, marker, label, rows))
         return rows
 
     def _status_line(self) -> Strip:

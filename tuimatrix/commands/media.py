@@ -1,0 +1,204 @@
+"""media: download and open a message's file, view an image, open its links, reveal spoilers.
+
+They act on a message (the selected one in the app, an event id elsewhere). The content used
+is the message as shown: its newest edit where the room's screen has one loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
+from tuimatrix.commands.messages import EVENT, ROOM_SCREEN, event_arg
+from tuimatrix.commands.runner import need_room
+from tuimatrix.config import Config, load_config
+from tuimatrix.core import media as core_media
+from tuimatrix.core.account import Account
+from tuimatrix.core.errors import UserError
+from tuimatrix.core.links import message_links
+from tuimatrix.core.opener import open_with_system
+from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.timeline import message_body
+from tuimatrix.paths import get_paths
+
+#: event id → the file this process saved it to, so opening twice downloads once
+_saved: dict[str, Path] = {}
+
+
+def _config(ctx: Context) -> Config:
+    app = getattr(ctx, "app", None)
+    config = getattr(app, "config", None)
+    return config if isinstance(config, Config) else load_config(get_paths().config_file)
+
+
+def room_screen(app: Any, account: Account, room_id: str) -> Any:
+    """The open screen of ``room_id`` in ``app`` (None outside the app), if any."""
+    for screen in app.room_screens() if app is not None else ():
+        if screen.account is account and screen.room_id == room_id:
+            return screen
+    return None
+
+
+async def shown_content(
+    ctx: Context, account: Account, room_id: str, event_id: str
+) -> dict[str, Any]:
+    """The content of message ``event_id`` as shown: its newest loaded edit, else as stored."""
+    screen = room_screen(getattr(ctx, "app", None), account, room_id)
+    events: list[dict[str, Any]] = list(screen.events) if screen is not None else []
+    original = next((e for e in events if e.get("event_id") == event_id), None)
+    if original is None:
+        original = await account.store.event(event_id)
+    if original is None:
+        original = await account.fetch_event(room_id, event_id)
+    content = original.get("content")
+    content = dict(content) if isinstance(content, dict) else {}
+    for evt in events:  # oldest first: the last edit wins, as the timeline shows it
+        evt_content = evt.get("content")
+        relates = evt_content.get("m.relates_to") if isinstance(evt_content, dict) else None
+        new = evt_content.get("m.new_content") if isinstance(evt_content, dict) else None
+        if (
+            isinstance(relates, dict)
+            and relates.get("rel_type") == "m.replace"
+            and relates.get("event_id") == event_id
+            and evt.get("sender") == original.get("sender")  # only its sender may edit it
+            and isinstance(new, dict)
+        ):
+            content = dict(new)
+    return content
+
+
+async def _media(ctx: Context, inv: Invocation) -> tuple[Account, core_media.Media]:
+    account, room_id = need_room(inv)
+    content = await shown_content(ctx, account, room_id, event_arg(inv))
+    media = core_media.media_of(content)
+    if media is None:
+        raise UserError(f"{inv.command.id}: that message has no file")
+    return account, media
+
+
+async def _save(ctx: Context, inv: Invocation) -> Path:
+    account, media = await _media(ctx, inv)
+    folder = inv.args.get("dir")
+    directory = Path(folder) if folder else None  # "~" is expanded where the file is written
+    directory = directory or _config(ctx).media.download_dir or get_paths().downloads_dir
+    path = await core_media.save(account, media, directory)
+    _saved[event_arg(inv)] = path
+    return path
+
+
+@command(
+    "download",
+    "media: Download file",
+    "Save the file, image, audio or video of EVENT in the download directory (a new file, "
+    "never over an existing one)",
+    EVENT,
+    Param("dir", "path", "the directory to save in", required=False, option=True),
+    room=True,
+    screens=ROOM_SCREEN,
+)
+async def download(ctx: Context, inv: Invocation) -> Result:
+    path = await _save(ctx, inv)
+    return Result(f"saved {clean_line(str(path))}", {"path": str(path)})
+
+
+@command(
+    "open-media",
+    "media: Open file",
+    "Open the file of EVENT with the system's opener (downloading it first)",
+    EVENT,
+    room=True,
+    screens=ROOM_SCREEN,
+)
+async def open_media(ctx: Context, inv: Invocation) -> Result:
+    path = _saved.get(event_arg(inv))
+    if path is None or not path.is_file():
+        path = await _save(ctx, inv)
+    await open_with_system(str(path), _config(ctx).media.opener)
+    return Result(f"opened {clean_line(str(path))}", {"path": str(path)})
+
+
+@command(
+    "open-link",
+    "media: Open link",
+    "Open a link of EVENT in the browser (a list to pick from when it has several)",
+    EVENT,
+    Param("index", "int", "which link (1 is the first)", required=False, option=True),
+    room=True,
+    screens=ROOM_SCREEN,
+)
+async def open_link(ctx: Context, inv: Invocation) -> Result:
+    account, room_id = need_room(inv)
+    links = message_links(await shown_content(ctx, account, room_id, event_arg(inv)))
+    if not links:
+        raise UserError("open-link: that message has no web, mail or matrix.to link")
+    index = inv.args.get("index")
+    if index is not None:
+        if not 1 <= index <= len(links):
+            raise UsageError(f"open-link: --index is 1 to {len(links)}")
+        url = links[index - 1]
+    elif getattr(ctx, "app", None) is not None:
+        from tuimatrix.screens.links import LinkPickerScreen
+
+        # Even one link is shown first: the user sees where it goes before it opens.
+        chosen = await ctx.app.push_screen_wait(LinkPickerScreen(links))  # type: ignore[attr-defined]
+        if chosen is None:
+            return Result("cancelled")
+        url = chosen
+    elif len(links) == 1:
+        url = links[0]
+    else:
+        listed = "; ".join(f"{n}: {u}" for n, u in enumerate(links, 1))
+        raise UsageError(f"open-link: {len(links)} links, give --index ({listed})")
+    await open_with_system(url, _config(ctx).media.opener)
+    return Result(f"opened {url}", {"url": url})
+
+
+@command(
+    "reveal-spoiler",
+    "media: Reveal or hide spoilers",
+    "Show the hidden (spoiler) text of EVENT, or hide it again",
+    EVENT,
+    room=True,
+    screens=ROOM_SCREEN,
+    ui_only=True,
+)
+async def reveal_spoiler(ctx: Context, inv: Invocation) -> Result:
+    account, room_id = need_room(inv)
+    event_id = event_arg(inv)
+    screen = room_screen(getattr(ctx, "app", None), account, room_id)
+    item = None
+    if screen is not None and screen.is_mounted:
+        item = next((i for i in screen.timeline.items if i.key == event_id), None)
+    if item is None:
+        raise UserError("reveal-spoiler: that message is not shown")
+    content = await shown_content(ctx, account, room_id, event_id)
+    if "data-mx-spoiler" not in str(content.get("formatted_body", "")):
+        raise UserError("reveal-spoiler: that message has no spoiler")
+    reveal = not item.extra.get("spoiler_revealed")
+    body = message_body(content, reveal_spoilers=reveal)
+    extra = {**item.extra, "spoiler_revealed": reveal}
+    screen.timeline.upsert(dataclasses.replace(item, body=body, extra=extra))
+    return Result("spoiler revealed" if reveal else "spoiler hidden")
+
+
+@command(
+    "view-image",
+    "media: View image",
+    "Show the image of EVENT (its thumbnail) in a window over the room",
+    EVENT,
+    room=True,
+    screens=ROOM_SCREEN,
+    ui_only=True,
+)
+async def view_image(ctx: Context, inv: Invocation) -> Result:
+    from tuimatrix.screens.image import ImageScreen, decode_image
+
+    account, media = await _media(ctx, inv)
+    if media.msgtype != "m.image":
+        raise UserError("view-image: that message is not an image")
+    data = await core_media.thumbnail(account, media, 800, 600)
+    image = await decode_image(data)
+    ctx.app.push_screen(ImageScreen(image, clean_line(media.name)))  # type: ignore[attr-defined]
+    return Result()

@@ -1,0 +1,84 @@
+"""threads: open a thread, list a room's threads, go back to the room (spec "Threading")."""
+
+from __future__ import annotations
+
+from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
+from tuimatrix.commands.membership import room_label
+from tuimatrix.commands.messages import EVENT, event_arg
+from tuimatrix.commands.runner import need_room
+from tuimatrix.commands.view import ui_app
+from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.threads import list_threads, root_of, thread_label
+
+
+@command(
+    "open-thread",
+    "threads: Open thread",
+    "Open the thread of EVENT (its root, or a reply in it): the root, the replies, a composer",
+    EVENT,
+    room=True,
+    ui_only=True,
+    screens=("room",),
+)
+async def open_thread(ctx: Context, inv: Invocation) -> Result:
+    from tuimatrix.screens.thread import open_thread as show
+
+    app = ui_app(ctx, inv.command.id)
+    account, room_id = need_room(inv)
+    root = await root_of(account, room_id, event_arg(inv))
+    show(app, account, room_id, root)
+    return Result()
+
+
+@command(
+    "threads",
+    "threads: List threads",
+    "List the room's threads, most recently active first (in the app: pick one to open it)",
+    Param("limit", "int", "at most this many", required=False, option=True, default=50),
+    room=True,
+)
+async def threads(ctx: Context, inv: Invocation) -> Result:
+    account, room_id = need_room(inv)
+    limit = int(inv.args.get("limit") or 50)
+    if limit < 1:
+        raise UsageError("threads: --limit must be at least 1")
+    roots, _ = await list_threads(account, room_id, limit=limit)
+    names = await account.member_names(room_id)
+    labels = [(str(root["event_id"]), thread_label(root, names)) for root in roots]
+    app = getattr(ctx, "app", None)
+    if app is None:
+        lines = [f"{root_id}  {label.plain}" for root_id, label in labels]
+        where = room_label(account, room_id)
+        return Result(
+            "\n".join(lines) if lines else f"no threads in {where}",
+            [{"event_id": root_id, "summary": label.plain} for root_id, label in labels],
+        )
+    if not labels:
+        return Result(f"no threads in {room_label(account, room_id)}")
+    from tuimatrix.screens.thread import ThreadPickerScreen
+    from tuimatrix.screens.thread import open_thread as show
+
+    title = f"Threads in {clean_line(room_label(account, room_id))}"
+    chosen = await app.push_screen_wait(ThreadPickerScreen(title, labels))
+    if chosen is None:
+        return Result("cancelled")
+    show(app, account, room_id, chosen)
+    return Result()
+
+
+@command(
+    "close-thread",
+    "threads: Back to the room",
+    "Leave the thread for its room's timeline",
+    ui_only=True,
+    screens=("room",),
+)
+async def close_thread(ctx: Context, inv: Invocation) -> Result:
+    from tuimatrix.screens.thread import ThreadScreen
+
+    app = ui_app(ctx, inv.command.id)
+    screen = app.screen
+    if not isinstance(screen, ThreadScreen):
+        return Result("no thread is open")
+    app.open_room(screen.account, screen.room_id)
+    return Result()

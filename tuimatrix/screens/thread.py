@@ -1,0 +1,300 @@
+"""A thread: its root at the top, the replies under it, and a composer that replies in it.
+
+The screen takes the room screen's turn at the top of the stack (``switch_screen``), so the
+room list and ``close-thread`` switch away from it as from any room; it is not installed and
+goes away when left. It listens to the account itself: the app forwards changes only to room
+screens.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+from tuimatrix.core.account import Account
+from tuimatrix.core.compose import Outgoing
+from tuimatrix.core.errors import describe_error
+from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.sendqueue import DISCARDED, SENT, LocalEcho
+from tuimatrix.core.sync import SyncChanges
+from tuimatrix.core.threads import (
+    as_thread_view,
+    fetch_replies,
+    mark_thread_read,
+    relates_to_any,
+    send_in_thread,
+    stored_thread,
+    thread_root,
+)
+from tuimatrix.core.timeline import TimelineItem, build_items, echo_item, transaction_id
+from tuimatrix.screens.base import UsesApp
+from tuimatrix.widgets.composer import Composer
+from tuimatrix.widgets.status import StatusLine
+from tuimatrix.widgets.timeline import TimelineView
+
+if TYPE_CHECKING:
+    from tuimatrix.app import TuimatrixApp
+
+#: replies loaded from the server when a thread opens, at most (pages of threads.PAGE)
+MAX_REPLIES = 1000
+
+
+def _ts(evt: dict[str, Any]) -> int:
+    ts = evt.get("origin_server_ts")
+    return ts if isinstance(ts, int) else 0
+
+
+class ThreadScreen(UsesApp, Screen[None]):
+    BINDINGS = [
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+    ]
+    DEFAULT_CSS = """
+    ThreadScreen #thread-header { height: 1; background: $panel; padding: 0 1; }
+    ThreadScreen TimelineView { height: 1fr; }
+    """
+
+    @dataclass
+    class Changed(Message):
+        """Something happened in the account (handed over from its listener)."""
+
+        change: object
+
+    def __init__(self, account: Account, room_id: str, root_id: str) -> None:
+        super().__init__()
+        self.account = account
+        self.room_id = room_id
+        self.root_id = root_id
+        #: the root, the replies and what relates to them, by event id
+        self.events: dict[str, dict[str, Any]] = {}
+        self.names: dict[str, str] = {}
+        self._echoes: dict[str, TimelineItem] = {}
+        self._read_up_to: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label(self._header(), id="thread-header")
+        yield TimelineView()
+        yield Composer(placeholder="Reply in the thread…")
+        yield StatusLine()
+
+    @property
+    def timeline(self) -> TimelineView:
+        return self.query_one(TimelineView)
+
+    def _header(self) -> Text:
+        room = self.account.rooms.summaries.get(self.room_id)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(clean_line(room.display_name if room else self.room_id), "bold")
+        text.append("  › thread", "dim")
+        return text
+
+    async def on_mount(self) -> None:
+        self.tm.apply_keys(self, "room")
+        self.tm.apply_keys(self, "thread")  # over the room's keys: escape goes back to the room
+        self.timeline.set_format(self.tm.message_format(self.account, self.room_id))
+        self.query_one(Composer).focus()
+        self.account.add_listener(self._listener)
+        self.load()
+
+    def on_unmount(self) -> None:
+        self.account.remove_listener(self._listener)
+
+    def _listener(self, account: Account, change: object) -> None:
+        # Called from the account's tasks: hand over to the message queue.
+        self.post_message(self.Changed(change))
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    @work(group="thread-load", exclusive=True)
+    async def load(self) -> None:
+        """The store's part of the thread first, then every reply the server has."""
+        self.names = await self.account.member_names(self.room_id)
+        for evt in await stored_thread(self.account.store, self.room_id, self.root_id):
+            self.events[str(evt["event_id"])] = evt
+        try:
+            if self.root_id not in self.events:
+                root = await self.account.fetch_event(self.room_id, self.root_id)
+                self.events[self.root_id] = root
+            self._show()
+            token: str | None = None
+            loaded = 0
+            while loaded < MAX_REPLIES:
+                replies, token = await fetch_replies(
+                    self.account, self.room_id, self.root_id, token
+                )
+                loaded += len(replies)
+                for evt in replies:
+                    self.events.setdefault(str(evt["event_id"]), evt)
+                self._show()
+                if token is None:
+                    break
+        except Exception as e:
+            self.tm.notify_status(f"cannot load the thread: {describe_error(e)}")
+            self._show()
+
+    def _show(self) -> None:
+        """Rebuild the items from the events (threads are short), unsent replies last."""
+        if not self.is_mounted:
+            return
+        events = sorted(self.events.values(), key=_ts)
+        items = build_items(
+            [as_thread_view(e, self.root_id) for e in events], self.names, self.account.user_id
+        )
+        received = {transaction_id(e) for e in events}
+        for txn in [t for t in self._echoes if t in received]:
+            del self._echoes[txn]
+        self.timeline.set_items(items + list(self._echoes.values()))
+        self._mark_read()
+
+    # -- live changes ------------------------------------------------------------------------------
+
+    @on(Changed)
+    def _changed(self, message: Changed) -> None:
+        change = message.change
+        if isinstance(change, SyncChanges):
+            if self.room_id in change.rooms:
+                self.query_one("#thread-header", Label).update(self._header())
+            if self.room_id in change.limited:
+                self.load()
+                return
+            added = False
+            for evt in change.new_events.get(self.room_id, []):
+                event_id = str(evt.get("event_id"))
+                if (
+                    event_id == self.root_id
+                    or thread_root(evt) == self.root_id
+                    or relates_to_any(evt, set(self.events))
+                ):
+                    self.events[event_id] = evt
+                    added = True
+            if added:
+                self._show()
+        elif (
+            isinstance(change, LocalEcho)
+            and change.room_id == self.room_id
+            and thread_root(change.content) == self.root_id
+        ):
+            received = {transaction_id(e) for e in self.events.values()}
+            if change.state == DISCARDED:
+                self._echoes.pop(change.txn_id, None)
+                self.timeline.remove_item(change.txn_id)
+                return
+            if change.txn_id in received or (
+                change.state == SENT and change.txn_id not in self._echoes
+            ):
+                return  # the reply itself is shown already
+            own = self.names.get(self.account.user_id, self.account.user_id)
+            item = echo_item(change, self.account.user_id, own, int(time.time() * 1000))
+            self._echoes[change.txn_id] = item
+            self.timeline.upsert(item)
+
+    def on_screen_resume(self) -> None:
+        self.query_one(Composer).focus()
+        self._mark_read()
+
+    def _latest_reply(self) -> str | None:
+        replies = [e for e in self.events.values() if thread_root(e) == self.root_id]
+        return str(max(replies, key=_ts)["event_id"]) if replies else None
+
+    def _mark_read(self) -> None:
+        """A threaded read receipt for the newest reply, while the thread is on screen."""
+        if self.app.screen is not self:
+            return
+        latest = self._latest_reply()
+        if latest is not None and latest != self._read_up_to:
+            self._read_up_to = latest
+            self._send_receipt(latest)
+
+    @work(group="thread-receipt", exclusive=True)
+    async def _send_receipt(self, event_id: str) -> None:
+        try:
+            await mark_thread_read(self.account, self.room_id, self.root_id, event_id)
+        except Exception:
+            self._read_up_to = None  # try again with the next reply
+
+    # -- composing ------------------------------------------------------------------------------
+
+    @on(Composer.Submitted)
+    async def _send(self, event: Composer.Submitted) -> None:
+        self.timeline.scroll_to_latest()
+        self._send_message(event.message)
+
+    @work(group="thread-send")
+    async def _send_message(self, message: Outgoing) -> None:
+        try:
+            await send_in_thread(
+                self.account,
+                self.room_id,
+                self.root_id,
+                message.body,
+                latest_id=self._latest_reply() or self.root_id,
+                html=message.html,
+                emote=message.emote,
+                mentions=message.user_ids,
+                room_mention=message.room,
+            )
+        except Exception as e:
+            self.tm.notify_status(f"not sent: {describe_error(e)}", error=True)
+
+    def action_page_up(self) -> None:
+        self.timeline.scroll_page_up()
+
+    def action_page_down(self) -> None:
+        self.timeline.scroll_page_down()
+
+
+def open_thread(app: TuimatrixApp, account: Account, room_id: str, root_id: str) -> None:
+    """Show the thread in place of the current screen (unless it is already shown)."""
+    current = app.screen
+    if (
+        isinstance(current, ThreadScreen)
+        and current.account is account
+        and current.room_id == room_id
+        and current.root_id == root_id
+    ):
+        return
+    app.switch_screen(ThreadScreen(account, room_id, root_id))
+
+
+class ThreadPickerScreen(ModalScreen[str | None]):
+    """The room's threads, most recently active first; enter opens one."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    DEFAULT_CSS = """
+    ThreadPickerScreen { align: center top; }
+    ThreadPickerScreen > Vertical {
+        width: 90%; max-width: 120; height: auto; max-height: 80%;
+        margin-top: 2; padding: 0 1; border: round $accent; background: $surface;
+    }
+    ThreadPickerScreen OptionList { height: auto; max-height: 20; border: none; }
+    """
+
+    def __init__(self, title: str, threads: list[tuple[str, Text]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.threads = threads
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(self.title_text, style="bold"))
+            yield OptionList(*(Option(label, id=root) for root, label in self.threads))
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = 0
+        options.focus()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
