@@ -464,3 +464,50 @@ async def test_invitees_get_the_key_only_where_history_is_shared(
     else:
         # Not given the key (and, history being hidden, maybe not even the event).
         assert evt is None or evt["type"] == "m.room.encrypted"
+
+
+async def test_keys_come_once_our_devices_have_verified_each_other(
+    make_user: MakeUser,
+    login: Login,  # noqa: F811
+    other_device: OtherDevice,
+) -> None:
+    """A new device asks our first device for old keys; that one refuses while it does not
+    trust the new one (m.unverified). After they verify each other, the new device asks again
+    by itself, and the old messages decrypt."""
+    import asyncio
+
+    from tuimatrix.core.verification_trust import trust_verified
+
+    bob = make_user("bob")
+    a = await login(make_user("alice"))
+    b = await login(bob)
+    room_id = await encrypted_room(a, b)
+    old = await send(a, room_id, "before the new device")
+    await b.sync_once()
+
+    b2: Account = await other_device(bob)
+    assert b.crypto is not None and b2.crypto is not None
+    await b2.sync_once()
+    if await b2.store.event(old) is None:
+        await b2.load_older(room_id)
+    await asyncio.sleep(0.5)  # the request goes out in the background
+    await b.sync_once()  # the first device refuses: it does not trust the new one yet
+    await b2.sync_once()
+    refused = event_item(await stored(b2, old), {a.user_id: "alice"})
+    assert refused is not None
+    assert refused.body.plain == (
+        "🔒 your other devices share keys only with verified devices: verify this one"
+    )
+
+    # The two devices verify each other (what a finished SAS leaves behind).
+    own = UserID(bob.user_id)
+    first = (await b2.crypto.machine._fetch_keys([own], include_untracked=True))[own]
+    second = (await b.crypto.machine._fetch_keys([own], include_untracked=True))[own]
+    await trust_verified(b, b.crypto, second[DeviceID(b2.session.device_id)], None)
+    await trust_verified(b2, b2.crypto, first[DeviceID(b.session.device_id)], None)
+    async with asyncio.timeout(30):
+        while (await stored(b2, old))["type"] != "m.room.message":
+            await asyncio.sleep(0.3)
+            await b.sync_once(timeout_ms=300)
+            await b2.sync_once(timeout_ms=300)
+    assert (await stored(b2, old))["content"]["body"] == "before the new device"

@@ -43,6 +43,9 @@ ENCRYPTED = "m.room.encrypted"
 #: What syncing and sending need that the room list does not: about half a second of imports.
 NETWORK_MODULES = ("aiohttp", "mautrix.client", "tuimatrix.core.http", "tuimatrix.core.crypto")
 
+#: After a verification between our devices, how long before asking for keys again (s): the
+#: other device marks this one verified only when its own last step is done.
+KEY_REREQUEST_DELAY = 2.0
 #: Long-poll time of a live sync (ms), and the HTTP read timeout that must exceed it (s).
 SYNC_TIMEOUT_MS = 30_000
 READ_TIMEOUT = 90.0
@@ -120,6 +123,8 @@ class Account(Operations):
         self._listeners: list[Listener] = []
         self._sync_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        #: background crypto work (asking for keys again): kept so it is not collected
+        self._crypto_tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -196,6 +201,8 @@ class Account(Operations):
 
     async def _close_network(self) -> None:
         network, self._network = self._network, None
+        for task in list(self._crypto_tasks):
+            task.cancel()
         if network is not None:
             if network.crypto is not None:
                 await network.crypto.close()
@@ -399,6 +406,25 @@ class Account(Operations):
             if not self.crypto.loaded:
                 await self.crypto.load()
             await self.crypto.decrypt_events(room_id, events)
+
+    def ask_again_for_keys(self, delay: float = KEY_REREQUEST_DELAY) -> None:
+        """In the background: ask our other devices again for the keys we lack (after a
+        verification between them and this one), then reload the rooms concerned."""
+
+        async def run() -> None:
+            if self.crypto is None:
+                return
+            try:
+                rooms = await self.crypto.request_missing_keys(delay)
+            except Exception as e:  # the placeholders stay; a later sync may bring keys
+                log.info("could not ask for missing keys again: %s", describe_error(e))
+                return
+            if rooms:
+                self._emit(SyncChanges(rooms=rooms, limited=rooms))
+
+        task = asyncio.create_task(run(), name=f"ask for keys {self.user_id}")
+        self._crypto_tasks.add(task)
+        task.add_done_callback(self._crypto_tasks.discard)
 
     # -- scrollback and gaps -------------------------------------------------------------------
 

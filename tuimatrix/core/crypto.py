@@ -85,6 +85,8 @@ WITHHELD_CODES = {
     "m.unavailable": "it does not have the key any more",
     "m.no_olm": "it could not set up a secure channel to this device",
 }
+#: After a verification, how many of the newest undecryptable events get their keys asked for.
+REREQUEST_LIMIT = 200
 #: How long one request for a missing key to our other devices waits for an answer (s).
 KEY_REQUEST_TIMEOUT = 60.0
 
@@ -339,12 +341,11 @@ class Crypto:
             encrypted = EncryptedEvent.deserialize(cast(Any, {**evt, "room_id": room_id}))
             decrypted = await self.machine.decrypt_megolm_event(encrypted)
         except SessionNotFound:
-            withheld = await self._withheld(content.get("session_id"))
-            if withheld:
-                evt["tm_e2ee"] = {"error": withheld}
-                return False
-            evt["tm_e2ee"] = {"missing_key": True}
-            self._request_key(room_id, content)
+            withheld, by_own_device = await self._withheld(content.get("session_id"))
+            evt["tm_e2ee"] = {"error": withheld} if withheld else {"missing_key": True}
+            if not withheld or by_own_device:
+                # Our other devices may answer later (once they trust this one).
+                self._request_key(room_id, content)
             return False
         except (DecryptionError, ValueError, KeyError, TypeError) as e:
             log.info("could not decrypt %s: %s", evt.get("event_id"), e)
@@ -400,15 +401,26 @@ class Crypto:
         except Exception as e:  # no answer is normal: the placeholder stays
             log.info("room key request for %s failed: %s", session_id, e)
 
-    async def _withheld(self, session_id: Any) -> str | None:
-        """Why the sender withheld this session's key from us, if they said so."""
+    async def _withheld(self, session_id: Any) -> tuple[str | None, bool]:
+        """Why this session's key was withheld from us, if we were told; and whether it was
+        by one of our own devices (which may share it once it trusts this one)."""
         if not isinstance(session_id, str):
-            return None
-        code = await self.store.get_value(WITHHELD + session_id)
-        if code is None:
-            return None
+            return None, False
+        value = await self.store.get_value(WITHHELD + session_id)
+        if value is None:
+            return None, False
+        try:
+            notice = loads(value)
+        except ValueError:
+            notice = None
+        if not isinstance(notice, dict):  # as first written: the bare code
+            notice = {"code": value, "own": False}
+        code, own = str(notice.get("code")), bool(notice.get("own"))
+        if own and code == "m.unverified":
+            return "your other devices share keys only with verified devices: verify this one", True
         words = WITHHELD_CODES.get(code, "the key was withheld")
-        return f"the sender's device withheld the key: {words}"
+        whose = "your other device" if own else "the sender's device"
+        return f"{whose} withheld the key: {words}", own
 
     async def _note_withheld(self, raw: dict[str, Any]) -> bool:
         """Remember an ``m.room_key.withheld`` notice (for a key we lack); True if new."""
@@ -420,8 +432,39 @@ class Crypto:
             return False
         if await self.crypto_store.has_group_session(RoomID(room_id), SessionID(session_id)):
             return False  # we have the key anyway
-        await self.store.set_value(WITHHELD + session_id, code)
+        own = raw.get("sender") == self.machine.client.mxid
+        await self.store.set_value(WITHHELD + session_id, dumps({"code": code, "own": own}))
         return True
+
+    async def request_missing_keys(self, delay: float = 0.0) -> set[str]:
+        """Ask our other devices again for the keys we lack (one of them has just come to
+        trust this device, or this one it): the newest undecryptable events, one request per
+        session. Their placeholders say "waiting" again. Returns their rooms.
+        """
+        if delay:
+            # The other side marks this device verified when its own last step is done.
+            await asyncio.sleep(delay)
+        self._requested.clear()
+        await self.store.db.execute(
+            "DELETE FROM sync_state WHERE key LIKE $1 AND json_extract(value, '$.own')",
+            WITHHELD + "%",
+        )
+        rows = await self.store.db.fetch(
+            "SELECT event_id, room_id, json FROM events WHERE type = $1 "
+            "ORDER BY origin_server_ts DESC LIMIT $2",
+            ENCRYPTED,
+            REREQUEST_LIMIT,
+        )
+        updates: list[tuple[str, str, str]] = []
+        for row in rows:
+            evt = loads(row["json"])
+            await self._decrypt_one(row["room_id"], evt)
+            updates.append((evt["type"], dumps(evt), row["event_id"]))
+        if updates:
+            await self.store.db.executemany(
+                "UPDATE events SET type=$1, json=$2 WHERE event_id=$3", updates
+            )
+        return {row["room_id"] for row in rows}
 
     async def retry(self) -> set[str]:
         """Bring stored undecrypted events up to date with what we know of their keys:
@@ -452,7 +495,7 @@ class Crypto:
     async def _mark_withheld(self) -> set[str]:
         """Give the placeholders of withheld keys their reason (instead of "waiting")."""
         rows = await self.store.db.fetch(
-            "SELECT e.event_id, e.room_id, e.json, w.value AS code FROM events e "
+            "SELECT e.event_id, e.room_id, e.json FROM events e "
             "JOIN sync_state w ON w.key = $1 || json_extract(e.json, '$.content.session_id') "
             "WHERE e.type = $2 AND json_extract(e.json, '$.tm_e2ee.error') IS NULL",
             WITHHELD,
@@ -461,7 +504,7 @@ class Crypto:
         updates: list[tuple[str, str]] = []
         for row in rows:
             evt = loads(row["json"])
-            evt["tm_e2ee"] = {"error": await self._withheld(evt["content"].get("session_id"))}
+            evt["tm_e2ee"] = {"error": (await self._withheld(evt["content"]["session_id"]))[0]}
             updates.append((dumps(evt), row["event_id"]))
         if updates:
             await self.store.db.executemany("UPDATE events SET json=$1 WHERE event_id=$2", updates)

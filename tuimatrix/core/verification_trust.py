@@ -30,6 +30,9 @@ async def trust_verified(
     devices[device.device_id] = stored
     # put_devices replaces the user's whole device list: give all of them back.
     await store.put_devices(device.user_id, devices)
+    if device.user_id == account.user_id:
+        # Our two devices trust each other now: each can get the keys the other has.
+        account.ask_again_for_keys()
     machine = crypto.machine
     private = machine._cross_signing_private_keys
     if private is None:
