@@ -180,3 +180,27 @@ async def test_429_retry_after_is_honoured(make_user: MakeUser, login: Login) ->
             assert len(syncs) >= 2 and syncs[1] - syncs[0] >= 1.5
         finally:
             await a.close()
+
+
+async def test_starting_offline_uploads_the_device_keys_once_online(
+    make_user: MakeUser,
+    login: Login,  # noqa: F811
+) -> None:
+    """A first start without a server must not fail: the device keys go up when it is back."""
+    alice = make_user("alice")
+    a0 = await login(alice)  # logged in, never synced: the device has no keys on the server
+    await a0.close()
+    async with FaultProxy(alice.base_url) as proxy:
+        [info] = [s for s in load_sessions(get_paths()) if s.user_id == alice.user_id]
+        a = await Account.open(via(info, proxy.url), get_paths())
+        try:
+            await proxy.go_down()
+            await a.start()  # no exception
+            assert a.crypto is not None and not a.crypto.loaded
+            await wait_for(lambda: a.status.state == RECONNECTING)
+            await proxy.come_up()
+            a.sync_now()
+            await wait_for(lambda: a.status.state == LIVE)
+            assert a.crypto.loaded
+        finally:
+            await a.close()

@@ -338,6 +338,8 @@ def test_placeholders_and_warnings_of_encrypted_events() -> None:
     for trust, warning in (
         ("unverified", "unverified device"),
         ("forwarded", "authenticity not guaranteed"),
+        ("cross-signed-untrusted", "sender's identity changed"),
+        ("unknown", "authenticity not guaranteed"),
         ("verified", ""),
         ("cross-signed-tofu", ""),
     ):
@@ -409,13 +411,15 @@ async def test_a_new_device_gets_missing_keys_from_a_verified_own_device(
 
     b2: Account = await other_device(bob)
     assert b.crypto is not None and b2.crypto is not None
-    await b2.sync_once()  # uploads the new device's keys (the event may come now or later)
-    # Bob's first device trusts the new one, as after a verification.
-    machine = b.crypto.machine
-    own = await machine._fetch_keys([UserID(bob.user_id)], include_untracked=True)
-    devices = own[UserID(bob.user_id)]
-    devices[DeviceID(b2.session.device_id)].trust = TrustState.VERIFIED
-    await b.crypto.crypto_store.put_devices(UserID(bob.user_id), devices)
+    await b2.crypto.load()  # uploads the new device's keys
+    # Bob's two devices trust each other, as after a verification (before b2 syncs).
+    for mine, other in ((b, b2), (b2, b)):
+        assert mine.crypto is not None
+        own = UserID(bob.user_id)
+        devices = (await mine.crypto.machine._fetch_keys([own], include_untracked=True))[own]
+        devices[DeviceID(other.session.device_id)].trust = TrustState.VERIFIED
+        await mine.crypto.crypto_store.put_devices(own, devices)
+    await b2.sync_once()
 
     evt = await b2.store.event(old)
     if evt is None:
@@ -511,3 +515,53 @@ async def test_keys_come_once_our_devices_have_verified_each_other(
             await b.sync_once(timeout_ms=300)
             await b2.sync_once(timeout_ms=300)
     assert (await stored(b2, old))["content"]["body"] == "before the new device"
+
+
+async def test_forwarded_keys_are_taken_only_when_asked_from_a_trusted_own_device(
+    make_user: MakeUser,
+    login: Login,  # noqa: F811
+) -> None:
+    """Someone else (or one of our devices that we do not trust) forwarding a room key we
+    did not ask for could plant messages that decrypt as if genuine: such keys are dropped."""
+    from mautrix.types import (
+        DecryptedOlmEvent,
+        ForwardedRoomKeyEventContent,
+        IdentityKey,
+        OlmEventKeys,
+        SessionID,
+        SigningKey,
+    )
+    from olm.group_session import OutboundGroupSession
+
+    a = await login(make_user("alice"))
+    m = await login(make_user("mallory"))
+    room_id = await encrypted_room(a, m)
+    assert a.crypto is not None
+    machine = a.crypto.machine
+    planted = OutboundGroupSession()
+    content = ForwardedRoomKeyEventContent(
+        algorithm=EncryptionAlgorithm.MEGOLM_V1,
+        room_id=RoomID(room_id),
+        session_id=SessionID(planted.id),
+        session_key=planted.session_key,
+        sender_key=IdentityKey("mallorys-curve-key"),
+        signing_key=SigningKey("mallorys-signing-key"),
+        forwarding_key_chain=[],
+    )
+
+    def forwarded(sender: str) -> DecryptedOlmEvent:
+        return DecryptedOlmEvent(
+            type=EventType.FORWARDED_ROOM_KEY,
+            content=content,
+            sender=UserID(sender),
+            keys=OlmEventKeys(ed25519=SigningKey("x")),
+            recipient=UserID(a.user_id),
+            recipient_keys=OlmEventKeys(ed25519=SigningKey("y")),
+            sender_key=IdentityKey("mallorys-device-key"),
+        )
+
+    for sender in (m.user_id, a.user_id):  # unasked, from anyone: even "ourselves"
+        await machine._receive_forwarded_room_key(forwarded(sender))
+        assert not await machine.crypto_store.has_group_session(
+            RoomID(room_id), SessionID(planted.id)
+        )

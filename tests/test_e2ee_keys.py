@@ -341,6 +341,9 @@ async def test_export_on_one_device_import_on_another(
     assert imported.data["rooms"] == [room_id]
     assert (await stored(a2, old))["content"]["body"] == "exported history"
     assert (await stored(a2, own))["content"]["body"] == "alice's own history"
+    # A key from a file vouches for nothing: even our own messages are not "verified".
+    assert (await stored(a2, old))["tm_e2ee"]["trust"] == "forwarded"
+    assert (await stored(a2, own))["tm_e2ee"]["trust"] == "forwarded"
     # Importing again adds nothing: the keys held are as good.
     ctx2.answers = ["a long passphrase"]
     assert (await run_line(ctx2, f"import-keys {path}")).data["imported"] == 0

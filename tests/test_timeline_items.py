@@ -91,3 +91,69 @@ def test_state_events_are_quiet_one_liners() -> None:
         "Alice changed org.example.custom",
     ]
     assert all(i.is_notice for i in items)
+
+
+def test_reply_preview_of_a_quote_drops_the_quote_bars() -> None:
+    from tuimatrix.core.timeline import reply_preview
+
+    original = {
+        "sender": "@bob:x",
+        "type": "m.room.message",
+        "content": {
+            "msgtype": "m.text",
+            "body": "> ship it\n\nnow",
+            "format": "org.matrix.custom.html",
+            "formatted_body": "<blockquote><blockquote>ship it</blockquote></blockquote>now",
+        },
+    }
+    assert reply_preview(original, {"@bob:x": "Bob"}).plain == "Bob: ship it"
+
+
+def test_only_the_sender_edits_and_encrypted_redactions_do_nothing() -> None:
+    """Mallory may neither rewrite Alice's message (an edit must come from its sender) nor
+    hide it with a redaction sent encrypted (the server never checked that one's power)."""
+    from tuimatrix.core.timeline import build_items
+
+    def message(event_id: str, sender: str, **content: Any) -> dict[str, Any]:
+        body = {"msgtype": "m.text", "body": "", **content}
+        return {
+            "event_id": event_id,
+            "sender": sender,
+            "type": "m.room.message",
+            "origin_server_ts": 1,
+            "content": body,
+        }
+
+    def edit(event_id: str, sender: str, target: str, text: str) -> dict[str, Any]:
+        return message(
+            event_id,
+            sender,
+            body=f"* {text}",
+            **{
+                "m.new_content": {"msgtype": "m.text", "body": text},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": target},
+            },
+        )
+
+    names = {"@alice:x": "alice", "@mallory:x": "mallory"}
+    events = [
+        message("$a", "@alice:x", body="the real text"),
+        edit("$e1", "@alice:x", "$a", "the real text, fixed"),
+        edit("$e2", "@mallory:x", "$a", "FORGED"),
+        message("$b", "@alice:x", body="still here"),
+        {
+            "event_id": "$r",
+            "sender": "@mallory:x",
+            "type": "m.room.redaction",
+            "redacts": "$b",
+            "origin_server_ts": 2,
+            "content": {"redacts": "$b"},
+            "tm_e2ee": {"trust": "unverified"},
+        },
+    ]
+    shown = {i.key: i.body.plain for i in build_items(events, names)}
+    assert shown["$a"] == "the real text, fixed"
+    assert shown["$b"] == "still here"
+    # A forged edit of a message that is not loaded with it is refused when it is shown.
+    alone = build_items([events[2], events[0]], names)
+    assert {i.key: i.body.plain for i in alone}["$a"] == "the real text"

@@ -478,3 +478,28 @@ async def test_verifying_yourself_asks_every_other_device_and_one_answers(
     await confirm_both(a, b, ma, mb, vb.transaction_id)
     assert await trust(a, a.user_id, device_of(b)) == TrustState.VERIFIED
     assert await trust(a, a.user_id, device_of(c)) != TrustState.VERIFIED
+
+
+async def test_one_open_request_per_sender(make_user: MakeUser, login: Login) -> None:  # noqa: F811
+    """A second request from someone whose first is still open is ignored: nobody can fill the
+    screen with prompts."""
+    a = await login(make_user("alice"))
+    await a.sync_once()
+    manager = verifications(a)
+
+    def request(txn: str, sender: str) -> dict[str, Any]:
+        return {
+            "type": "m.key.verification.request",
+            "sender": sender,
+            "content": {
+                "transaction_id": txn,
+                "from_device": "DEVICE",
+                "methods": ["m.sas.v1"],
+                "timestamp": int(time.time() * 1000),
+            },
+        }
+
+    await manager.handle_to_device(request("t1", "@mallory:x"))
+    await manager.handle_to_device(request("t2", "@mallory:x"))
+    await manager.handle_to_device(request("t3", "@bob:x"))
+    assert set(manager.verifications) == {"t1", "t3"}

@@ -191,7 +191,10 @@ async def export_keys(ctx: Context, inv: Invocation) -> Result:
         again = await _secret(ctx, "passphrase", "The same passphrase again")
         if again != passphrase:
             raise UserError("export-keys: the passphrases differ; nothing was written")
-    count = await export(account, path, passphrase)
+    try:
+        count = await export(account, path, passphrase)
+    except OSError as e:
+        raise UserError(f"export-keys: cannot write {clean_line(str(path))}: {e.strerror}") from e
     return Result(
         f"exported {count} room keys to {clean_line(str(path))}",
         {"exported": count, "path": str(path)},

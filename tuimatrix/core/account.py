@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tuimatrix.core.errors import describe_error, retry_after, soft_logout
+from tuimatrix.core.errors import describe_error, is_connection_error, retry_after, soft_logout
 from tuimatrix.core.lazy import FilterID, Method, Path, SyncToken
 from tuimatrix.core.operations import Operations
 from tuimatrix.core.rooms import RoomModels
@@ -211,16 +211,23 @@ class Account(Operations):
     async def start(self) -> None:
         """Load the device keys and start syncing and sending in the background."""
         await self.store.open_mautrix()
-        if self.crypto is not None and not self.crypto.loaded:
-            await self.crypto.load()
         if self.crypto is not None:
+            try:
+                if not self.crypto.loaded:
+                    await self.crypto.load()
+                # Keys that came in after their events, just before a crash or an exit.
+                redecrypted = await self.crypto.retry()
+            except Exception as e:
+                if not is_connection_error(e):
+                    raise
+                # Offline: the sync loop loads the keys (and uploads them) once it connects.
+                log.info("encryption keys not ready yet: %s", describe_error(e))
+                redecrypted = set()
+            if redecrypted:
+                self._emit(SyncChanges(rooms=redecrypted, limited=redecrypted))
             from tuimatrix.core.key_backup import KeyBackup
 
             KeyBackup.of(self).start()  # uploads new room keys to the key backup
-            # Keys that came in after their events, just before a crash or an exit.
-            redecrypted = await self.crypto.retry()
-            if redecrypted:
-                self._emit(SyncChanges(rooms=redecrypted, limited=redecrypted))
         self.send_queue.start()
         if self._sync_task is None:
             self._sync_task = asyncio.create_task(self._sync_forever(), name=f"sync {self.user_id}")
@@ -304,9 +311,18 @@ class Account(Operations):
             keys_may_have_come = await self.crypto.process_sync(resp, initial=since is None)
         async with self.store.transaction() as conn:
             changes = await apply_sync(conn, resp, initial=since is None)
+        if self.crypto is not None and self.crypto.sync_hook is not None:
+            try:
+                await self.crypto.sync_hook(resp)  # verification messages
+            except Exception as e:  # committed: the sync goes on whatever a listener does
+                log.warning("sync hook failed: %s", describe_error(e))
         if keys_may_have_come and self.crypto is not None:
             # Events stored while their key was missing: screens showing them reload.
-            redecrypted = await self.crypto.retry()
+            try:
+                redecrypted = await self.crypto.retry()
+            except Exception as e:  # the sync is committed; its changes must still show
+                log.warning("could not decrypt stored events again: %s", describe_error(e))
+                redecrypted = set()
             changes.rooms |= redecrypted
             changes.limited |= redecrypted
         await self.rooms.refresh(changes.rooms, account_data_changed=bool(changes.account_data))

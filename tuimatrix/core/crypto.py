@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, cast
@@ -33,6 +34,7 @@ from mautrix.errors import (
     VerificationError,
 )
 from mautrix.types import (
+    DecryptedOlmEvent,
     DeviceID,
     DeviceIdentity,
     DeviceKeys,
@@ -44,6 +46,7 @@ from mautrix.types import (
     RoomID,
     SessionID,
     ToDeviceEvent,
+    TrustState,
     UserID,
 )
 
@@ -87,6 +90,10 @@ WITHHELD_CODES = {
 }
 #: After a verification, how many of the newest undecryptable events get their keys asked for.
 REREQUEST_LIMIT = 200
+#: Messages older than this (s) do not get their missing keys asked for by themselves.
+KEY_REQUEST_MAX_AGE = 7 * 86400
+#: Key requests waiting for an answer at one time (each waits up to KEY_REQUEST_TIMEOUT).
+KEY_REQUESTS_AT_ONCE = 8
 #: How long one request for a missing key to our other devices waits for an answer (s).
 KEY_REQUEST_TIMEOUT = 60.0
 
@@ -135,6 +142,20 @@ class TuiOlmMachine(OlmMachine):
             device.trust = existing.trust
         return device
 
+    async def _receive_forwarded_room_key(self, evt: DecryptedOlmEvent) -> None:
+        """Take a forwarded room key only if we asked for it, and only from one of our own
+        devices that we trust (spec "Key requests"); mautrix takes any, from anyone, and
+        whatever it takes would then be backed up and exported as ours."""
+        session_id = getattr(evt.content, "session_id", None)
+        if evt.sender != self.client.mxid or session_id not in self._key_request_waiters:
+            log.warning("ignoring room key %s forwarded unasked by %s", session_id, evt.sender)
+            return
+        device = await self.crypto_store.find_device_by_key(evt.sender, evt.sender_key)
+        if device is None or await self.resolve_trust(device) < TrustState.CROSS_SIGNED_TOFU:
+            log.warning("ignoring room key %s from an unverified device of ours", session_id)
+            return
+        await super()._receive_forwarded_room_key(evt)
+
 
 class Crypto:
     def __init__(
@@ -149,25 +170,33 @@ class Crypto:
         self._share_locks: dict[str, asyncio.Lock] = {}
         #: sessions already asked of our other devices in this run
         self._requested: set[str] = set()
+        self._requesting = asyncio.Semaphore(KEY_REQUESTS_AT_ONCE)
         self._tasks: set[asyncio.Task[Any]] = set()
-        #: sees each response after decryption, before it is committed (core/verification.py)
+        #: sees each response, decrypted, once it is committed (core/verification.py); called
+        #: by Account.sync_once, so that a failed commit never hands the same messages twice
         self.sync_hook: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
     @property
     def loaded(self) -> bool:
-        return self.machine.account is not None
+        """The olm account is loaded and its keys are on the server."""
+        account = self.machine.account
+        return account is not None and bool(account.shared)
 
     async def load(self) -> None:
-        """Load (or create) this device's olm account and upload its keys if not yet done."""
-        await self.crypto_store.open()
-        device_id = self.machine.client.device_id
-        stored = await self.crypto_store.get_device_id()
-        if stored and stored != device_id:
-            # The olm account of another (older) device of ours: never use it for this one.
-            log.warning("discarding the crypto keys of old device %s", stored)
-            await self.crypto_store.delete()
-        await self.crypto_store.put_device_id(device_id)
-        await self.machine.load()
+        """Load (or create) this device's olm account and upload its keys if not yet done.
+
+        Safe to call again after a failure (offline at start): what is done is not redone.
+        """
+        if self.machine.account is None:
+            await self.crypto_store.open()
+            device_id = self.machine.client.device_id
+            stored = await self.crypto_store.get_device_id()
+            if stored and stored != device_id:
+                # The olm account of another (older) device of ours: never use it for this one.
+                log.warning("discarding the crypto keys of old device %s", stored)
+                await self.crypto_store.delete()
+            await self.crypto_store.put_device_id(device_id)
+            await self.machine.load()
         assert self.machine.account is not None
         if not self.machine.account.shared:
             await self.machine.share_keys()
@@ -190,8 +219,6 @@ class Crypto:
                     await self.decrypt_events(room_id, evts)
         if not initial and isinstance(joined, dict):
             await self._rotate_on_membership(joined)
-        if self.sync_hook is not None:
-            await self.sync_hook(resp)
         return bool(events)
 
     async def _process_to_device(self, resp: dict[str, Any]) -> list[Any]:
@@ -345,14 +372,20 @@ class Crypto:
             evt["tm_e2ee"] = {"error": withheld} if withheld else {"missing_key": True}
             if not withheld or by_own_device:
                 # Our other devices may answer later (once they trust this one).
-                self._request_key(room_id, content)
+                self._request_key(room_id, content, evt.get("origin_server_ts"))
             return False
         except (DecryptionError, ValueError, KeyError, TypeError) as e:
             log.info("could not decrypt %s: %s", evt.get("event_id"), e)
-            evt["tm_e2ee"] = {"error": decrypt_error(e)}
+            # With the key we hold this will not change (too late an index, a replay, a
+            # mismatch): retry() passes it by until new keys are imported.
+            evt["tm_e2ee"] = {"error": decrypt_error(e), "final": True}
             return False
         meta = decrypted.get("mautrix") if hasattr(decrypted, "get") else None
         trust = meta.get("trust_state") if isinstance(meta, dict) else None
+        if isinstance(meta, dict) and meta.get("forwarded_keys"):
+            # A key passed on by another device (even one of ours) says nothing certain
+            # about who encrypted the message: never more than "forwarded".
+            trust = min(trust, TrustState.FORWARDED) if trust is not None else TrustState.FORWARDED
         evt["type"] = str(decrypted.type)
         evt["content"] = decrypted.content.serialize()
         evt["tm_e2ee"] = {
@@ -363,13 +396,19 @@ class Crypto:
         }
         return True
 
-    def _request_key(self, room_id: str, content: dict[str, Any]) -> None:
-        """Ask our other devices for a missing room key, once per session in this run."""
+    def _request_key(self, room_id: str, content: dict[str, Any], ts: Any = None) -> None:
+        """Ask our other devices for a missing room key, once per session in this run.
+
+        Not for old messages: a new device meeting years of history would otherwise send
+        thousands of requests (request_missing_keys asks for the newest after a verification).
+        """
         session_id = content.get("session_id")
         sender_key = content.get("sender_key")
         if not isinstance(session_id, str) or not isinstance(sender_key, str):
             return
         if session_id in self._requested:
+            return
+        if isinstance(ts, int) and ts < (time.time() - KEY_REQUEST_MAX_AGE) * 1000:
             return
         self._requested.add(session_id)
         task = asyncio.create_task(
@@ -379,7 +418,13 @@ class Crypto:
         task.add_done_callback(self._tasks.discard)
 
     async def _ask_own_devices(self, room_id: str, sender_key: str, session_id: str) -> None:
+        """Ask every other device of ours (an unverified one answers that it will not share:
+        the placeholder then says to verify); only a trusted one's answer is taken."""
         own = self.machine.client.mxid
+        async with self._requesting:  # a new device meets many unknown keys at once
+            await self._ask(own, room_id, sender_key, session_id)
+
+    async def _ask(self, own: UserID, room_id: str, sender_key: str, session_id: str) -> None:
         try:
             devices = await self.crypto_store.get_devices(own)
             if devices is None:  # a new device: our own list is not tracked yet
@@ -446,7 +491,8 @@ class Crypto:
             await asyncio.sleep(delay)
         self._requested.clear()
         await self.store.db.execute(
-            "DELETE FROM sync_state WHERE key LIKE $1 AND json_extract(value, '$.own')",
+            "DELETE FROM sync_state WHERE key LIKE $1 "
+            "AND json_valid(value) AND json_extract(value, '$.own')",
             WITHHELD + "%",
         )
         rows = await self.store.db.fetch(
@@ -458,7 +504,9 @@ class Crypto:
         updates: list[tuple[str, str, str]] = []
         for row in rows:
             evt = loads(row["json"])
-            await self._decrypt_one(row["room_id"], evt)
+            content = evt.get("content")
+            if not await self._decrypt_one(row["room_id"], evt) and isinstance(content, dict):
+                self._request_key(row["room_id"], content)  # asked now, however old
             updates.append((evt["type"], dumps(evt), row["event_id"]))
         if updates:
             await self.store.db.executemany(
@@ -466,26 +514,31 @@ class Crypto:
             )
         return {row["room_id"] for row in rows}
 
-    async def retry(self) -> set[str]:
+    async def retry(self, *, imported: bool = False) -> set[str]:
         """Bring stored undecrypted events up to date with what we know of their keys:
         decrypt those whose key has arrived since, and say so of those whose key the sender
-        withheld. Returns their rooms."""
+        withheld. Returns their rooms.
+
+        Events that failed with the key we hold are passed by, unless keys were just
+        ``imported`` (a file, the backup), which may hold a better copy.
+        """
         rooms = await self._mark_withheld()
         rows = await self.store.db.fetch(
             "SELECT e.event_id, e.room_id, e.json FROM events e "
             "JOIN crypto_megolm_inbound_session s "
             "ON s.session_id = json_extract(e.json, '$.content.session_id') "
             "AND s.room_id = e.room_id AND s.account_id = $1 AND s.withheld_code IS NULL "
-            "WHERE e.type = $2",
+            "WHERE e.type = $2 AND ($3 OR json_extract(e.json, '$.tm_e2ee.final') IS NULL)",
             self.crypto_store.account_id,
             ENCRYPTED,
+            imported,
         )
         updates: list[tuple[str, str, str]] = []
         for row in rows:
             evt = loads(row["json"])
             if await self._decrypt_one(row["room_id"], evt):
-                updates.append((evt["type"], dumps(evt), row["event_id"]))
                 rooms.add(row["room_id"])
+            updates.append((evt["type"], dumps(evt), row["event_id"]))  # or why it failed
         if updates:
             await self.store.db.executemany(
                 "UPDATE events SET type=$1, json=$2 WHERE event_id=$3", updates

@@ -15,14 +15,22 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def write_atomic(path: Path, data: bytes | str, mode: int = 0o600) -> None:
+def write_atomic(
+    path: Path, data: bytes | str, mode: int = 0o600, *, private_dir: bool = True
+) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves the old or the new file, never half.
 
-    The file is created with ``mode`` from the start (never briefly world-readable).
+    The file is created with ``mode`` from the start (never briefly world-readable). Our own
+    directories are made (or tightened to) 0700; a directory the user chose for a file
+    (``private_dir=False``: an export in ~/Downloads) is left as it is; one that is missing is
+    made, 0700.
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
-    ensure_private_dir(path.parent)
+    if private_dir:
+        ensure_private_dir(path.parent)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)

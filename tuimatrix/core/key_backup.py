@@ -406,7 +406,7 @@ class KeyBackup:
         await self._mark(restored, version)
         decrypted: set[str] = set()
         if imported:
-            decrypted = await crypto.retry()
+            decrypted = await crypto.retry(imported=True)
             if decrypted:
                 self.account._emit(SyncChanges(rooms=set(decrypted), limited=set(decrypted)))
         return imported, total, decrypted

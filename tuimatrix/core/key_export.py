@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 HEADER = "-----BEGIN MEGOLM SESSION DATA-----"
 FOOTER = "-----END MEGOLM SESSION DATA-----"
 MEGOLM = "m.megolm.v1.aes-sha2"
+#: The last link of an imported session's forwarding chain: "from a key file".
+IMPORTED = "tuimatrix:key-file"
 #: What Element uses; the spec asks for at least 100,000.
 ROUNDS = 500_000
 _VERSION = 1
@@ -150,7 +152,9 @@ async def export_sessions(crypto: Crypto) -> list[dict[str, Any]]:
                 "session_id": row["session_id"].strip(),
                 "session_key": session_key,
                 "sender_claimed_keys": {"ed25519": row["signing_key"]},
-                "forwarding_curve25519_key_chain": chain.split(",") if chain else [],
+                "forwarding_curve25519_key_chain": [
+                    k for k in (chain.split(",") if chain else []) if k != IMPORTED
+                ],
             }
         )
         if i % 50 == 49:
@@ -177,13 +181,17 @@ async def import_session(crypto: Crypto, data: dict[str, Any], room_id: str | No
     ):
         return False
     assert isinstance(room_id, str) and isinstance(session_key, str)
+    links = [str(k) for k in chain] if isinstance(chain, list) else []
     try:
         session = InboundGroupSession.import_session(
             session_key,
             SigningKey(str(signing_key)),
             IdentityKey(str(sender_key)),
             RoomID(room_id),
-            forwarding_chain=[str(k) for k in chain] if isinstance(chain, list) else [],
+            # The file vouches for nothing: whatever its chain says, the key reached us
+            # second-hand, so messages it decrypts must never show as verified (the marker
+            # is no device's key, so mautrix resolves the trust as "forwarded").
+            forwarding_chain=[*links, IMPORTED],
         )
     except Exception as e:
         log.info("invalid session in import: %s", e)
@@ -217,7 +225,7 @@ async def import_sessions(account: Account, sessions: list[Any]) -> ImportResult
             await asyncio.sleep(0)
     rooms: set[str] = set()
     if imported:
-        rooms = await crypto.retry()
+        rooms = await crypto.retry(imported=True)
         if rooms:
             account._emit(SyncChanges(rooms=set(rooms), limited=set(rooms)))
         from tuimatrix.core.key_backup import KeyBackup
@@ -246,6 +254,8 @@ async def _loaded(account: Account) -> Crypto:
 
 async def export_keys(account: Account, path: Path, passphrase: str, rounds: int = ROUNDS) -> int:
     """Write every room key of ``account`` to ``path`` (0600, atomic); returns how many."""
+    from functools import partial
+
     from tuimatrix.core.files import write_atomic
 
     if not passphrase:
@@ -254,7 +264,8 @@ async def export_keys(account: Account, path: Path, passphrase: str, rounds: int
     sessions = await export_sessions(crypto)
     plaintext = orjson.dumps(sessions)
     text = await asyncio.to_thread(encrypt_key_file, plaintext, passphrase, rounds)
-    await asyncio.to_thread(write_atomic, path, text, 0o600)
+    # The user's directory keeps its permissions; the file itself is 0600 from the start.
+    await asyncio.to_thread(partial(write_atomic, path, text, 0o600, private_dir=False))
     return len(sessions)
 
 

@@ -95,8 +95,31 @@ async def load_cross_signing(account: Account) -> bool:
         self_signing_key=unb64(saved["self_signing"]),
         user_signing_key=unb64(saved["user_signing"]),
     )
+    if not await matches_published(account, seeds):
+        # Replaced from another device since: signing with these would vouch with keys
+        # nobody trusts any more. verify-with-recovery-key brings the current ones.
+        log.warning("the cross-signing keys of this device are no longer the published ones")
+        return False
     crypto.machine._import_cross_signing_keys(seeds)
     return True
+
+
+async def matches_published(account: Account, seeds: CrossSigningSeeds) -> bool:
+    """Whether all three cross-signing keys are the ones the server publishes for us."""
+    public = seeds.to_keys().public_keys
+    resp = await account.client.query_keys([account.client.mxid])
+    mxid = account.client.mxid
+
+    def first(keys_by_user: Any) -> str | None:
+        keys = (keys_by_user or {}).get(mxid)
+        values = list(keys.keys.values()) if keys is not None else []
+        return str(values[0]) if values else None
+
+    return (
+        first(resp.master_keys) == public.master_key
+        and first(resp.self_signing_keys) == public.self_signing_key
+        and first(resp.user_signing_keys) == public.user_signing_key
+    )
 
 
 async def published_master_key(account: Account) -> str | None:
@@ -198,10 +221,9 @@ async def verify_with_recovery_key(account: Account, recovery_key: str) -> Recov
         raise UserError("the cross-signing keys are missing from secret storage") from None
     except ValueError as e:
         raise UserError(f"cannot read the cross-signing keys: {e}") from None
-    keys = seeds.to_keys()
     # Secret storage can hold older keys than the published ones (a client replaced them
-    # without updating it): only keys matching the published master key may sign this device.
-    if await published_master_key(account) != keys.master_key.public_key:
+    # without updating it): only keys matching the published ones may sign anything.
+    if not await matches_published(account, seeds):
         raise UserError("the keys in secret storage do not match your published cross-signing keys")
     machine._import_cross_signing_keys(seeds)
     await machine.sign_own_device(machine.own_identity)

@@ -128,6 +128,15 @@ async def _v1(conn: Connection) -> None:
     )
 
 
+@_register(description="Index of undecrypted events")  # type: ignore[untyped-decorator]
+async def _v2(conn: Connection) -> None:
+    # Only the events still waiting for their key: what Crypto.retry() looks through after
+    # every sync that brought to-device messages (most events are not in it).
+    await conn.execute(
+        "CREATE INDEX events_undecrypted ON events (room_id) WHERE type = 'm.room.encrypted'"
+    )
+
+
 #: Values per ``IN (…)`` list, well under SQLite's limit on bound variables.
 IN_CHUNK = 500
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from tuimatrix.core.lazy import Method, Path
+from tuimatrix.core.relations import is_redaction
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.store import loads
 
@@ -74,7 +75,7 @@ def thread_summaries(events: Iterable[Mapping[str, Any]]) -> dict[str, ThreadSum
         bundle = _bundle(evt)
         if bundle is not None and isinstance(evt.get("event_id"), str):
             bundles[str(evt["event_id"])] = bundle
-        if evt.get("type") == "m.room.redaction":
+        if is_redaction(evt):
             target = evt.get("redacts") or (evt.get("content") or {}).get("redacts")
             if isinstance(target, str):
                 redacted.add(target)
@@ -245,7 +246,7 @@ async def stored_thread(store: Store, room_id: str, root_id: str) -> list[dict[s
 
 def relates_to_any(evt: Mapping[str, Any], event_ids: set[str]) -> bool:
     """Whether ``evt`` edits, reacts to or redacts one of ``event_ids``."""
-    if evt.get("type") == "m.room.redaction":
+    if is_redaction(evt):
         target = evt.get("redacts") or (evt.get("content") or {}).get("redacts")
         return target in event_ids
     relates = _relates(evt)

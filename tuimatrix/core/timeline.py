@@ -7,7 +7,7 @@ reactions and edits themselves are not items. Consecutive membership events are 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from tuimatrix.core.media import MEDIA_TYPES, media_line, media_of
+from tuimatrix.core.relations import is_redaction
 from tuimatrix.core.sanitize import clean_line, html_to_text, plain, strip_reply_fallback
 from tuimatrix.core.threads import attach_threads, thread_root
 
@@ -296,9 +297,14 @@ def _state_line(evt: Mapping[str, Any], sender: str) -> str | None:
 
 
 def build_items(
-    events: Iterable[Mapping[str, Any]], names: Mapping[str, str], own_user_id: str = ""
+    events: Iterable[Mapping[str, Any]],
+    names: Mapping[str, str],
+    own_user_id: str = "",
+    revealed: Collection[str] = (),
 ) -> list[TimelineItem]:
     """Timeline items for ``events`` (oldest first); ``names`` maps user ids to display names.
+
+    Messages whose event id is in ``revealed`` show their spoilers.
 
     Reactions are gathered under the messages they annotate (``extra["reactions"]``: key,
     count, whether one is ``own_user_id``'s), and a reply gets a one-line preview of the
@@ -308,9 +314,11 @@ def build_items(
     events = list(events)
     edits: dict[str, Mapping[str, Any]] = {}
     redacted: set[str] = set()
+    sender_of: dict[str, Any] = {}
     for evt in events:
         content = _content(evt)
         relates = content.get("m.relates_to")
+        sender_of[str(evt.get("event_id"))] = evt.get("sender")
         if (
             isinstance(relates, dict)
             and relates.get("rel_type") == "m.replace"
@@ -318,9 +326,12 @@ def build_items(
             and isinstance(content.get("m.new_content"), dict)
         ):
             original = relates["event_id"]
-            # The newest edit wins (events are in timeline order).
-            edits[original] = {**evt, "content": content["m.new_content"]}
-        elif evt.get("type") == "m.room.redaction":
+            # Only the original's sender may edit it (spec); an edit of a message not loaded
+            # here is checked when that message is shown (event_item).
+            if sender_of.get(original, evt.get("sender")) == evt.get("sender"):
+                # The newest edit wins (events are in timeline order).
+                edits[original] = {**evt, "content": content["m.new_content"]}
+        elif is_redaction(evt):
             target = evt.get("redacts") or content.get("redacts")
             if isinstance(target, str):
                 redacted.add(target)
@@ -335,7 +346,7 @@ def build_items(
             if run is not None and run.day == local_day(ts if isinstance(ts, int) else 0):
                 run.add(evt, names)
                 continue
-        item = event_item(evt, names, edits, redacted, senders)
+        item = event_item(evt, names, edits, redacted, senders, revealed)
         if item is not None:
             items.append(item)
     for i, item in enumerate(items):
@@ -362,7 +373,9 @@ def reply_preview(original: Mapping[str, Any], names: Mapping[str, str]) -> Text
         return text + Text("[deleted]", style="italic")
     body = message_body(_content(original))
     first = body.split("\n")[0] if "\n" in body.plain else body
-    return text + first
+    # A quoted message's bars ("│ │ ") would read as part of the quote's own frame.
+    bars = len(first.plain) - len(first.plain.lstrip("│ "))
+    return text + (first[bars:] if bars else first)
 
 
 def _reactions(
@@ -386,7 +399,7 @@ def _reactions(
 def _redacted_ids(events: Iterable[Mapping[str, Any]]) -> set[str]:
     redacted = set()
     for evt in events:
-        if evt.get("type") == "m.room.redaction":
+        if is_redaction(evt):
             target = evt.get("redacts") or _content(evt).get("redacts")
             if isinstance(target, str):
                 redacted.add(target)
@@ -444,10 +457,12 @@ def event_item(
     edits: Mapping[str, Mapping[str, Any]] | None = None,
     redacted: set[str] | None = None,
     senders: dict[str, str] | None = None,
+    revealed: Collection[str] = (),
 ) -> TimelineItem | None:
     """The item for one event, or None for events that are not shown on their own.
 
-    ``senders`` caches cleaned display names across the events of one batch.
+    ``senders`` caches cleaned display names across the events of one batch; a message whose
+    id is in ``revealed`` shows its spoilers.
     """
     event_id = str(evt.get("event_id", ""))
     sender_id = str(evt.get("sender", ""))
@@ -485,7 +500,15 @@ def event_item(
         if (redacted and event_id in redacted) or (not content and "redacted_because" in unsigned):
             return item(Text("[deleted]", style="dim italic"), redacted=True)
         edit = edits.get(event_id) if edits else None
-        shown = item(message_body(_content(edit) if edit else content), edited=edit is not None)
+        if edit is not None and edit.get("sender") != sender_id:
+            edit = None  # someone else's "edit": not theirs to make
+        reveal = event_id in revealed
+        shown = item(
+            message_body(_content(edit) if edit else content, reveal_spoilers=reveal),
+            edited=edit is not None,
+        )
+        if reveal:
+            shown.extra["spoiler_revealed"] = True
         warning = (e2ee_warning(edit) if edit else "") or e2ee_warning(evt)
         if warning:
             shown.extra["e2ee_warning"] = warning
@@ -516,6 +539,9 @@ E2EE_WARNINGS = {
     "unknown-device": "unknown device",
     "blacklisted": "blocked device",
     "forwarded": "authenticity not guaranteed",
+    # signed by a master key other than the first one we saw for the sender
+    "cross-signed-untrusted": "sender's identity changed",
+    "unknown": "authenticity not guaranteed",
 }
 
 

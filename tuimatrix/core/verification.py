@@ -6,10 +6,11 @@ side as messages arrive and tells the UI through the account's listeners
 (:class:`VerificationChanged`); the user's part is :meth:`accept`, :meth:`confirm`,
 :meth:`mismatch` and :meth:`cancel`.
 
-Messages reach it from :meth:`tuimatrix.core.crypto.Crypto.process_sync` (``sync_hook``): the
+Messages reach it through ``Crypto.sync_hook`` once a sync response is committed: the
 response's plaintext to-device events and its timeline events, which are already decrypted
-there. Encrypted to-device ones come from the OlmMachine, which dispatches what it decrypted
-through the mautrix client's event handlers.
+then. Encrypted to-device ones come from the OlmMachine, which dispatches what it decrypted
+through the mautrix client's event handlers, each in a task of its own: one lock takes every
+message in the order it came, so a MAC cannot overtake the key it follows.
 
 Supported: key agreement ``curve25519-hkdf-sha256``, hash ``sha256``, MAC
 ``hkdf-hmac-sha256.v2`` (and the old ``hkdf-hmac-sha256``), SAS ``emoji`` and ``decimal``.
@@ -60,6 +61,8 @@ if TYPE_CHECKING:
     from tuimatrix.core.crypto import Crypto
 
 log = logging.getLogger(__name__)
+#: How many verifications (finished ones, mostly) are remembered before the oldest go.
+KEEP_FINISHED = 64
 
 #: A verification not done within this time is cancelled (spec: 10 minutes).
 TIMEOUT = 600.0
@@ -158,6 +161,8 @@ class VerificationManager:
         self.timeout = TIMEOUT
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: messages are handled one at a time, in the order they came
+        self._order = asyncio.Lock()
         self._attached_to: Crypto | None = None
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -324,7 +329,25 @@ class VerificationManager:
             raise
         return v
 
+    def _asking(self, sender: str) -> bool:
+        """Whether ``sender`` already has a request of theirs open here: one at a time, so
+        that nobody can bury the screen under prompts."""
+        busy = any(
+            v.incoming and v.other_user == sender and not v.finished
+            for v in self.verifications.values()
+        )
+        if busy:
+            log.info("ignoring another verification request from %s", sender)
+        return busy
+
     def _add(self, v: Verification) -> None:
+        if len(self.verifications) >= KEEP_FINISHED:
+            # Finished ones are kept a while to recognise their late messages; not forever.
+            done = sorted(
+                (x for x in self.verifications.values() if x.finished), key=lambda x: x.created
+            )
+            for old in done[: len(done) // 2]:
+                del self.verifications[old.transaction_id]
         self.verifications[v.transaction_id] = v
         loop = asyncio.get_running_loop()
         self._timers[v.transaction_id] = loop.call_later(
@@ -410,7 +433,8 @@ class VerificationManager:
     async def handle_to_device(self, evt: dict[str, Any]) -> None:
         """One to-device ``m.key.verification.*`` event (plaintext or decrypted)."""
         try:
-            await self._to_device(evt)
+            async with self._order:
+                await self._to_device(evt)
         except asyncio.CancelledError:
             raise
         except Exception:  # one bad message must not stop the sync
@@ -419,7 +443,8 @@ class VerificationManager:
     async def handle_room_event(self, room_id: str, evt: dict[str, Any]) -> None:
         """One timeline event of a room: a verification request or a related message."""
         try:
-            await self._room_event(room_id, evt)
+            async with self._order:
+                await self._room_event(room_id, evt)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -439,7 +464,7 @@ class VerificationManager:
                 return
             if not self._fresh(content.get("timestamp")):
                 return
-            if (sender, from_device) == self.own:
+            if (sender, from_device) == self.own or self._asking(sender):
                 return
             self._add(
                 Verification(
@@ -480,6 +505,7 @@ class VerificationManager:
                 or not isinstance(from_device, str)
                 or event_id in self.verifications
                 or not self._fresh(evt.get("origin_server_ts"))
+                or self._asking(sender)
             ):
                 return
             self._add(
