@@ -26,8 +26,9 @@ from tuimatrix.core.search import parse_query, search_server
 from tuimatrix.paths import get_paths
 from tuimatrix.screens.image import ImageScreen
 from tuimatrix.screens.links import LinkPickerScreen
+from tuimatrix.screens.message_context import MessageContextScreen
 from tuimatrix.screens.prompts import TextPromptScreen
-from tuimatrix.screens.room import RoomScreen
+from tuimatrix.screens.room import PAGE, RoomScreen
 from tuimatrix.screens.search import SearchResultsScreen
 from tuimatrix.widgets.timeline import TimelineView
 
@@ -187,8 +188,20 @@ async def test_spoiler_hidden_until_revealed(make_user: MakeUser, peer: Peer) ->
         assert body() == "the ██████ did it"
         await pilot.press("u")
         await until(pilot, lambda: body() == "the butler did it")
+
+        # A reaction rebuilds the room's items: the spoiler stays revealed.
+        def reactions() -> object:
+            return next(i for i in timeline.items if i.key == event_id).extra.get("reactions")
+
+        await b.send_queue.wait((await b.react(room_id, event_id, "😮")).txn_id)
+        await until(pilot, lambda: reactions() == [("😮", 1, False)])
+        assert body() == "the butler did it"
+
         await pilot.press("u")
         await until(pilot, lambda: body() == "the ██████ did it")
+        await b.send_queue.wait((await b.react(room_id, event_id, "👍")).txn_id)
+        await until(pilot, lambda: len(reactions() or []) == 2)  # type: ignore[arg-type]
+        assert body() == "the ██████ did it"
 
 
 async def test_local_search_by_text_and_sender_jumps_to_the_message(
@@ -268,6 +281,58 @@ async def test_server_search_finds_a_message_and_says_so_for_encrypted_rooms(
         shown = app.screen
         assert isinstance(shown, SearchResultsScreen)
         assert shown.results == [] and "end-to-end encrypted" in shown.note
+
+
+async def test_a_found_message_that_is_not_loaded_shows_with_its_context(
+    make_user: MakeUser, peer: Peer
+) -> None:
+    b, room_id = await shared_room(make_user, peer, "Long story")
+    before = await send(b, room_id, {"msgtype": "m.text", "body": "just before"})
+    found = await send(
+        b,
+        room_id,
+        {
+            "msgtype": "m.text",
+            "body": "the walrus sings",
+            "format": "org.matrix.custom.html",
+            "formatted_body": "the <b>walrus</b> \x1b]0;PWNED\x07[b]sings[/b]",
+        },
+    )
+    after = await send(b, room_id, {"msgtype": "m.text", "body": "just after"})
+    for n in range(PAGE):  # the found message is older than the page the room opens with
+        await send(b, room_id, {"msgtype": "m.text", "body": f"filler {n}"})
+
+    app = TuimatrixApp(get_paths())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_room(pilot, app, room_id)
+        timeline = screen.query_one(TimelineView)
+        await until(
+            pilot, lambda: any(i.body.plain == f"filler {PAGE - 1}" for i in timeline.items)
+        )
+        assert all(i.key != found for i in timeline.items)
+
+        await pilot.press("alt+f")
+        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        await pilot.press(*"walrus", "enter")
+        await until(pilot, lambda: isinstance(app.screen, SearchResultsScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, MessageContextScreen))
+        shown = app.screen
+        assert isinstance(shown, MessageContextScreen)
+        await until(pilot, lambda: shown.timeline.selected_item is not None)
+        selected = shown.timeline.selected_item
+        assert selected is not None and selected.key == found
+        assert selected.body.plain == "the walrus [b]sings[/b]"  # sanitised, markup literal
+        keys = [i.key for i in shown.timeline.items]
+        assert keys.index(before) < keys.index(found) < keys.index(after)
+        await until(pilot, lambda: "not in the loaded timeline" in app.status_message)
+        rows = [shown.timeline.render_line(y).text for y in range(shown.timeline.size.height)]
+        assert any("the walrus [b]sings[/b]" in row for row in rows)
+        assert not any("\x1b" in row or "PWNED" in row for row in rows)
+        # Read-only, over the room: escape goes back to it, its timeline unchanged.
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        assert all(i.key != found for i in timeline.items)
 
 
 async def test_images_show_inline_and_in_the_viewer(make_user: MakeUser, peer: Peer) -> None:

@@ -341,3 +341,28 @@ async def test_format_per_room_persists_and_config_sets_the_default(
         screen = await open_room(pilot, app, chosen)
         assert screen.timeline.message_format == "elemental"
         assert isinstance(screen, RoomScreen)
+
+
+async def test_quitting_with_a_room_open_moves_the_fully_read_marker(
+    make_user: MakeUser, peer: PeerFactory
+) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    me = (await auth.login(get_paths(), alice.user_id, alice.password)).account
+    room_id = await me.create_room("Quitting", invite=[bob.user_id])
+    b = await peer(bob)
+    await b.join(room_id)
+    one = await sent(me, room_id, "one")
+    await me.mark_read(room_id, one)
+    await me.close()
+    two = await sent(b, room_id, "two")
+
+    app = TuimatrixApp(get_paths())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_room(pilot, app, room_id)
+        await until(pilot, lambda: screen.timeline.fully_read_key == one)
+        await until(pilot, lambda: "two" in [i.body.plain for i in screen.timeline.items])
+        # Quit (ctrl+q) straight from the room: leaving the context waits for the exit.
+        await pilot.press("ctrl+q")
+
+    again = await peer(alice)  # another device of alice's, to read her account data
+    assert await fully_read_on_server(again, room_id) == two

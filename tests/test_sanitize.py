@@ -327,6 +327,58 @@ def test_pre_preserves_whitespace() -> None:
     assert style_of(text, "return").bgcolor is not None
 
 
+def _code_styles(text: Text, start: int, end: int) -> list[Style]:
+    """The combined style of each character in ``text[start:end]``."""
+    return [text.get_style_at_offset(Console(), i) for i in range(start, end)]
+
+
+def test_code_block_with_a_language_is_highlighted() -> None:
+    code = 'def f(x):\n    return "[b]x[/b]" + 1  # note\n'
+    text = html_to_text(f'<pre><code class="language-python">{code}</code></pre>done', "fb")
+    # The text is exactly the code (no markup read, nothing stripped or added).
+    assert text.plain == code.rstrip("\n") + "\ndone"
+    keyword, name = style_of(text, "def"), style_of(text, "f(")
+    assert keyword.color is not None and keyword.color != name.color
+    assert style_of(text, '"[b]x[/b]"').color not in (None, keyword.color)
+    assert style_of(text, "# note").color not in (None, keyword.color)
+    # Still a code block: every highlighted character keeps its background.
+    end = len(code.rstrip("\n"))
+    assert all(s.bgcolor == Color.parse("grey23") for s in _code_styles(text, 0, end) if s)
+
+
+def test_unknown_language_is_plain_code() -> None:
+    text = html_to_text('<pre><code class="language-nosuch">def f(): pass</code></pre>', "fb")
+    assert text.plain == "def f(): pass"
+    assert [span.style for span in text.spans] == [Style(bgcolor="grey23")]
+    # Inline code with a language class is not a code block: not highlighted either.
+    inline = html_to_text('say <code class="language-python">def</code>', "fb")
+    assert style_of(inline, "def") == Style(bgcolor="grey23")
+
+
+def test_highlighted_code_is_cleaned_of_controls() -> None:
+    html = (
+        '<pre><code class="hljs language-js">let a = "\x1b]52;c;UFdORUQ=\x07x\u202e";'
+        "<br>a\x9b2J<b>++</b>;<script>evil()</script></code></pre>"
+    )
+    text = html_to_text(html, "fb")
+    assert text.plain == 'let a = "x";\na++;'
+    assert style_of(text, "let").color is not None
+    assert_terminal_safe(text)
+
+
+def test_long_code_is_not_highlighted() -> None:
+    code = "x = 1\n" * 5000
+    text = html_to_text(f'<pre><code class="language-python">{code}</code></pre>', "fb")
+    assert text.plain == code.rstrip("\n")
+    assert {span.style for span in text.spans} == {Style(bgcolor="grey23")}
+
+
+def test_unclosed_code_block_is_still_shown() -> None:
+    text = html_to_text('<pre><code class="language-python">import os', "fb")
+    assert text.plain == "import os"
+    assert style_of(text, "import").color is not None
+
+
 def test_table() -> None:
     text = html_to_text(
         "<table><caption>cap</caption><thead><tr><th>h1</th><th>h2</th></tr></thead>"

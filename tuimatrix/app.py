@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROOM_LIST = "room-list"
+#: how long quitting waits for the last read markers to reach the server (seconds)
+EXIT_SEND_TIMEOUT = 1.5
 
 
 class TuimatrixApp(App[None]):
@@ -70,6 +72,8 @@ class TuimatrixApp(App[None]):
         self.paths = paths or get_paths()
         self._background = background
         self._background_tasks: list[asyncio.Task[None]] = []
+        #: small requests that should still be made if the app quits now (read markers)
+        self._exit_sends: set[asyncio.Task[None]] = set()
         self.accounts = Accounts(self.paths)
         self.status_message = ""
         self._asked_password: set[str] = set()
@@ -139,7 +143,24 @@ class TuimatrixApp(App[None]):
         for task in self._background_tasks:
             task.cancel()
         await asyncio.gather(*self._background_tasks, return_exceptions=True)
+        # The room screens closed before this (quitting with a room open sends its fully-read
+        # marker): give those requests a moment, never more, before the accounts close.
+        sends = set(self._exit_sends)
+        if sends:
+            _, late = await asyncio.wait(sends, timeout=EXIT_SEND_TIMEOUT)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self.accounts.close_all()
+
+    def send_before_exit(self, send: Coroutine[Any, Any, None]) -> None:
+        """Run ``send`` as a task that quitting waits for, briefly (``EXIT_SEND_TIMEOUT``).
+
+        Not a worker: the app's workers are cancelled before its unmount handler runs.
+        """
+        task = asyncio.create_task(send)
+        self._exit_sends.add(task)
+        task.add_done_callback(self._exit_sends.discard)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):

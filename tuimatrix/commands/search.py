@@ -8,8 +8,10 @@ from typing import Any
 from tuimatrix.commands import Context, Invocation, Param, Result, command
 from tuimatrix.commands.runner import need_room
 from tuimatrix.core.account import Account
+from tuimatrix.core.errors import describe_error
 from tuimatrix.core.search import (
     SearchResult,
+    message_context,
     parse_query,
     room_label,
     search_items,
@@ -119,7 +121,23 @@ async def jump_to(app: Any, account: Account, room_id: str, event_id: str) -> st
         return "opened the room"
     timeline = screen.timeline
     if not any(item.key == event_id for item in timeline.items):
-        return "that message is not loaded: scroll back to find it"
+        return await show_context(app, account, room_id, event_id)
     timeline.focus()
     timeline.select(event_id)
     return "found"
+
+
+async def show_context(app: Any, account: Account, room_id: str, event_id: str) -> str:
+    """Show a message the room's timeline has not loaded, with the messages around it from
+    the server, in a read-only view over the room."""
+    from tuimatrix.screens.message_context import MessageContextScreen
+
+    try:
+        events, names = await message_context(account, room_id, event_id)
+    except Exception as e:
+        return f"that message is not loaded, and the server did not show it: {describe_error(e)}"
+    items = build_items(events, names, account.user_id)
+    title = f"{room_label(account, room_id)}: a found message"
+    fmt = app.message_format(account, room_id)
+    app.push_screen(MessageContextScreen(title, items, event_id, fmt))
+    return "that message is not in the loaded timeline: shown with its context"

@@ -21,12 +21,16 @@ malformed input such as ``"<a " * 20_000`` the 3.11 parser alone is quadratic (t
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from html.parser import HTMLParser
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
 from rich.style import Style
 from rich.text import Span, Text
+
+if TYPE_CHECKING:
+    from pygments.lexer import Lexer
 
 __all__ = ["clean_line", "clean_text", "html_to_text", "plain", "strip_reply_fallback"]
 
@@ -135,6 +139,13 @@ _MENTION_RE: Final = re.compile(r"https://matrix\.to/#/(?:@|%40|#|%23)")
 _HEX_RE: Final = re.compile(r"#[0-9a-fA-F]{6}")
 _WS_RE: Final = re.compile(r"[ \t\n\r\f]+")
 _NON_SPACE_RE: Final = re.compile(r"\S")
+#: ``<code class="language-python">``: the language of a code block, for highlighting
+_LANGUAGE_RE: Final = re.compile(r"(?:^|\s)language-([A-Za-z0-9_+#.-]{1,40})(?:\s|$)")
+#: Longer code blocks are shown unhighlighted: highlighting helps read snippets, and a
+#: lexer's cost on a hostile body is better bounded.
+_MAX_HIGHLIGHT: Final = 20_000
+#: a Pygments theme made for dark backgrounds, like the code block's own
+_CODE_THEME: Final = "monokai"
 
 # The pre-pass grammar: a deliberately strict subset of HTML tags. No part may contain "<", so a
 # failed attempt never scans past the next "<" and the pre-pass stays linear.
@@ -196,6 +207,50 @@ def _colour(value: str | None) -> str | None:
     return value if value is not None and _HEX_RE.fullmatch(value) else None
 
 
+def _lexer_for(class_attr: str | None) -> Lexer | None:
+    """The Pygments lexer for ``class="language-…"``; None when there is none to use."""
+    m = _LANGUAGE_RE.search(class_attr or "")
+    if m is None:
+        return None
+    from pygments.lexers import get_lexer_by_name
+
+    try:
+        # No stripping or added newline: the code shown is exactly the code sent.
+        return get_lexer_by_name(m.group(1).lower(), stripnl=False, ensurenl=False)
+    except Exception:  # ClassNotFound, or a broken lexer plugin
+        return None
+
+
+@lru_cache(maxsize=256)
+def _token_style(token_type: object) -> Style | None:
+    """The theme's colour and emphasis for a Pygments token type (its background left out:
+    the code block has its own)."""
+    from pygments.styles import get_style_by_name
+
+    found = get_style_by_name(_CODE_THEME).style_for_token(token_type)
+    style = Style(
+        color=f"#{found['color']}" if found["color"] else None,
+        bold=found["bold"] or None,
+        italic=found["italic"] or None,
+        underline=found["underline"] or None,
+    )
+    return style or None
+
+
+def _highlight(code: str, lexer: Lexer) -> list[tuple[str, Style | None]] | None:
+    """``code`` cut into (text, style) runs by ``lexer``; None when it cannot be highlighted
+    without changing the text (too long, a lexer error, or a lexer that rewrote it)."""
+    if len(code) > _MAX_HIGHLIGHT:
+        return None
+    try:
+        runs = [(value, _token_style(kind)) for kind, value in lexer.get_tokens(code)]
+    except Exception:
+        return None
+    if "".join(value for value, _ in runs) != code:
+        return None
+    return runs
+
+
 class _Frame:
     """One open element: its tag, the combined style inside it, and a counter (ol, tr, span).
 
@@ -230,6 +285,11 @@ class _Converter(HTMLParser):
         # (so a space before a link is not underlined).
         self._space: Style | None = None
         self._marker: str | None = None  # list item marker waiting for the item's first text
+        # A code block with a known language: its text is collected, then highlighted whole
+        # when its <code> closes (with the frame of that <code> and the lexer to use).
+        self._code: list[str] | None = None
+        self._code_frame: _Frame | None = None
+        self._code_lexer: Lexer | None = None
 
     def set_cdata_mode(self, elem: str, *args: object, **kwargs: object) -> None:
         """Never enter CDATA/RCDATA mode for script, style, title, textarea.
@@ -239,6 +299,8 @@ class _Converter(HTMLParser):
         """
 
     def result(self) -> Text:
+        if self._code is not None:  # an unclosed code block
+            self._flush_code()
         text = Text("".join(self._parts), spans=self._spans)
         text.rstrip()
         return text
@@ -305,6 +367,9 @@ class _Converter(HTMLParser):
         if self._drop:
             return
         data = clean_text(data)
+        if self._code is not None:
+            self._code.append(data)
+            return
         if self._pre:
             for k, line in enumerate(data.split("\n")):
                 if k:
@@ -329,6 +394,13 @@ class _Converter(HTMLParser):
             if not void:  # inside dropped content only nesting is tracked
                 self._push(_Frame(tag, Style.null(), live=False))
                 self._drop += tag in _DROP_CONTENT
+            return
+        if self._code is not None:
+            # Inside a code block being collected only its text counts (and line breaks).
+            if tag == "br":
+                self._code.append("\n")
+            elif not void:
+                self._push(_Frame(tag, Style.null(), live=False))
             return
         attr = {k: v for k, v in reversed(attrs)}  # the first of duplicated attributes wins
         if void:
@@ -387,6 +459,10 @@ class _Converter(HTMLParser):
             self._quote += 1
         elif tag == "pre":
             self._pre += 1
+        elif tag == "code" and self._pre:
+            lexer = _lexer_for(attr.get("class"))
+            if lexer is not None:
+                self._code, self._code_frame, self._code_lexer = [], frame, lexer
 
     def _push(self, frame: _Frame) -> None:
         self._stack.append(frame)
@@ -403,6 +479,20 @@ class _Converter(HTMLParser):
             alt = clean_line(attr.get("alt") or attr.get("title") or "").strip()[:200]
             self._inline(f"[image: {alt}]" if alt else "[image]", _NOTE_STYLE)
 
+    def _flush_code(self) -> None:
+        """Write the collected code block, highlighted (or plain if it cannot be)."""
+        code, frame, lexer = "".join(self._code or ()), self._code_frame, self._code_lexer
+        self._code = self._code_frame = self._code_lexer = None
+        base = frame.style if frame is not None else self._style()
+        runs = _highlight(code, lexer) if lexer is not None else None
+        for value, token_style in runs if runs is not None else [(code, None)]:
+            style = base + token_style if token_style else base
+            for k, line in enumerate(value.split("\n")):
+                if k:
+                    self._newline()
+                if line:
+                    self._inline(line, style)
+
     def handle_endtag(self, tag: str) -> None:
         if not self._open.get(tag):
             return  # stray or mismatched end tag
@@ -416,6 +506,8 @@ class _Converter(HTMLParser):
     def _close(self, frame: _Frame) -> None:
         tag = frame.tag
         self._open[tag] -= 1
+        if frame is self._code_frame:
+            self._flush_code()
         if not frame.live:
             self._drop -= tag in _DROP_CONTENT
             return

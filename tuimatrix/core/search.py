@@ -146,3 +146,53 @@ async def search_server(
 def room_label(account: Account, room_id: str) -> str:
     room = account.rooms.summaries.get(room_id)
     return clean_line(room.display_name if room else room_id)
+
+
+#: events asked for around a found message that is not in the loaded timeline
+CONTEXT_LIMIT: Final = 10
+
+
+def _events(value: object) -> list[dict[str, Any]]:
+    """The well-formed events of a list from the server (others are dropped)."""
+    return [
+        e
+        for e in (value if isinstance(value, list) else [])
+        if isinstance(e, dict)
+        and isinstance(e.get("event_id"), str)
+        and isinstance(e.get("type"), str)
+        and isinstance(e.get("sender"), str)
+    ]
+
+
+async def message_context(
+    account: Account, room_id: str, event_id: str, limit: int = CONTEXT_LIMIT
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """``event_id`` and about ``limit`` events around it, oldest first, with the display names
+    of the room's members (spec "GET /rooms/{roomId}/context/{eventId}").
+
+    For showing a found message that is not loaded: nothing is stored, so the timeline and
+    its gaps stay as they were.
+    """
+    from mautrix.api import Method, Path
+
+    resp = await account.client.api.request(
+        Method.GET,
+        Path.v3.rooms[room_id].context[event_id],
+        query_params={"limit": str(limit)},
+    )
+    if not isinstance(resp, dict):
+        raise UserError(f"the server sent no context for {clean_line(event_id)}")
+    found = _events([resp.get("event")])
+    if not found:
+        raise UserError(f"the server sent no event {clean_line(event_id)}")
+    before = list(reversed(_events(resp.get("events_before"))))  # sent newest first
+    events = [*before, *found, *_events(resp.get("events_after"))]
+    await account.decrypt(room_id, events)
+    names = await account.member_names(room_id)
+    for state in _events(resp.get("state")):
+        content = state.get("content")
+        user_id = state.get("state_key")
+        if state["type"] == "m.room.member" and isinstance(user_id, str):
+            name = content.get("displayname") if isinstance(content, dict) else None
+            names.setdefault(user_id, name if isinstance(name, str) and name else user_id)
+    return events, names

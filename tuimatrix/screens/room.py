@@ -59,6 +59,10 @@ class RoomScreen(UsesApp, RoomReading, Screen[None]):
         self._retry_older = False
         self._at_start = False
         self._read_up_to: str | None = None
+        #: messages whose spoilers the user revealed: they stay revealed when items are rebuilt
+        self.revealed: set[str] = set()
+        # Shown, or under a prompt or thread of its own: quitting now is leaving the room.
+        self._reading = False
 
     def compose(self) -> ComposeResult:
         yield Label(self._header(), id="room-header")
@@ -90,6 +94,7 @@ class RoomScreen(UsesApp, RoomReading, Screen[None]):
         self.tm.refresh_status()
 
     def on_screen_resume(self) -> None:
+        self._reading = True
         self.query_one(Composer).focus()
         self._mark_read()
 
@@ -102,6 +107,13 @@ class RoomScreen(UsesApp, RoomReading, Screen[None]):
             and getattr(current, "account", None) is self.account
         )
         if self not in self.app.screen_stack and not same_room:
+            self._reading = False
+            self.leave_markers()
+
+    def on_unmount(self) -> None:
+        # The app quits (or the room closes) while the user is in it: that is leaving too.
+        if self._reading:
+            self._reading = False
             self.leave_markers()
 
     # -- loading ---------------------------------------------------------------------------------
@@ -123,7 +135,9 @@ class RoomScreen(UsesApp, RoomReading, Screen[None]):
 
     def _items_for(self, events: list[dict[str, Any]]) -> list[TimelineItem]:
         """Items for ``events``; replies to messages not among them are looked up after."""
-        items = self.visible_items(build_items(events, self.names, self.account.user_id))
+        items = self.visible_items(
+            build_items(events, self.names, self.account.user_id, self.revealed)
+        )
         missing = [item for item in items if "reply_to" in item.extra]
         if missing:
             self._resolve_replies(missing)

@@ -25,6 +25,7 @@ from tuimatrix.widgets.timeline import TimelineView
 if TYPE_CHECKING:
     from textual.worker import Worker
 
+    from tuimatrix.app import TuimatrixApp
     from tuimatrix.core.account import Account
 
 #: jumping to a fully-read marker older than what is loaded loads at most this many pages
@@ -40,6 +41,10 @@ class RoomReading(Screen[None]):
 
     if TYPE_CHECKING:  # what the room screen provides
         account: Account
+
+        @property
+        def tm(self) -> TuimatrixApp: ...
+
         room_id: str
         events: list[dict[str, Any]]
         names: dict[str, str]
@@ -145,8 +150,9 @@ class RoomReading(Screen[None]):
             return
         self._fully_read = latest
         self.show_markers()
-        # The app's worker, not the screen's: a closed screen's workers are cancelled.
-        self.app.run_worker(self._send_fully_read(latest), group="fully-read")
+        # The app's task, not the screen's worker: a closed screen's workers are cancelled,
+        # and quitting waits a moment for it.
+        self.tm.send_before_exit(self._send_fully_read(latest))
 
     async def _send_fully_read(self, event_id: str) -> None:
         try:
