@@ -420,3 +420,37 @@ async def test_exec_prints_the_recovery_key_and_reads_secrets_from_stdin(
     assert wrong.returncode == 1
     assert wrong.stderr.strip() == "tuimatrix: wrong passphrase (or the key file was altered)"
     assert "Traceback" not in wrong.stderr
+
+
+async def test_setup_recovery_stopped_halfway_goes_on_with_the_same_keys(
+    make_user: MakeUser,
+    login: Login,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cross-signing keys were published, then secret storage failed (the network): run
+    again, it finishes with the same keys, asking nothing (nobody has to verify us again)."""
+    from tuimatrix.core import recovery
+
+    a = await login(make_user("alice"))
+    await a.sync_once()
+    assert a.crypto is not None
+    ssss = a.crypto.machine.ssss
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionResetError("the server went away")
+
+    monkeypatch.setattr(ssss, "generate_and_upload_key", down)
+    ctx = Answering(a)
+    with pytest.raises(ConnectionResetError):
+        await run_line(ctx, "setup-recovery")
+    published = await recovery.published_master_key(a)
+    assert published is not None
+    monkeypatch.undo()
+
+    result = await run_line(ctx, "setup-recovery")  # no --replace, no password
+    assert ctx.asked == []
+    assert result.data["recovery_key"]
+    assert await recovery.published_master_key(a) == published
+    # Now it is set up: again would replace the recovery key, so it asks for --replace.
+    with pytest.raises(UsageError, match="add --replace"):
+        await run_line(ctx, "setup-recovery")

@@ -44,7 +44,9 @@ async def setup_recovery(ctx: Context, inv: Invocation) -> Result:
     from tuimatrix.core import recovery
 
     account = need_account(inv)
-    if await recovery.published_master_key(account) and not inv.args.get("replace"):
+    replace = bool(inv.args.get("replace"))
+    resume = not replace and await recovery.can_resume(account)
+    if not resume and await recovery.published_master_key(account) and not replace:
         question = (
             "You already have cross-signing keys. Replace them and your recovery key? "
             "Your other devices and your contacts will have to verify you again"
@@ -59,7 +61,8 @@ async def setup_recovery(ctx: Context, inv: Invocation) -> Result:
             ctx, "password", f"The server asks for the password of {account.user_id}"
         )
 
-    result = await recovery.setup_recovery(account, password)
+    # An earlier run from this device that stopped halfway goes on with the same keys.
+    result = await recovery.setup_recovery(account, password, replace=replace or not resume)
     data = {"recovery_key": result.recovery_key, "backup_version": result.backup_version}
     show = getattr(ctx, "show_secret", None)
     if show is not None:

@@ -82,19 +82,13 @@ async def save_cross_signing(account: Account, seeds: CrossSigningSeeds) -> None
 
 async def load_cross_signing(account: Account) -> bool:
     """Give the machine this device's cross-signing private keys, if it has them."""
-    from mautrix.crypto.cross_signing_key import CrossSigningSeeds
 
     crypto = need_crypto(account)
     if crypto.machine._cross_signing_private_keys is not None:
         return True
-    saved = await _secrets(account).get(CROSS_SIGNING)
-    if not saved:
+    seeds = await _saved_seeds(account)
+    if seeds is None:
         return False
-    seeds = CrossSigningSeeds(
-        master_key=unb64(saved["master"]),
-        self_signing_key=unb64(saved["self_signing"]),
-        user_signing_key=unb64(saved["user_signing"]),
-    )
     if not await matches_published(account, seeds):
         # Replaced from another device since: signing with these would vouch with keys
         # nobody trusts any more. verify-with-recovery-key brings the current ones.
@@ -102,6 +96,35 @@ async def load_cross_signing(account: Account) -> bool:
         return False
     crypto.machine._import_cross_signing_keys(seeds)
     return True
+
+
+async def _saved_seeds(account: Account) -> CrossSigningSeeds | None:
+    """This device's copy of the cross-signing private keys, if it has one."""
+    from mautrix.crypto.cross_signing_key import CrossSigningSeeds
+
+    saved = await _secrets(account).get(CROSS_SIGNING)
+    if not saved:
+        return None
+    return CrossSigningSeeds(
+        master_key=unb64(saved["master"]),
+        self_signing_key=unb64(saved["self_signing"]),
+        user_signing_key=unb64(saved["user_signing"]),
+    )
+
+
+async def can_resume(account: Account) -> bool:
+    """Whether an earlier setup-recovery on this device published the cross-signing keys and
+    then stopped (the network, a crash): it can go on with them, nobody's trust is reset."""
+    from mautrix.errors import MNotFound
+
+    seeds = await _saved_seeds(account)
+    if seeds is None or not await matches_published(account, seeds):
+        return False
+    try:
+        await need_crypto(account).machine.ssss.get_default_key_data()
+    except (ValueError, MNotFound):
+        return True  # published, but secret storage never made: it stopped halfway
+    return False  # set up: doing it again would replace the recovery key (--replace)
 
 
 async def matches_published(account: Account, seeds: CrossSigningSeeds) -> bool:
@@ -158,11 +181,14 @@ async def _publish(
         raise
 
 
-async def setup_recovery(account: Account, ask_password: AskPassword) -> SetupResult:
+async def setup_recovery(
+    account: Account, ask_password: AskPassword, *, replace: bool = False
+) -> SetupResult:
     """New cross-signing keys, secret storage, recovery key and key backup for ``account``.
 
     The cross-signing keys are published first: if the server refuses (or the user cancels
-    the password prompt), nothing else has changed.
+    the password prompt), nothing else has changed. If an earlier run published them and then
+    stopped, this one goes on with them (``can_resume``) unless ``replace``.
     """
     from mautrix.crypto.cross_signing_key import CrossSigningSeeds
     from mautrix.types import EventType
@@ -170,10 +196,16 @@ async def setup_recovery(account: Account, ask_password: AskPassword) -> SetupRe
     from tuimatrix.core.key_backup import KeyBackup
 
     machine = await _ready_machine(account)
-    seeds = CrossSigningSeeds.generate()
-    keys = seeds.to_keys()
-    await _publish(account, machine, keys, ask_password)
-    await save_cross_signing(account, seeds)
+    saved = None if replace or not await can_resume(account) else await _saved_seeds(account)
+    if saved is not None:
+        seeds = saved
+        keys = seeds.to_keys()
+        machine._import_cross_signing_keys(seeds)
+    else:
+        seeds = CrossSigningSeeds.generate()
+        keys = seeds.to_keys()
+        await _publish(account, machine, keys, ask_password)
+        await save_cross_signing(account, seeds)
     ssss_key: Key = await machine.ssss.generate_and_upload_key()
     await machine._upload_cross_signing_keys_to_ssss(ssss_key, seeds)
     await machine.ssss.set_default_key_id(ssss_key.id)
