@@ -157,3 +157,36 @@ def test_only_the_sender_edits_and_encrypted_redactions_do_nothing() -> None:
     # A forged edit of a message that is not loaded with it is refused when it is shown.
     alone = build_items([events[2], events[0]], names)
     assert {i.key: i.body.plain for i in alone}["$a"] == "the real text"
+
+
+def test_a_deletion_shows_its_reason() -> None:
+    from tuimatrix.core.timeline import build_items
+
+    names = {"@a:x": "alice"}
+    message = {
+        "event_id": "$m",
+        "sender": "@a:x",
+        "type": "m.room.message",
+        "origin_server_ts": 1,
+        "content": {"msgtype": "m.text", "body": "oops"},
+    }
+    live = {
+        "event_id": "$r",
+        "sender": "@a:x",
+        "type": "m.room.redaction",
+        "redacts": "$m",
+        "origin_server_ts": 2,
+        "content": {"redacts": "$m", "reason": "wrong\x1b[31m room"},
+    }
+    [item] = build_items([message, live], names)
+    assert item.redacted and item.body.plain == "[deleted: wrong room]"
+    # Redacted on the server already: the reason comes with the event.
+    stripped = {
+        **message,
+        "content": {},
+        "unsigned": {"redacted_because": {"content": {"reason": "spam"}}},
+    }
+    [item] = build_items([stripped], names)
+    assert item.body.plain == "[deleted: spam]"
+    [item] = build_items([{**stripped, "unsigned": {"redacted_because": {}}}], names)
+    assert item.body.plain == "[deleted]"

@@ -313,7 +313,8 @@ def build_items(
     """
     events = list(events)
     edits: dict[str, Mapping[str, Any]] = {}
-    redacted: set[str] = set()
+    #: redacted event id -> the redaction's reason ("" if none given)
+    redacted: dict[str, str] = {}
     sender_of: dict[str, Any] = {}
     for evt in events:
         content = _content(evt)
@@ -334,7 +335,8 @@ def build_items(
         elif is_redaction(evt):
             target = evt.get("redacts") or content.get("redacts")
             if isinstance(target, str):
-                redacted.add(target)
+                reason = content.get("reason")
+                redacted[target] = reason if isinstance(reason, str) else ""
     items: list[TimelineItem] = []
     # Senders repeat: clean each display name once, not once per event.
     senders: dict[str, str] = {}
@@ -379,7 +381,7 @@ def reply_preview(original: Mapping[str, Any], names: Mapping[str, str]) -> Text
 
 
 def _reactions(
-    events: Iterable[Mapping[str, Any]], redacted: set[str]
+    events: Iterable[Mapping[str, Any]], redacted: Collection[str]
 ) -> dict[str, dict[str, dict[str, None]]]:
     """target event id -> reaction key -> the senders (an ordered set), redactions left out."""
     reactions: dict[str, dict[str, dict[str, None]]] = {}
@@ -426,7 +428,7 @@ def attach_relations(
     items: list[TimelineItem],
     events: list[Mapping[str, Any]],
     names: Mapping[str, str],
-    redacted: set[str],
+    redacted: Collection[str],
     own_user_id: str,
 ) -> None:
     """Reactions under their messages, and reply previews (see build_items)."""
@@ -455,7 +457,7 @@ def event_item(
     evt: Mapping[str, Any],
     names: Mapping[str, str],
     edits: Mapping[str, Mapping[str, Any]] | None = None,
-    redacted: set[str] | None = None,
+    redacted: Collection[str] | None = None,
     senders: dict[str, str] | None = None,
     revealed: Collection[str] = (),
 ) -> TimelineItem | None:
@@ -498,7 +500,7 @@ def event_item(
         if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
             return None  # folded into its original
         if (redacted and event_id in redacted) or (not content and "redacted_because" in unsigned):
-            return item(Text("[deleted]", style="dim italic"), redacted=True)
+            return item(deleted_text(event_id, unsigned, redacted), redacted=True)
         edit = edits.get(event_id) if edits else None
         if edit is not None and edit.get("sender") != sender_id:
             edit = None  # someone else's "edit": not theirs to make
@@ -520,7 +522,7 @@ def event_item(
         return None  # verification steps: the request line and the verification window say it
     if kind == "m.room.encrypted":
         if "redacted_because" in unsigned:
-            return item(Text("[deleted]", style="dim italic"), redacted=True)
+            return item(deleted_text(event_id, unsigned, redacted), redacted=True)
         return item(Text(undecrypted_text(evt, sender), style="dim italic"))
     if kind == "m.room.member":
         member_line = clean_line(_membership_line(evt, names))
@@ -550,6 +552,20 @@ def e2ee_warning(evt: Mapping[str, Any]) -> str:
     e2ee = evt.get("tm_e2ee")
     trust = e2ee.get("trust") if isinstance(e2ee, dict) else None
     return E2EE_WARNINGS.get(trust, "") if isinstance(trust, str) else ""
+
+
+def deleted_text(
+    event_id: str, unsigned: Mapping[str, Any], redacted: Collection[str] | None
+) -> Text:
+    """ "[deleted]", with the reason the redaction gave (sanitised) if any."""
+    reason: Any = redacted.get(event_id) if isinstance(redacted, Mapping) else None
+    if not reason:
+        because = unsigned.get("redacted_because")
+        content = because.get("content") if isinstance(because, dict) else None
+        reason = content.get("reason") if isinstance(content, dict) else None
+    if isinstance(reason, str) and clean_line(reason).strip():
+        return Text(f"[deleted: {clean_line(reason).strip()}]", style="dim italic")
+    return Text("[deleted]", style="dim italic")
 
 
 def undecrypted_text(evt: Mapping[str, Any], sender: str) -> str:
