@@ -189,8 +189,15 @@ async def test_thread_summary_screen_reply_and_list(
             while not await threaded_receipt():
                 await pilot.pause(0.1)
 
+        # An unknown /command is refused with a line, as in the room, and nothing is sent.
+        composer = thread.query_one(Composer)
+        composer.focus()
+        await pilot.press(*"/nope", "enter")
+        await until(pilot, lambda: "/nope" in app.status_message)
+        assert composer.text == "/nope"
+        composer.text = ""
+
         # The composer sends into the thread, falling back to a reply to its latest event.
-        thread.query_one(Composer).focus()
         await pilot.press(*"my answer", "enter")
         answer = await on_server(
             pilot, me, room_id, lambda e: e["content"].get("body") == "my answer"

@@ -9,7 +9,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Label
 
 from tuimatrix.core.account import Account
@@ -28,7 +27,7 @@ from tuimatrix.core.timeline import (
     reply_target,
     transaction_id,
 )
-from tuimatrix.screens.base import UsesApp
+from tuimatrix.screens.composing import Composing
 from tuimatrix.screens.room_reading import RoomReading
 from tuimatrix.widgets.composer import Composer
 from tuimatrix.widgets.status import StatusLine
@@ -38,7 +37,7 @@ from tuimatrix.widgets.timeline import TimelineView
 PAGE = 50
 
 
-class RoomScreen(UsesApp, RoomReading, Screen[None]):
+class RoomScreen(RoomReading, Composing):
     BINDINGS = [
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
@@ -318,29 +317,10 @@ class RoomScreen(UsesApp, RoomReading, Screen[None]):
         self.timeline.scroll_to_latest()
         self._typing(False)
 
-    @on(Composer.Refused)
-    def _refused(self, event: Composer.Refused) -> None:
-        self.tm.notify_status(event.reason, error=True)
-
     def _known_aliases(self) -> list[str]:
         """Room aliases the account knows (its rooms' canonical aliases), for completion."""
         rooms = self.account.rooms.summaries.values()
         return [r.canonical_alias for r in rooms if r.canonical_alias]
-
-    @on(Composer.Typing)
-    def _typing_started(self) -> None:
-        self._typing(True)
-
-    @on(Composer.StoppedTyping)
-    def _typing_stopped(self) -> None:
-        self._typing(False)
-
-    @work(group="typing")
-    async def _typing(self, typing: bool) -> None:
-        try:
-            await self.account.set_typing(self.room_id, typing)
-        except Exception:
-            pass  # a lost typing notification is not worth a message
 
     # -- actions ------------------------------------------------------------------------------
 

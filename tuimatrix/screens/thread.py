@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
@@ -38,7 +38,7 @@ from tuimatrix.core.threads import (
     thread_root,
 )
 from tuimatrix.core.timeline import TimelineItem, build_items, echo_item, transaction_id
-from tuimatrix.screens.base import UsesApp
+from tuimatrix.screens.composing import Composing
 from tuimatrix.widgets.composer import Composer
 from tuimatrix.widgets.status import StatusLine
 from tuimatrix.widgets.timeline import TimelineView
@@ -55,7 +55,7 @@ def _ts(evt: dict[str, Any]) -> int:
     return ts if isinstance(ts, int) else 0
 
 
-class ThreadScreen(UsesApp, Screen[None]):
+class ThreadScreen(Composing):
     BINDINGS = [
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
