@@ -38,9 +38,11 @@ class ProbeApp(App[None]):
         self.recording = False
         self._last = 0.0
         self._ticks = 0
+        # Held, not queried: a tick may come while the app is shutting down, its screen gone.
+        self._label = Label("0", id="ticks")
 
     def compose(self) -> ComposeResult:
-        yield Label("0", id="ticks")
+        yield self._label
 
     def on_mount(self) -> None:
         self._last = time.perf_counter()
@@ -52,7 +54,7 @@ class ProbeApp(App[None]):
             self.gaps.append(now - self._last)
         self._last = now
         self._ticks += 1
-        self.query_one("#ticks", Label).update(str(self._ticks))
+        self._label.update(str(self._ticks))
 
     async def probe(self, work: Any) -> tuple[float, float, int]:
         """Run ``work`` (a coroutine) while recording; (its seconds, longest gap, ticks)."""

@@ -189,6 +189,10 @@ class TuimatrixApp(App[None]):
         self.post_message(self.AccountChanged(account, change))
 
     def on_tuimatrix_app_account_changed(self, message: AccountChanged) -> None:
+        if not self.is_screen_installed(ROOM_LIST):
+            # Posted before the room list exists, or while quitting (closing accounts
+            # say "stopped" after the screens are gone): nothing left to update.
+            return
         account, change = message.account, message.change
         self.room_list.account_changed(account, change)
         for screen in self.room_screens():
