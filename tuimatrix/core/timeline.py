@@ -210,10 +210,11 @@ class MembershipRun:
         if len(self.event_ids) == 1:
             return self.single
         parts = []
-        for kind, (one, many) in _MEMBER_KINDS.items():
-            users = self.changes.get(kind)
-            if not users:
+        # In the order the kinds of change first happened: "3 were invited; 2 joined".
+        for kind, users in self.changes.items():
+            if not users or kind not in _MEMBER_KINDS:
                 continue
+            one, many = _MEMBER_KINDS[kind]
             if len(users) == 1:
                 parts.append(f"{next(iter(users.values()))} {one}")
                 continue
