@@ -12,6 +12,7 @@ import zlib
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from itertools import accumulate
 from typing import ClassVar
 
@@ -23,10 +24,13 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.color import Color
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
+from textual.style import Style as VisualStyle
 
 from tuimatrix import idle_gc
 from tuimatrix.core.sanitize import clean_line
@@ -39,6 +43,7 @@ from tuimatrix.core.timeline import (
     merge_runs,
 )
 from tuimatrix.widgets.inline_image import image_rows, image_strips
+from tuimatrix.widgets.scrollbar import ThriftyScrollBar
 
 #: after this much quiet a sender's next message gets a fresh header
 HEADER_GAP_MS = 10 * 60 * 1000
@@ -66,15 +71,23 @@ SENDER_COLOURS = (
 #: the fully-read marker's line, under the last event the user had read
 MARKER_LABEL = "── new messages ──"
 
-# (item, width, date line, header line, marker line, receipts label, strips): valid while
-# all the inputs before the strips are the same.
-_Rendered = tuple[TimelineItem, int, bool, bool, bool, str, list[Strip]]
+# (item, width, format, date line, header line, marker line, receipts label, selected, strips):
+# valid while all the inputs before the strips are the same. The strips are final (cut or
+# padded to the width, selection and base style applied): a frame that shows them again does
+# no work per row, so a page step pays only for the items it brings into view.
+_Rendered = tuple[TimelineItem, int, str, bool, bool, bool, str, bool, list[Strip]]
 
 
 def sender_colour(sender_id: str) -> str:
     """A stable colour for a user: the same id gets the same colour in every session."""
     # crc32 rather than hash(): str hashes are salted per process.
     return SENDER_COLOURS[zlib.crc32(sender_id.encode("utf-8", "replace")) % len(SENDER_COLOURS)]
+
+
+@lru_cache(maxsize=4096)
+def sender_style(sender_id: str) -> Style:
+    """The bold, coloured style of a sender's name (one ``Style`` per sender, not per header)."""
+    return Style(bold=True, color=sender_colour(sender_id))
 
 
 def local_time(ts: int) -> datetime:
@@ -179,6 +192,10 @@ class TimelineView(ScrollView, can_focus=True):
         self._width = 0
         self._strips: LRUCache[str, _Rendered] = LRUCache(1024)
         self._base: Style | None = None
+        self._blank: Strip | None = None
+        self._gutter: tuple[Color, Style] | None = None
+        # (width, first content row) while a frame renders: see render_lines.
+        self._frame: tuple[int, int] | None = None
         self._loading = False
         self._at_start = False
         self._follow = True
@@ -554,18 +571,31 @@ class TimelineView(ScrollView, can_focus=True):
             rows.append(self._line(line, self._notice_width(item, width)))
             return rows
         if header:
-            name = item.sender or item.sender_id
-            head = Text.assemble(
-                (name, Style(bold=True, color=sender_colour(item.sender_id))),
-                (f"  {when:%H:%M}", dim),
-            )
-            rows.append(self._line(head, width))
+            rows.append(self._header_row(item, f"  {when:%H:%M}", width, dim))
         pad = Segment(" " * INDENT)
         reply = self._reply_line(item, dim)
         if reply is not None:
             rows.append(self._line(Text(" " * INDENT) + reply, width))
-        for line in self._wrap(self._annotated(item), width - INDENT):
-            rows.append(Strip([pad, *self._segments(line)]).crop(0, width))
+        body = item.body
+        plain = body.plain
+        if (
+            plain
+            and not _suffixes(item)
+            and "\n" not in plain
+            and "\t" not in plain
+            and (cells := cell_len(plain)) <= width - INDENT
+        ):
+            # Most messages: one line that fits, drawn from the body as it is (no copy to
+            # annotate, none to wrap). What _wrap would add, the padding, _finish adds.
+            segments = [pad, *self._segments(body)]
+            if body.style:  # the padding carries the body's own style, as Text.wrap's does
+                style = self.app.console.get_style(body.style)
+                segments.append(Segment(" " * (width - INDENT - cells), style))
+                cells = width - INDENT
+            rows.append(Strip(segments, INDENT + cells))
+        else:
+            for line in self._wrap(self._annotated(item), width - INDENT):
+                rows.append(Strip([pad, *self._segments(line)]).crop(0, width))
         rows.extend(image_strips(self, item, INDENT, width, dim))
         reactions = self._reactions_line(item, dim)
         if reactions is not None:
@@ -574,6 +604,15 @@ class TimelineView(ScrollView, can_focus=True):
         if thread is not None:
             rows.append(self._line(Text(" " * INDENT) + thread, width))
         return rows
+
+    def _header_row(self, item: TimelineItem, stamp: str, width: int, dim: Style) -> Strip:
+        """The sender's name in their colour, then the dim time; cut with an ellipsis."""
+        name = item.sender or clean_line(item.sender_id)
+        style = sender_style(item.sender_id)
+        cells = cell_len(name) + len(stamp)
+        if name and cells <= width:  # the usual case: no Text to build, truncate and render
+            return Strip([Segment(name, style), Segment(stamp, dim)], cells)
+        return self._line(Text.assemble((name, style), (stamp, dim)), width)
 
     def _notice_width(self, item: TimelineItem, width: int) -> int:
         """A notice with receipts is cut short enough to leave room for their label."""
@@ -612,12 +651,10 @@ class TimelineView(ScrollView, can_focus=True):
             line = Text(f"{'*':>{IRC_NAME}} ", style=dim)
             line.append_text(item.body.split("\n")[0] if "\n" in item.body.plain else item.body)
             return [self._line(line, self._notice_width(item, width))]
-        name = item.sender or item.sender_id
+        name = item.sender or clean_line(item.sender_id)
         if cell_len(name) > IRC_NAME:
             name = name[: IRC_NAME - 1] + "…"
-        sender = Text(
-            name.rjust(IRC_NAME), style=Style(bold=True, color=sender_colour(item.sender_id))
-        )
+        sender = Text(name.rjust(IRC_NAME), style=sender_style(item.sender_id))
         pad = Segment(" " * (IRC_NAME + 1))
         rows = []
         indent = Text(" " * (IRC_NAME + 1))
@@ -650,21 +687,89 @@ class TimelineView(ScrollView, can_focus=True):
 
     # -- Line API --------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """A frame's rows: what they share is worked out once, not once per row."""
+        self._frame = self._frame_geometry()
+        try:
+            if not self._plain_box():
+                return super().render_lines(crop)
+            return self._render_plain_lines(crop)
+        finally:
+            self._frame = None
+
+    def _plain_box(self) -> bool:
+        """Whether the widget's box adds nothing to its lines: no border, padding, outline,
+        tint, opacity or hatch (the timeline's own CSS sets none of them)."""
+        styles = self.styles
+        if (
+            self.BLANK
+            or styles.gutter.width
+            or styles.gutter.height
+            or any(edge for edge, _ in styles.outline)
+            or styles.tint.a
+            or self.opacity != 1.0
+            or styles.text_opacity != 1.0
+            or (styles.has_rule("hatch") and styles.hatch != "none")
+        ):
+            return False
+        hover = self.hover_style
+        # Textual restyles hovered @click links: none are drawn here, but should one be, let it.
+        return not (self.auto_links and hover._link_id and hover._meta and "@click" in hover.meta)
+
+    def _render_plain_lines(self, crop: Region) -> list[Strip]:
+        """What Textual's StylesCache does for a plain box, keyed by the rows' content.
+
+        It caches lines by their position on screen, so after a scroll every line is new to it:
+        it copies each one into a new Strip, pads it over the scrollbar gutter and runs the
+        app's line filters on it, 3 new Strips per row per frame. Here the rows are the
+        timeline's cached Strips, and padding and filters are cached on them (``Strip`` keeps
+        both results), so a row pays for them once, not on every frame that shows it.
+        """
+        width = self.size.width
+        base_background, background = self.background_colors
+        inner = self._gutter_style(base_background + background)
+        filters = self.get_line_filters()
+        strips = []
+        for y in crop.line_range:
+            strip = self.render_line(y).adjust_cell_length(width, inner)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    def _gutter_style(self, background: Color) -> Style:
+        """The style of the cells past the content (under the scrollbar), as Textual pads."""
+        cached = self._gutter
+        if cached is None or cached[0] != background:
+            cached = self._gutter = (background, VisualStyle(background=background).rich_style)
+        return cached[1]
+
     def render_line(self, y: int) -> Strip:
         """Row ``y`` of the viewport: find the item by bisection, render it if not cached."""
+        width, top = self._frame or self._frame_geometry()
+        strip = self._row(top + y)
+        if strip.cell_length != width:  # resized, and not laid out again yet
+            base = self._base_style()
+            strip = strip.adjust_cell_length(width, base).apply_style(base)
+        return strip
+
+    def _frame_geometry(self) -> tuple[int, int]:
+        """The viewport's width, and the content row shown on its first line."""
         region = self.scrollable_content_region
-        base = self._base_style()
         # A timeline shorter than the view sits at the bottom, as chats do: then older
         # messages arriving above push nothing the user is reading out of place.
         pad = max(0, region.height - self.virtual_size.height) if self._laid_out else 0
-        strip = self._row(self.scroll_offset.y + y - pad)
-        return strip.adjust_cell_length(region.width, base).apply_style(base)
+        return region.width, self.scroll_offset.y - pad
 
     def notify_style_update(self) -> None:
         """Colours come from component classes: a theme change re-renders."""
         super().notify_style_update()
         self._strips.clear()
         self._base = None
+        self._blank = None
 
     def _base_style(self) -> Style:
         # rich_style walks up the DOM: once per style change, not once per line (it was a
@@ -688,6 +793,22 @@ class TimelineView(ScrollView, can_focus=True):
             # Taller or shorter, the newest line stays at the bottom.
             self._scroll_y_to(self.max_scroll_y)
         self._check_near_top()
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """The vertical scrollbar (created on first use, as Textual does): one that repaints
+        only the rows its thumb changes, not all of them on every scroll step."""
+        if self._vertical_scrollbar is None:
+            bar = ThriftyScrollBar(
+                vertical=True, name="vertical", thickness=self.scrollbar_size_vertical
+            )
+            bar.display = False
+            # Where the view already is: scrolled before the bar first shows (a room opens at
+            # its newest message), the thumb would otherwise sit at the top until a scroll.
+            bar.set_reactive(ThriftyScrollBar.position, bar.validate_position(self.scroll_y))
+            self._vertical_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         """Track whether we follow the bottom, and ask for history near the top."""
@@ -808,47 +929,81 @@ class TimelineView(ScrollView, can_focus=True):
         return list(Segment.apply_style(segments, console.get_style(text.style)))
 
     def _row(self, row: int) -> Strip:
+        """Content row ``row`` as drawn (blank outside the content)."""
         if row < 0:
-            return Strip.blank(0)
+            return self._blank_row()
         if self._top_rows:
             if row == 0:
-                return self._status_line()
+                return self._finish([self._status_line()], range(0))[0]
             row -= 1
         if not self._laid_out or len(self._blocks) != len(self._items):
-            return Strip.blank(0)
+            return self._blank_row()
         if row >= self._offsets[-1]:
-            return Strip.blank(0)
+            return self._blank_row()
         i = bisect_right(self._offsets, row) - 1
         rows = self._item_rows(i)
         k = row - self._offsets[i]
-        strip = rows[k] if k < len(rows) else Strip.blank(0)
-        if self._selected is not None and self._items[i].key == self._selected:
-            date_line, _ = self._heads[i]
-            marker_row = len(rows) - 1 if self._marker_at(i) else len(rows)
-            # The date line belongs to the day and the fully-read line to the room.
-            if date_line <= k < marker_row:
-                style = self.get_component_rich_style("timeline--selected")
-                strip = strip.adjust_cell_length(self._width).apply_style(style)
-        return strip
+        return rows[k] if k < len(rows) else self._blank_row()
 
     def _item_rows(self, i: int) -> list[Strip]:
+        """Item ``i``'s rows as drawn, rendered only when one of their inputs changed."""
         item = self._items[i]
         date_line, header = self._heads[i]
         marker = self._marker_at(i)
         label = self._receipts.get(item.key, "")
+        selected = item.key == self._selected
+        width, message_format = self._width, self._format
         cached = self._strips.get(item.key)
         # Identity, not equality: an upsert brings a new object, and comparing bodies is slow.
+        # Field by field: no key tuple is built for the common case, a hit.
         if (
             cached is not None
             and cached[0] is item
-            and cached[1:6] == (self._width, date_line, header, marker, label)
+            and cached[1] == width
+            and cached[2] == message_format
+            and cached[3] == date_line
+            and cached[4] == header
+            and cached[5] == marker
+            and cached[6] == label
+            and cached[7] == selected
         ):
-            return cached[6]
-        rows = self.render_item(
-            item, date=date_line, header=header, width=self._width, marker=marker
-        )
-        self._strips.set(item.key, (item, self._width, date_line, header, marker, label, rows))
+            return cached[8]
+        rows = self.render_item(item, date=date_line, header=header, width=width, marker=marker)
+        # The date line belongs to the day and the fully-read line to the room: not selected.
+        highlight = range(date_line, len(rows) - marker) if selected else range(0)
+        rows = self._finish(rows, highlight)
+        entry = (item, width, message_format, date_line, header, marker, label, selected, rows)
+        self._strips.set(item.key, entry)
         return rows
+
+    def _finish(self, rows: list[Strip], highlight: range) -> list[Strip]:
+        """``rows`` as drawn: cut or padded to the width, the ``highlight`` ones selected, and
+        the widget's own style (its colours) beneath everything."""
+        width, base = self._width, self._base_style()
+        # base + (selected + s) == (base + selected) + s: Style addition is associative.
+        selected = base + self.get_component_rich_style("timeline--selected") if highlight else base
+        out = []
+        for k, strip in enumerate(rows):
+            cells = strip.cell_length
+            if cells > width:
+                strip, cells = strip.crop(0, width), width
+            add = (selected if k in highlight else base).__add__
+            # One new Strip per row (Strip.adjust_cell_length and apply_style make one each).
+            segments = [
+                Segment(text, None if control else add(style), control)
+                for text, style, control in strip
+            ]
+            if cells < width:
+                segments.append(Segment(" " * (width - cells), add(None)))
+            out.append(Strip(segments, width))
+        return out
+
+    def _blank_row(self) -> Strip:
+        """An empty row as drawn, made once per width and style."""
+        blank = self._blank
+        if blank is None or blank.cell_length != self._width:
+            blank = self._blank = Strip.blank(self._width, self._base_style())
+        return blank
 
     def _status_line(self) -> Strip:
         dim = self.get_component_rich_style("timeline--dim")
@@ -899,13 +1054,41 @@ class TimelineView(ScrollView, can_focus=True):
         """After rows changed: new virtual size, and the viewport back on its content."""
         if not self._laid_out:
             return  # the first resize lays everything out
-        self.virtual_size = Size(self._width, self._top_rows + self._offsets[-1])
+        self._set_virtual_size(Size(self._width, self._top_rows + self._offsets[-1]))
         if follow:
             self._scroll_y_to(self.max_scroll_y)
         elif anchor is not None and (i := self._index.get(anchor[0])) is not None:
             self._scroll_y_to(self._top_rows + self._body_start(i) + anchor[1])
         self.refresh()
         self._check_near_top()
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """Set the virtual size, without a layout of the whole screen where none is needed.
+
+        ``virtual_size`` is a layout reactive: every change (older events above, the "loading"
+        line) re-lays out the screen and repaints every widget on it, which made the frames
+        after a page of history arrived the slowest. When only the height changes and the
+        scrollbar stays shown, all that layout would do here is tell the scrollbar (Textual's
+        ``_scroll_update``), so this does that itself. Anything else takes the usual way.
+        """
+        old = self.virtual_size
+        if size == old:
+            return
+        height = self.container_size.height - self.scrollbar_size_horizontal
+        bar = self._vertical_scrollbar
+        if (
+            size.width != old.width
+            or bar is None
+            or not self.show_vertical_scrollbar
+            or self.styles.overflow_y != "auto"
+            or old.height <= height
+            or size.height <= height
+        ):
+            self.virtual_size = size
+            return
+        self.set_reactive(TimelineView.virtual_size, size)
+        bar.window_virtual_size = size.height
+        self.scroll_y = self.validate_scroll_y(self.scroll_y)
 
     def _scroll_y_to(self, y: float) -> None:
         # force: the scrollbars are only re-evaluated at the next layout, which has not run yet.
