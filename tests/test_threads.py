@@ -63,6 +63,29 @@ def test_replies_leave_the_main_timeline_and_their_root_shows_a_summary() -> Non
     assert "thread" not in items[1].extra
 
 
+def test_the_summary_quotes_the_newest_edit_of_the_last_reply_by_its_sender() -> None:
+    def edit(event_id: str, target: str, text: str, sender: str = "@bob:x") -> dict[str, Any]:
+        evt = message(
+            event_id,
+            f"* {text}",
+            9,
+            **{
+                "m.new_content": {"msgtype": "m.text", "body": text},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": target},
+            },
+        )
+        return {**evt, "sender": sender}
+
+    events = [
+        message("$root", "root", 1),
+        in_thread("$a", "helo", 2, "$root"),
+        edit("$e1", "$a", "hello"),
+        edit("$e2", "$a", "FORGED", sender="@mallory:x"),
+    ]
+    [root] = build_items(events, {"@bob:x": "Bob"})
+    assert root.extra["thread"].plain == "💬 1 reply · last: Bob: hello"
+
+
 def test_the_bundled_count_adds_the_replies_loaded_after_its_latest() -> None:
     bundle = {"count": 5, "latest_event": in_thread("$e", "fifth", 5, "$root")}
     root = message("$root", "root", 1) | {"unsigned": {"m.relations": {"m.thread": bundle}}}

@@ -68,10 +68,23 @@ def thread_summaries(events: Iterable[Mapping[str, Any]]) -> dict[str, ThreadSum
     replies: dict[str, list[Mapping[str, Any]]] = {}
     bundles: dict[str, dict[str, Any]] = {}
     redacted: set[str] = set()
+    #: reply id -> its newest edit (checked against the reply's sender when used)
+    edits: dict[str, Mapping[str, Any]] = {}
+    sender_of: dict[str, Any] = {}
     for evt in events:
+        sender_of[str(evt.get("event_id"))] = evt.get("sender")
         root = thread_root(evt)
         if root is not None:
             replies.setdefault(root, []).append(evt)
+        relates = _relates(evt)
+        new_content = (evt.get("content") or {}).get("m.new_content")
+        if relates.get("rel_type") == "m.replace" and isinstance(new_content, dict):
+            target = relates.get("event_id")
+            # Only its sender may edit a message (a forged edit must not hide a real one).
+            if isinstance(target, str) and sender_of.get(target, evt.get("sender")) == evt.get(
+                "sender"
+            ):
+                edits[target] = evt
         bundle = _bundle(evt)
         if bundle is not None and isinstance(evt.get("event_id"), str):
             bundles[str(evt["event_id"])] = bundle
@@ -95,6 +108,10 @@ def thread_summaries(events: Iterable[Mapping[str, Any]]) -> dict[str, ThreadSum
             count = max(count, len(ids))
         if loaded:
             latest = loaded[-1]
+            edit = edits.get(str(latest.get("event_id")))
+            # The summary quotes what the thread shows: the newest edit, by its sender only.
+            if edit is not None and edit.get("sender") == latest.get("sender"):
+                latest = {**latest, "content": edit["content"]["m.new_content"]}
         if count:
             out[root] = ThreadSummary(count, latest, ids)
     return out
