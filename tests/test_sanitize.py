@@ -357,12 +357,12 @@ def test_unknown_language_is_plain_code() -> None:
 
 def test_highlighted_code_is_cleaned_of_controls() -> None:
     html = (
-        '<pre><code class="hljs language-js">let a = "\x1b]52;c;UFdORUQ=\x07x\u202e";'
-        "<br>a\x9b2J<b>++</b>;<script>evil()</script></code></pre>"
+        '<pre><code class="hljs language-py">def f(): return "\x1b]52;c;UFdORUQ=\x07x\u202e"'
+        "<br>a\x9b2J<b>+=</b>1;<script>evil()</script></code></pre>"
     )
     text = html_to_text(html, "fb")
-    assert text.plain == 'let a = "x";\na++;'
-    assert style_of(text, "let").color is not None
+    assert text.plain == 'def f(): return "x"\na+=1;'
+    assert style_of(text, "def").color is not None
     assert_terminal_safe(text)
 
 
@@ -371,6 +371,75 @@ def test_long_code_is_not_highlighted() -> None:
     text = html_to_text(f'<pre><code class="language-python">{code}</code></pre>', "fb")
     assert text.plain == code.rstrip("\n")
     assert {span.style for span in text.spans} == {Style(bgcolor="grey23")}
+
+
+def test_code_block_over_the_cap_is_not_highlighted() -> None:
+    code = "x = 1\n" * 700  # 4,200 characters: over the per-block cap
+    text = html_to_text(f'<pre><code class="language-python">{code}</code></pre>', "fb")
+    assert text.plain == code.rstrip("\n")
+    assert {span.style for span in text.spans} == {Style(bgcolor="grey23")}
+
+
+def test_pathological_lexer_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The rst lexer is superquadratic (16k characters of this took seconds): not allowlisted.
+    from pygments.lexers.markup import RstLexer
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the rst lexer was run")
+
+    monkeypatch.setattr(RstLexer, "get_tokens_unprocessed", fail)
+    code = "[" * 4000 + "`a`_ " * 2400
+    for lang in ("rst", "restructuredtext", "RST"):
+        html = f'<pre><code class="language-{lang}">{code}</code></pre>'
+        text = html_to_text(html, "fb")
+        assert text.plain == code.rstrip()
+        assert {span.style for span in text.spans} == {Style(bgcolor="grey23")}
+
+
+def test_highlighting_budget_spans_the_whole_message() -> None:
+    block = "x = 1;" * 166 + "x=1;"  # 1,000 characters, one line
+    assert len(block) == 1000
+    html = "".join(f'<pre><code class="language-python">{block}</code></pre>' for _ in range(25))
+    text = html_to_text(html, "fb")
+    lines = text.plain.split("\n")
+    assert lines == [block] * 25
+    console = Console()
+    # The "=" of each block: coloured when the block was highlighted.
+    highlighted = [
+        text.get_style_at_offset(console, k * (len(block) + 1) + 2).color is not None
+        for k in range(25)
+    ]
+    assert highlighted == [True] * 10 + [False] * 15
+    # The plain blocks are still shown as code.
+    assert text.get_style_at_offset(console, 24 * 1001 + 2).bgcolor == Color.parse("grey23")
+
+
+def test_blocks_over_the_cap_do_not_use_up_the_budget() -> None:
+    # Two blocks of 4,998 characters: charged, they would leave 4 of the budget for "y = 2".
+    big = '<pre><code class="language-python">' + "x = 1\n" * 833 + "</code></pre>"
+    text = html_to_text(big * 2 + '<pre><code class="language-python">y = 2</code></pre>', "fb")
+    assert style_of(text, "x = 1").color is None
+    assert style_of(text, "y = 2").color is not None
+
+
+def test_spoiler_inside_highlighted_code_stays_masked() -> None:
+    html = (
+        '<pre><code class="language-python">x = 1\n<b>y = <span data-mx-spoiler="plot">'
+        "secret(2)</span> + 3</b>\nz = 4</code></pre>after"
+    )
+    text = html_to_text(html, "fb")
+    assert "secret" not in text.plain
+    assert text.plain == "x = 1\ny = [spoiler: plot] █████████ + 3\nz = 4\nafter"
+    # The block is shown as plain code (highlighting dropped), background kept throughout.
+    for part in ("x = 1", "y = ", "█", " + 3", "z = 4"):
+        assert style_of(text, part) == Style(bgcolor="grey23"), part
+    end = text.plain.index("\nafter")
+    assert {s.color for s in _code_styles(text, 0, end)} == {None}
+    assert_terminal_safe(text)
+
+    revealed = html_to_text(html, "fb", reveal_spoilers=True)
+    assert revealed.plain == "x = 1\ny = [spoiler: plot] secret(2) + 3\nz = 4\nafter"
+    assert style_of(revealed, "secret").bgcolor == Color.parse("grey30")
 
 
 def test_unclosed_code_block_is_still_shown() -> None:

@@ -141,9 +141,32 @@ _WS_RE: Final = re.compile(r"[ \t\n\r\f]+")
 _NON_SPACE_RE: Final = re.compile(r"\S")
 #: ``<code class="language-python">``: the language of a code block, for highlighting
 _LANGUAGE_RE: Final = re.compile(r"(?:^|\s)language-([A-Za-z0-9_+#.-]{1,40})(?:\s|$)")
-#: Longer code blocks are shown unhighlighted: highlighting helps read snippets, and a
-#: lexer's cost on a hostile body is better bounded.
-_MAX_HIGHLIGHT: Final = 20_000
+#: ``language-…`` name → the Pygments lexer used for it. Highlighting runs on the UI loop (and
+#: again on every edit or reaction), and many Pygments lexers are quadratic or worse on hostile
+#: input: rst took 17 s on 16k characters; javascript, typescript, go and css take ~3 s on 16k
+#: characters of an unterminated string full of escaped quotes (html and markdown embed those
+#: lexers, php has the same flaw), c and c++ on ``#include /*/*…``, toml on an unclosed ``'``;
+#: yaml and diff grow 16-fold when the input grows 4-fold; bash is exponential on ``$'`` and
+#: backslashes; ruby is linear but slow. Only lexers that stayed linear and under ~50 ms on 4k
+#: characters of adversarial punctuation, quotes, backslashes and deep brackets are listed; any
+#: other language is shown as plain code.
+_LEXERS: Final[dict[str, str]] = {
+    "python": "python",
+    "py": "python",
+    "python3": "python",
+    "json": "json",
+    "rust": "rust",
+    "rs": "rust",
+    "java": "java",
+    "kotlin": "kotlin",
+    "kt": "kotlin",
+    "sql": "sql",
+}
+#: Longer code blocks are shown unhighlighted: highlighting helps read snippets, and bounds a
+#: lexer's cost on a hostile body.
+_MAX_HIGHLIGHT: Final = 4_000
+#: Characters highlighted per message at most (many short blocks add up); later blocks are plain.
+_HIGHLIGHT_BUDGET: Final = 10_000
 #: a Pygments theme made for dark backgrounds, like the code block's own
 _CODE_THEME: Final = "monokai"
 
@@ -210,13 +233,14 @@ def _colour(value: str | None) -> str | None:
 def _lexer_for(class_attr: str | None) -> Lexer | None:
     """The Pygments lexer for ``class="language-…"``; None when there is none to use."""
     m = _LANGUAGE_RE.search(class_attr or "")
-    if m is None:
+    alias = _LEXERS.get(m.group(1).lower()) if m is not None else None
+    if alias is None:
         return None
     from pygments.lexers import get_lexer_by_name
 
     try:
         # No stripping or added newline: the code shown is exactly the code sent.
-        return get_lexer_by_name(m.group(1).lower(), stripnl=False, ensurenl=False)
+        return get_lexer_by_name(alias, stripnl=False, ensurenl=False)
     except Exception:  # ClassNotFound, or a broken lexer plugin
         return None
 
@@ -290,6 +314,7 @@ class _Converter(HTMLParser):
         self._code: list[str] | None = None
         self._code_frame: _Frame | None = None
         self._code_lexer: Lexer | None = None
+        self._highlight_left = _HIGHLIGHT_BUDGET
 
     def set_cdata_mode(self, elem: str, *args: object, **kwargs: object) -> None:
         """Never enter CDATA/RCDATA mode for script, style, title, textarea.
@@ -396,12 +421,18 @@ class _Converter(HTMLParser):
                 self._drop += tag in _DROP_CONTENT
             return
         if self._code is not None:
-            # Inside a code block being collected only its text counts (and line breaks).
-            if tag == "br":
-                self._code.append("\n")
-            elif not void:
-                self._push(_Frame(tag, Style.null(), live=False))
-            return
+            if tag == "span" and any(name == "data-mx-spoiler" for name, _ in attrs):
+                # Collected text is shown without its spoiler markup, so a spoiler inside would
+                # be in clear: give up highlighting and show the block through the <pre> path.
+                self._flush_code(highlight=False)
+            else:
+                # Inside a code block being collected only its text counts (and line breaks).
+                # Frames keep the code style, for the text after a spoiler drops collection.
+                if tag == "br":
+                    self._code.append("\n")
+                elif not void:
+                    self._push(_Frame(tag, self._style(), live=False))
+                return
         attr = {k: v for k, v in reversed(attrs)}  # the first of duplicated attributes wins
         if void:
             self._void(tag, attr)
@@ -479,12 +510,20 @@ class _Converter(HTMLParser):
             alt = clean_line(attr.get("alt") or attr.get("title") or "").strip()[:200]
             self._inline(f"[image: {alt}]" if alt else "[image]", _NOTE_STYLE)
 
-    def _flush_code(self) -> None:
-        """Write the collected code block, highlighted (or plain if it cannot be)."""
+    def _flush_code(self, highlight: bool = True) -> None:
+        """Write the collected code block, highlighted (or plain if it cannot be, or if it
+        would exceed the message's highlighting budget)."""
         code, frame, lexer = "".join(self._code or ()), self._code_frame, self._code_lexer
         self._code = self._code_frame = self._code_lexer = None
         base = frame.style if frame is not None else self._style()
-        runs = _highlight(code, lexer) if lexer is not None else None
+        runs = None
+        if (
+            highlight
+            and lexer is not None
+            and len(code) <= min(_MAX_HIGHLIGHT, self._highlight_left)
+        ):
+            self._highlight_left -= len(code)  # charged even if the lexer then fails: it ran
+            runs = _highlight(code, lexer)
         for value, token_style in runs if runs is not None else [(code, None)]:
             style = base + token_style if token_style else base
             for k, line in enumerate(value.split("\n")):
