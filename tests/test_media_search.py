@@ -27,7 +27,7 @@ from tuimatrix.paths import get_paths
 from tuimatrix.screens.image import ImageScreen
 from tuimatrix.screens.links import LinkPickerScreen
 from tuimatrix.screens.message_context import MessageContextScreen
-from tuimatrix.screens.prompts import TextPromptScreen
+from tuimatrix.screens.prompts import ConfirmScreen, TextPromptScreen
 from tuimatrix.screens.room import PAGE, RoomScreen
 from tuimatrix.screens.search import SearchResultsScreen
 from tuimatrix.widgets.timeline import TimelineView
@@ -106,8 +106,19 @@ async def test_download_uses_a_safe_new_name_and_opens_it(
         assert {p.name for p in downloads.iterdir()} == {SAFE_NAME, second.name}
         assert not (get_paths().data_dir.parent / "etc").exists()
 
-        # Opening reuses the file this session saved last and hands its path to the opener.
+        # An .exe (of no declared type) can run: opening asks first, naming type and sender.
         await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert isinstance(app.screen, ConfirmScreen)
+        assert ".exe, no type given) from " + b.user_id in app.screen.question
+        await pilot.press("n")
+        await until(pilot, lambda: app.status_message == "not opened")
+        assert not log.exists()
+        # Opening reuses the file this session saved last and hands its path to the opener.
+        timeline.focus()  # the room screen focuses its composer when the question closes
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
         await until(pilot, lambda: log.exists() and log.read_text() != "")
         assert log.read_text().splitlines() == [str(second)]
         assert len(list(downloads.iterdir())) == 2

@@ -6,6 +6,7 @@ is the message as shown: its newest edit where the room's screen has one loaded.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,13 @@ async def shown_content(
     ctx: Context, account: Account, room_id: str, event_id: str
 ) -> dict[str, Any]:
     """The content of message ``event_id`` as shown: its newest loaded edit, else as stored."""
+    return (await shown_message(ctx, account, room_id, event_id))[1]
+
+
+async def shown_message(
+    ctx: Context, account: Account, room_id: str, event_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Message ``event_id`` as stored, and its content as shown (see :func:`shown_content`)."""
     screen = room_screen(getattr(ctx, "app", None), account, room_id)
     events: list[dict[str, Any]] = list(screen.events) if screen is not None else []
     original = next((e for e in events if e.get("event_id") == event_id), None)
@@ -66,7 +74,7 @@ async def shown_content(
             and isinstance(new, dict)
         ):
             content = dict(new)
-    return content
+    return original, content
 
 
 async def _media(ctx: Context, inv: Invocation) -> tuple[Account, core_media.Media]:
@@ -80,6 +88,12 @@ async def _media(ctx: Context, inv: Invocation) -> tuple[Account, core_media.Med
 
 async def _save(ctx: Context, inv: Invocation) -> Path:
     account, media = await _media(ctx, inv)
+    return await _save_media(ctx, inv, account, media)
+
+
+async def _save_media(
+    ctx: Context, inv: Invocation, account: Account, media: core_media.Media
+) -> Path:
     folder = inv.args.get("dir")
     directory = Path(folder) if folder else None  # "~" is expanded where the file is written
     directory = directory or _config(ctx).media.download_dir or get_paths().downloads_dir
@@ -106,17 +120,46 @@ async def download(ctx: Context, inv: Invocation) -> Result:
 @command(
     "open-media",
     "media: Open file",
-    "Open the file of EVENT with the system's opener (downloading it first)",
+    "Open the file of EVENT with the system's opener (downloading it first); a file that is "
+    "not a plain image, audio, video, PDF or text file of its declared type is opened only "
+    "once confirmed",
     EVENT,
+    Param("yes", "flag", "open a file of any type without asking", option=True),
     room=True,
     screens=ROOM_SCREEN,
 )
 async def open_media(ctx: Context, inv: Invocation) -> Result:
-    path = _saved.get(event_arg(inv))
-    if path is None or not path.is_file():
-        path = await _save(ctx, inv)
+    account, room_id = need_room(inv)
+    event_id = event_arg(inv)
+    original, content = await shown_message(ctx, account, room_id, event_id)
+    media = core_media.media_of(content)
+    if media is None:
+        raise UserError("open-media: that message has no file")
+    path: Path | None = _saved.get(event_id)
+    if path is not None and not await asyncio.to_thread(path.is_file):
+        path = None
+    # The saved file keeps the sender's extension, and the opener picks a program by it.
+    name = path.name if path is not None else core_media.safe_filename(media.name)
+    unasked = core_media.opens_unasked(name, media.mimetype)
+    if not (unasked or inv.args.get("yes") or inv.prefix >= 2):
+        if not await _confirm_open(ctx, name, media, original):
+            return Result("not opened")
+    if path is None:
+        path = await _save_media(ctx, inv, account, media)
     await open_with_system(str(path), _config(ctx).media.opener)
     return Result(f"opened {clean_line(str(path))}", {"path": str(path)})
+
+
+async def _confirm_open(
+    ctx: Context, name: str, media: core_media.Media, original: dict[str, Any]
+) -> bool:
+    ext = Path(name).suffix or "no extension"
+    sender = clean_line(str(original.get("sender", "")))[:100] or "an unknown sender"
+    kind = clean_line(media.mimetype)[:60] or "no type given"
+    what = f"{clean_line(name)} ({ext}, {kind}) from {sender}"
+    if not ctx.interactive:
+        raise UsageError(f"open-media: {what} may be run as a program: add --yes to open it")
+    return await ctx.confirm(f"Open {what}? Its opener may run it as a program")
 
 
 @command(

@@ -31,12 +31,21 @@ MAX_NAME_BYTES: Final = 200
 #: the largest download accepted, so a hostile server cannot fill memory
 MAX_DOWNLOAD: Final = 512 * 1024 * 1024
 FALLBACK_NAME: Final = "download"
-#: spec grammar: server name (host[:port], IPv6 in brackets) and an opaque media id
+#: the picture formats Pillow may read from the network: EPS (and so Ghostscript) and the
+#: many rarely used decoders stay out of reach of a hostile file
+IMAGE_FORMATS: Final = ("PNG", "JPEG", "GIF", "WEBP")
+#: spec grammar: server name (host[:port], IPv6 in brackets) and an opaque media id. A host
+#: needs a letter or digit: "." and ".." would make the request path climb.
 _MXC_RE: Final = re.compile(
-    r"mxc://((?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?)/([A-Za-z0-9_\-]+)"
+    r"mxc://((?:[A-Za-z0-9.\-]*[A-Za-z0-9][A-Za-z0-9.\-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?)"
+    r"/([A-Za-z0-9_\-]+)"
 )
 # Path separators of every platform, and characters Windows or shells treat specially.
 _UNSAFE_CHARS: Final = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f-\x9f]')
+
+
+class MediaTooLarge(UserError):
+    """More bytes than the caller accepts: the download stopped there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +173,29 @@ def safe_filename(name: str, fallback: str = FALLBACK_NAME) -> str:
     return stem + ext
 
 
+#: extensions handed to the system opener without asking, each with the MIME types (a family
+#: when it ends in "/") the sender must also have declared. The opener picks the program by
+#: extension, and many run code: .desktop, .jar, .command, .html and .svg (file:// access)…
+_OPENS_UNASKED: Final[Mapping[str, tuple[str, ...]]] = {
+    **dict.fromkeys((".png", ".jpg", ".jpeg", ".gif", ".webp"), ("image/",)),
+    **dict.fromkeys((".mp3", ".oga", ".opus", ".flac", ".wav", ".m4a"), ("audio/",)),
+    **dict.fromkeys((".mp4", ".webm", ".mkv", ".mov", ".ogv"), ("video/",)),
+    ".ogg": ("audio/", "video/"),
+    ".pdf": ("application/pdf",),
+    ".txt": ("text/plain",),
+}
+
+
+def opens_unasked(filename: str, mimetype: str) -> bool:
+    """Whether a saved file may go to the system opener without the user confirming: a plain
+    media or document extension that agrees with the declared MIME type."""
+    accepted = _OPENS_UNASKED.get(Path(filename).suffix.lower())
+    declared = mimetype.split(";", 1)[0].strip().lower()
+    if accepted is None or not declared:
+        return False
+    return any(declared.startswith(a) if a.endswith("/") else declared == a for a in accepted)
+
+
 def create_unique(directory: Path, name: str) -> tuple[int, Path]:
     """Create a new file ``name`` in ``directory`` — or ``name (1)``, ``name (2)``… — and open it.
 
@@ -216,20 +248,23 @@ def parse_mxc(url: str) -> tuple[str, str]:
     return m.group(1), m.group(2)
 
 
-async def _get(account: Account, path: str, params: Mapping[str, str]) -> tuple[int, bytes]:
+async def _get(
+    account: Account, path: str, params: Mapping[str, str], max_bytes: int
+) -> tuple[int, bytes]:
     api = account.client.api
     # ``path`` holds only characters parse_mxc allowed: no encoding or normalising needed.
     url = URL(str(api.base_url).rstrip("/") + path, encoded=True)
     headers = {"Authorization": f"Bearer {api.token}"}
     async with account.http.get(url, params=dict(params), headers=headers) as resp:
         declared = resp.content_length
-        if declared is not None and declared > MAX_DOWNLOAD:
-            raise UserError(f"the file is too large to download ({human_size(declared)})")
+        if declared is not None and declared > max_bytes:
+            raise MediaTooLarge(f"the file is too large to download ({human_size(declared)})")
+        # Counted as it arrives: the declared length may be absent or a lie.
         chunks, total = [], 0
         async for chunk in resp.content.iter_chunked(1 << 16):
             total += len(chunk)
-            if total > MAX_DOWNLOAD:
-                raise UserError("the file is too large to download")
+            if total > max_bytes:
+                raise MediaTooLarge("the file is too large to download")
             chunks.append(chunk)
         return resp.status, b"".join(chunks)
 
@@ -257,20 +292,26 @@ def _error(status: int, body: bytes) -> UserError:
 
 
 async def fetch_mxc(
-    account: Account, url: str, *, thumbnail: tuple[int, int] | None = None
+    account: Account,
+    url: str,
+    *,
+    thumbnail: tuple[int, int] | None = None,
+    max_bytes: int = MAX_DOWNLOAD,
 ) -> bytes:
     """The bytes at ``url``: the authenticated media API, then the legacy one if the server
-    does not have it (servers before spec 1.11)."""
+    does not have it (servers before spec 1.11). More than ``max_bytes``: MediaTooLarge."""
     server, media_id = parse_mxc(url)
     kind = "thumbnail" if thumbnail else "download"
     params = {"allow_redirect": "true"}
     if thumbnail:
         params |= {"width": str(thumbnail[0]), "height": str(thumbnail[1]), "method": "scale"}
     status, body = await _get(
-        account, f"/_matrix/client/v1/media/{kind}/{server}/{media_id}", params
+        account, f"/_matrix/client/v1/media/{kind}/{server}/{media_id}", params, max_bytes
     )
     if _unrecognised(status, body):
-        status, body = await _get(account, f"/_matrix/media/v3/{kind}/{server}/{media_id}", params)
+        status, body = await _get(
+            account, f"/_matrix/media/v3/{kind}/{server}/{media_id}", params, max_bytes
+        )
     if status != 200:
         raise _error(status, body)
     return body
@@ -294,25 +335,41 @@ def decrypt(data: bytes, file: Mapping[str, Any]) -> bytes:
         raise UserError(f"cannot decrypt the file: {e}") from None
 
 
-async def download(account: Account, media: Media) -> bytes:
+async def download(account: Account, media: Media, max_bytes: int = MAX_DOWNLOAD) -> bytes:
     """The media's plain bytes (decrypted when it was sent encrypted)."""
-    data = await fetch_mxc(account, media.url)
+    data = await fetch_mxc(account, media.url, max_bytes=max_bytes)
     if media.file is not None:
         data = await asyncio.to_thread(decrypt, data, media.file)
     return data
 
 
-async def thumbnail(account: Account, media: Media, width: int, height: int) -> bytes:
-    """A small version of an image: its own thumbnail, the server's, or the image itself."""
+async def thumbnail(
+    account: Account,
+    media: Media,
+    width: int,
+    height: int,
+    *,
+    max_bytes: int = MAX_DOWNLOAD,
+    whole_fallback: bool = True,
+) -> bytes:
+    """A small version of an image: its own thumbnail, the server's, or the image itself.
+
+    At most ``max_bytes`` are fetched. Without ``whole_fallback`` (images nobody asked for)
+    the whole image is not downloaded when the server has no thumbnail of it.
+    """
     if media.thumbnail_file is not None and media.thumbnail_url:
-        data = await fetch_mxc(account, media.thumbnail_url)
+        data = await fetch_mxc(account, media.thumbnail_url, max_bytes=max_bytes)
         return await asyncio.to_thread(decrypt, data, media.thumbnail_file)
     if media.file is not None:
-        return await download(account, media)  # the server cannot scale ciphertext
+        return await download(account, media, max_bytes)  # the server cannot scale ciphertext
     try:
-        return await fetch_mxc(account, media.url, thumbnail=(width, height))
+        return await fetch_mxc(account, media.url, thumbnail=(width, height), max_bytes=max_bytes)
+    except MediaTooLarge:
+        raise
     except UserError:
-        return await download(account, media)  # e.g. a type the server does not thumbnail
+        if not whole_fallback:
+            raise
+        return await download(account, media, max_bytes)  # a type the server cannot thumbnail
 
 
 async def save(account: Account, media: Media, directory: Path) -> Path:

@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label
 
 from tuimatrix.core.errors import UserError
+from tuimatrix.core.media import IMAGE_FORMATS
 
 #: the largest image decoded, in pixels (Pillow's own bomb limit is far higher)
 MAX_PIXELS = 40_000_000
@@ -51,7 +52,7 @@ def _decode(data: bytes) -> Any:
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
             if img.width * img.height > MAX_PIXELS:
                 raise UserError("the image is too large to show")
             img.thumbnail((1600, 1200))

@@ -4,8 +4,13 @@ Sixel and kitty graphics are escape-sequence payloads placed outside the cell gr
 cannot live in a timeline's rows (they are for the image viewer, ``view-image``); half blocks
 are plain styled cells and can. An image's rows are known before its thumbnail arrives (from
 the size the sender gave, else a default box), so rows never jump: while it loads, its box
-shows a dim line. Thumbnails are fetched once per media, when first drawn, and kept small
+shows a dim line. Thumbnails are fetched once per media, when first drawn (again
+:data:`RETRY_AFTER` seconds after a failed fetch), and kept small
 (at most :data:`MAX_COLS` × 2·:data:`MAX_ROWS` pixels) in an LRU shared by every room.
+
+Nobody asked for these images, so what a sender can make us fetch and decode is small: at most
+:data:`MAX_BYTES` received (counted as they arrive, whatever the sender declared), never the
+whole file when the server has no thumbnail, and only the formats of ``IMAGE_FORMATS``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import io
 import math
+import time
 from typing import TYPE_CHECKING
 
 from rich.color import Color
@@ -20,11 +26,14 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.cache import LRUCache
 from textual.strip import Strip
+from textual.worker import get_current_worker
 
-from tuimatrix.core.media import Media, thumbnail
+from tuimatrix.core.media import IMAGE_FORMATS, Media, MediaTooLarge, thumbnail
 from tuimatrix.core.timeline import TimelineItem
 
 if TYPE_CHECKING:
+    from textual.worker import Worker
+
     from tuimatrix.core.account import Account
     from tuimatrix.widgets.timeline import TimelineView
 
@@ -33,17 +42,25 @@ MAX_COLS = 32
 MAX_ROWS = 8
 #: the box of an image whose size the sender did not give
 DEFAULT_BOX = (16, 6)
-#: an encrypted image without its own thumbnail is downloaded whole: only up to this size
-MAX_WHOLE_DOWNLOAD = 4 * 1024 * 1024
+#: the most bytes fetched for one inline image (an encrypted one without its own thumbnail is
+#: downloaded whole: only up to this size)
+MAX_BYTES = 4 * 1024 * 1024
 #: the largest picture decoded (Pillow's own bomb limit is far higher)
-MAX_PIXELS = 40_000_000
+MAX_PIXELS = 4_000_000
+#: after a failed fetch (the network, the server), seconds before the next try
+RETRY_AFTER = 60.0
 
 #: on/off for every timeline (config ``[media] inline-images``)
 enabled = True
 
 # "url cols×rows" → decoded pixels (rows of (r, g, b)), or None when it cannot be shown.
 _pixels: LRUCache[str, list[list[tuple[int, int, int]]] | None] = LRUCache(512)
-_pending: set[str] = set()
+# key → the worker fetching it. Whether it still runs is asked of the worker: one cancelled
+# before it started (its room closed) runs no code of ours, so none could clear its entry.
+_pending: dict[str, Worker[None]] = {}
+# key → when it may be fetched again: failed fetches are retried, not remembered as unshowable
+_retry_at: dict[str, float] = {}
+_clock = time.monotonic
 
 
 def inline_media(item: TimelineItem) -> Media | None:
@@ -54,7 +71,7 @@ def inline_media(item: TimelineItem) -> Media | None:
     if item.redacted or (_key(media) in _pixels and _pixels.get(_key(media)) is None):
         return None  # deleted, or known to be unshowable
     if media.file is not None and media.thumbnail_file is None:
-        if media.size is None or media.size > MAX_WHOLE_DOWNLOAD:
+        if media.size is None or media.size > MAX_BYTES:
             return None
     return media
 
@@ -94,10 +111,10 @@ def image_strips(
     pixels = _pixels.get(key)
     if pixels is None:
         account = getattr(view.screen, "account", None)
-        if key not in _pending and account is not None:
-            _pending.add(key)
-            view.run_worker(_load(view, account, item), group="thumbnails")
-        label = Segment("[loading image…]"[: max(0, width - indent)], dim)
+        if account is not None and may_fetch(key):
+            _pending[key] = view.run_worker(_load(view, account, item, key), group="thumbnails")
+        text = "[image not loaded]" if key in _retry_at else "[loading image…]"
+        label = Segment(text[: max(0, width - indent)], dim)
         blank = Strip([pad])
         return [Strip([pad, label]).crop(0, width), *[blank] * (rows - 1)]
     strips = []
@@ -111,10 +128,19 @@ def image_strips(
     return strips
 
 
+def may_fetch(key: str) -> bool:
+    """Whether to fetch ``key`` now: not while a worker does, nor soon after a failure."""
+    worker = _pending.get(key)
+    if worker is not None and not worker.is_finished and not worker.cancelled_event.is_set():
+        return False
+    _pending.pop(key, None)
+    return _clock() >= _retry_at.get(key, 0.0)
+
+
 def _decode(data: bytes, cols: int, rows: int) -> list[list[tuple[int, int, int]]]:
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as img:
+    with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
         if img.width * img.height > MAX_PIXELS:
             raise ValueError("too large")
         img.draft("RGB", (cols * 4, rows * 8))  # JPEG: decode at a fraction of the size
@@ -124,9 +150,13 @@ def _decode(data: bytes, cols: int, rows: int) -> list[list[tuple[int, int, int]
     return [flat[y * cols : (y + 1) * cols] for y in range(rows * 2)]
 
 
-async def _load(view: TimelineView, account: Account, item: TimelineItem) -> None:
+async def _load(view: TimelineView, account: Account, item: TimelineItem, key: str) -> None:
     """Load the thumbnail, then redraw the item (its current version: it may be rebuilt)."""
-    await load_thumbnail(account, item)
+    try:
+        await load_thumbnail(account, item)
+    finally:  # a finished worker is let go: it holds its view (a closed room's, maybe)
+        if _pending.get(key) is get_current_worker():
+            del _pending[key]
     current = next((i for i in view.items if i.key == item.key), None)
     if current is not None:
         view.upsert(current)
@@ -138,13 +168,20 @@ async def load_thumbnail(account: Account, item: TimelineItem) -> bool:
     if media is None:
         return False
     cols, rows = box(media)
+    key = _key(media)
     try:
-        data = await thumbnail(account, media, 320, 240)
-        pixels: list[list[tuple[int, int, int]]] | None = await asyncio.to_thread(
-            _decode, data, cols, rows
-        )
-    except Exception:  # unreachable, not a picture, too large: the line without the image
-        pixels = None
-    _pixels.set(_key(media), pixels)
-    _pending.discard(_key(media))
+        data = await thumbnail(account, media, 320, 240, max_bytes=MAX_BYTES, whole_fallback=False)
+    except MediaTooLarge:
+        data = None
+    except Exception:  # unreachable or refused for now: not remembered, tried again later
+        _retry_at[key] = _clock() + RETRY_AFTER
+        return False
+    pixels: list[list[tuple[int, int, int]]] | None = None
+    if data is not None:
+        try:
+            pixels = await asyncio.to_thread(_decode, data, cols, rows)
+        except Exception:  # not a picture we read, too large: the line without the image
+            pixels = None
+    _pixels.set(key, pixels)
+    _retry_at.pop(key, None)
     return pixels is not None
