@@ -78,3 +78,22 @@ def test_emoji_search_by_name_alias_and_shortcode() -> None:
     assert search("qqqqq") == []
     assert reaction_key(":tada:") == "🎉"
     assert reaction_key(" lol ") == "lol"
+
+
+def test_members_of_one_name_are_told_apart_by_their_id() -> None:
+    members = {"@alice:x": "Alice", "@mallory:y": "alice", "@bob:x": "Bob"}
+    assert mention_candidates("@ali", members, []) == [
+        Candidate("Alice (@alice:x)", "@alice:x"),
+        Candidate("alice (@mallory:y)", "@mallory:y"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["@room", "@ROOM", "＠room", "hi @room", "@alice:x", "Alice (@alice:x)", "  "]
+)
+def test_names_that_pass_for_room_or_an_id_complete_as_the_id(name: str) -> None:
+    members = {"@alice:x": "Alice", "@mallory:y": name}
+    candidates = mention_candidates("@", members, [])
+    assert Candidate("@mallory:y", "@mallory:y") in candidates
+    # Only the keyword itself mentions the room.
+    assert [c for c in candidates if "room" in c.text.lower()] == [Candidate("@room", "@room")]

@@ -153,6 +153,20 @@ async def test_reply_react_from_the_picker_and_send_files(
         }
         assert edit["content"]["m.mentions"] == {"user_ids": []}  # Bob is not pinged again
 
+        # Edited again, it starts from the newest edit's markdown, not from the text shown.
+        await until(
+            pilot,
+            lambda: any(i.key == reply["event_id"] and i.edited for i in timeline.items),
+        )
+        timeline.focus()
+        timeline.select(reply["event_id"])
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        prompt = app.screen
+        assert isinstance(prompt, TextPromptScreen) and prompt.initial == "*sure* **really**"
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, TextPromptScreen))
+
         # A reaction picked by name.
         timeline.focus()
         timeline.select(hello.key)

@@ -116,3 +116,55 @@ def test_slash_commands() -> None:
 def test_unknown_or_empty_slash_commands_are_refused(text: str, reason: str) -> None:
     with pytest.raises(UserError, match=reason):
         composer_message(text)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "\ue0005\ue001 Alice",  # a marker the user typed, out of range (a Nerd Font glyph pair)
+        "\ue0000\ue001 Alice",
+        "&#57344;9&#57345; Alice",  # the same, written as character references
+        "\ue000\ue001\ue002\ue003 Alice",
+    ],
+)
+def test_private_use_characters_stay_as_typed(source: str) -> None:
+    message = markdown_message(source, {"Alice": "@alice:x"})
+    assert message.user_ids == ("@alice:x",)
+    assert message.html is not None
+    assert message.html.count("matrix.to") == 1
+    typed = source.removesuffix(" Alice")
+    if "&#" not in typed:
+        assert message.html.startswith(f"<p>{typed} <a ")
+
+
+def test_pill_names_inside_link_destinations_stay_the_address() -> None:
+    pills = {"Alice": "@alice:x", "matrix": "@matrix:x"}
+    html = markdown_html(
+        '[docs](https://example.com/Alice "matrix") <https://matrix.org/Alice> Alice', pills
+    )
+    assert html == (
+        '<p><a href="https://example.com/Alice" title="matrix">docs</a> '
+        '<a href="https://matrix.org/Alice">https://matrix.org/Alice</a> '
+        '<a href="https://matrix.to/#/@alice:x">Alice</a></p>'
+    )
+    # The scheme is checked on the real address: a pill named "javascript" does not pass it.
+    html = markdown_html("[x](javascript:alert(1))", {"javascript": "@j:x"}) or ""
+    assert 'href="javascript' not in html
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["`@room` is the keyword", "```\n@room\n```", "    @room in an indented block", "`Alice`"],
+)
+def test_mentions_inside_code_ping_nobody(source: str) -> None:
+    message = markdown_message(source, {"Alice": "@alice:x"})
+    assert not message.room
+    assert message.user_ids == ()
+
+
+def test_mentions_outside_code_still_count() -> None:
+    message = markdown_message("`code` then **@room** and Alice", {"Alice": "@alice:x"})
+    assert message.room
+    assert message.user_ids == ("@alice:x",)
+    # Without markdown there is no code: the plain text is what it says.
+    assert composer_message("/plain `@room`").room

@@ -230,3 +230,19 @@ async def test_a_missing_opener_is_one_clear_line(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("TUIMATRIX_OPENER", "no-such-opener-anywhere")
     with pytest.raises(UserError, match="no program to open files with: no-such-opener-anywhere"):
         await open_with_system("/tmp/x")
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("mailto:a@example.org?attach=/home/u/.ssh/id_rsa", "mailto:a@example.org"),
+        ("mailto:a@example.org?%61ttach=x&subject=hi", "mailto:a@example.org?subject=hi"),
+        (
+            "mailto:a@example.org?Subject=s&body=b&cc=c@x&bcc=d@x&to=e@x&x-attach=f",
+            "mailto:a@example.org?Subject=s&body=b&cc=c@x&bcc=d@x",
+        ),
+    ],
+)
+def test_mailto_links_keep_only_fields_that_write_the_mail(url: str, safe: str) -> None:
+    assert safe_link(url) == safe
+    assert message_links({"body": f"write to {url} now"}) == [safe]

@@ -220,3 +220,42 @@ async def test_unknown_slash_command_is_refused_and_kept() -> None:
         composer.load_text("")
         await pilot.press(*"/me waves", "enter")
         assert app.messages == [Outgoing("waves", emote=True)]
+
+
+async def test_private_use_characters_are_sent_as_typed() -> None:
+    # U+E000/U+E001 are Nerd Font glyphs a user can type; the markdown pass once crashed on them.
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, composer = await focused(pilot)
+        composer.mentionables = lambda: (MEMBERS, [])
+        await pilot.press(*"@bo", "tab")
+        composer.insert("\ue0007\ue001 **x**")
+        await pilot.press("enter")
+        assert app.refused == []
+        assert app.sent == ["Bob: \ue0007\ue001 **x**"]
+        assert app.messages[0].user_ids == ("@bob:x",)
+
+
+async def test_a_formatting_failure_is_refused_and_the_draft_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*_args: object) -> Outgoing:
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr("tuimatrix.widgets.composer.composer_message", broken)
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, composer = await focused(pilot)
+        await pilot.press(*"my long draft", "enter")
+        assert app.sent == []
+        assert app.refused == ["could not send this text: IndexError"]
+        assert composer.text == "my long draft"
+
+
+async def test_cycling_past_a_name_drops_its_pill() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, composer = await focused(pilot)
+        composer.mentionables = lambda: (MEMBERS, [])
+        await pilot.press(*"hi @al", "tab", "tab")
+        assert composer.text == "hi Alice "
+        # "Alfred" typed by hand later is not the pill the first tab made.
+        await pilot.press(*"and Alfred", "enter")
+        assert app.messages[0].user_ids == ("@alice:x",)

@@ -120,7 +120,7 @@ def _image_info(data: bytes) -> tuple[int, int, str | None] | None:
         return None
     try:
         # Image.open reads only the header: no pixels are decoded here.
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=("PNG", "JPEG", "GIF", "WEBP")) as img:
             width, height = img.size
             return width, height, Image.MIME.get(img.format or "")
     except Exception:  # not an image Pillow knows (or a decompression bomb): no dimensions
@@ -208,20 +208,67 @@ async def reply(ctx: Context, inv: Invocation) -> Result:
     return await _sent(account, echo, "reply")
 
 
+def _loaded_events(ctx: Context, inv: Invocation) -> list[dict[str, Any]]:
+    """The events the screen on view holds, if it shows the command's room (or its thread)."""
+    screen = getattr(getattr(ctx, "app", None), "screen", None)
+    if getattr(screen, "account", None) is not inv.account or (
+        getattr(screen, "room_id", None) != inv.room_id
+    ):
+        return []
+    events = getattr(screen, "events", None)  # a room's list, a thread's dict by event id
+    if isinstance(events, dict):
+        events = list(events.values())
+    return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
+
+
+def _replaces(evt: dict[str, Any], original: dict[str, Any]) -> bool:
+    """``evt`` is an edit of ``original`` by its sender (the spec lets no one else edit it)."""
+    content = evt.get("content")
+    if not isinstance(content, dict):
+        return False
+    relates = content.get("m.relates_to")
+    return (
+        isinstance(relates, dict)
+        and relates.get("rel_type") == "m.replace"
+        and relates.get("event_id") == original.get("event_id")
+        and evt.get("sender") == original.get("sender")
+        and isinstance(content.get("m.new_content"), dict)
+    )
+
+
+def _written_text(original: dict[str, Any], loaded: list[dict[str, Any]]) -> str | None:
+    """The body the sender last wrote: the newest edit's ``m.new_content``, else the original's.
+    The text on screen would do only until the first edit: it is rendered, its markdown lost."""
+    unsigned = original.get("unsigned")
+    relations = unsigned.get("m.relations") if isinstance(unsigned, dict) else None
+    bundled = relations.get("m.replace") if isinstance(relations, dict) else None
+    edits = [e for e in [bundled, *loaded] if isinstance(e, dict) and _replaces(e, original)]
+    content: Any = original.get("content")
+    if edits:
+        # Newest by the server's timestamp; on a tie the later one loaded.
+        _, _, newest = max(
+            (e.get("origin_server_ts") if isinstance(e.get("origin_server_ts"), int) else 0, i, e)
+            for i, e in enumerate(edits)
+        )
+        content = newest["content"]["m.new_content"]
+    body = content.get("body") if isinstance(content, dict) else None
+    return body if isinstance(body, str) else None
+
+
 async def _current_text(ctx: Context, inv: Invocation) -> str | None:
-    """An edit starts from the message's text as stored (its markdown source) or, once
-    edited, as shown (the newest edit)."""
-    selected = getattr(ctx, "selected_message", None)
-    item = selected() if selected else None
-    if item is not None and item.key == inv.args.get("event") and item.edited:
-        return str(item.body.plain)
+    """An edit starts from the message's text as its sender wrote it (markdown source)."""
     if inv.account is None or "event" not in inv.args:
         return None
-    stored = await inv.account.store.event(str(inv.args["event"]))
-    if stored is None and item is not None and item.key == inv.args.get("event"):
-        return str(item.body.plain)
-    body = (stored or {}).get("content", {}).get("body")
-    return body if isinstance(body, str) else None
+    event_id = str(inv.args["event"])
+    loaded = _loaded_events(ctx, inv)
+    original = next((e for e in loaded if e.get("event_id") == event_id), None)
+    if original is None:
+        original = await inv.account.store.event(event_id)
+    if original is None:
+        selected = getattr(ctx, "selected_message", None)
+        item = selected() if selected else None
+        return str(item.body.plain) if item is not None and item.key == event_id else None
+    return _written_text(original, loaded)
 
 
 @command(

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuimatrix.core.markdown import ROOM_MENTION
 from tuimatrix.core.sanitize import clean_line
 
 #: The word being completed: ``@…`` or ``#…`` at the start or after a space, up to the cursor.
 _MENTION_WORD = re.compile(r"(?:^|(?<=\s))([@#][^\s]*)$")
+#: Something like a user id inside a display name ("Alice (@alice:x)"): someone else's name.
+_ID = re.compile(r"@\S*:\S")
 #: Candidates offered at most (a large room has thousands of members).
 MAX_CANDIDATES = 50
 
@@ -30,18 +35,33 @@ def mention_word(line_before_cursor: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _member_name(user_id: str, display_name: str) -> str:
+    """The name a member is completed as: the display name, unless it is empty or could pass
+    for something else (a user id, or ``@room`` which would notify the whole room)."""
+    name = clean_line(display_name).strip()
+    looks = unicodedata.normalize("NFKC", name)
+    if not name or looks.startswith("@") or ROOM_MENTION.search(looks) or _ID.search(looks):
+        return clean_line(user_id)
+    return name
+
+
 def mention_candidates(
     word: str, members: Mapping[str, str], aliases: Iterable[str]
 ) -> list[Candidate]:
     """Members (user id → display name) for ``@word``, room aliases for ``#word``.
 
     Names and ids that start with what was typed come first, then those that contain it.
+    Members who share a display name are told apart by their id.
     """
     query = word[1:].lower()
     scored: list[tuple[int, str, Candidate]] = []
     if word.startswith("@"):
-        for user_id, name in members.items():
-            name = clean_line(name).strip() or user_id
+        names = {user_id: _member_name(user_id, name) for user_id, name in members.items()}
+        shared = Counter(name.casefold() for name in names.values())
+        for user_id, name in names.items():
+            if shared[name.casefold()] > 1 and not name.startswith("@"):
+                # Two members of one name look the same: the id tells which one is picked.
+                name = f"{name} ({clean_line(user_id)})"
             local = user_id[1:].split(":", 1)[0].lower()
             if name.lower().startswith(query) or local.startswith(query):
                 rank = 0

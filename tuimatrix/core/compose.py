@@ -11,13 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tuimatrix.core.errors import UserError
-from tuimatrix.core.markdown import markdown_html, pill_pattern
+from tuimatrix.core.markdown import ROOM_MENTION, pill_pattern, render
 
 SHRUG = "¯\\_(ツ)_/¯"
 #: The shrug as markdown source: its backslash and underscores escaped to stay themselves.
 _SHRUG_MARKDOWN = "¯\\\\\\_(ツ)\\_/¯"
-#: ``@room`` as a word: the whole room is mentioned (spec "User and room mentions").
-_ROOM_MENTION = re.compile(r"(?<![\w@])@room(?!\w|:\w)")
 _SLASH = re.compile(r"/([A-Za-z][\w-]*)(?:\s+|$)")
 
 #: The composer's own commands, for the "unknown command" line and the README.
@@ -61,14 +59,15 @@ def _message(
         for name, target in (pills or {}).items()
         if name and pill_pattern(name).search(body)
     }
+    if formatted:
+        # Mentions come from the rendered prose: "@room" or a name inside code pings nobody.
+        rendered = render(source, present, body=body)
+        html, room = rendered.html, rendered.room
+        present = {name: present[name] for name in rendered.mentioned}
+    else:
+        html, room = None, bool(ROOM_MENTION.search(body))
     users = sorted({t for t in present.values() if t.startswith("@")})
-    return Outgoing(
-        body=body,
-        html=markdown_html(source, present, body=body) if formatted else None,
-        emote=emote,
-        user_ids=tuple(users),
-        room=bool(_ROOM_MENTION.search(body)),
-    )
+    return Outgoing(body=body, html=html, emote=emote, user_ids=tuple(users), room=room)
 
 
 def composer_message(text: str, pills: Mapping[str, str] | None = None) -> Outgoing:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from html.parser import HTMLParser
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 from tuimatrix.core.sanitize import MAX_HTML_LEN, _normalise, clean_text, strip_reply_fallback
 
@@ -24,6 +24,8 @@ MAX_URL: Final = 2048
 _URL_SAFE: Final = "!#$%&'()*+,/:;=?@[]~"
 _BARE_URL_RE: Final = re.compile(r"(?:https?://|mailto:)[^\s<>\"'`]+", re.IGNORECASE)
 _TRAILING: Final = ".,;:!?'\""
+#: what a mailto link may fill in (RFC 6068 "hfields" that only write the mail)
+_MAILTO_FIELDS: Final = frozenset({"subject", "body", "cc", "bcc"})
 
 
 def safe_link(url: str) -> str | None:
@@ -42,9 +44,22 @@ def safe_link(url: str) -> str | None:
         return None
     if scheme in ("http", "https") and not parts.netloc:
         return None
-    if scheme == "mailto" and not parts.path:
-        return None
+    if scheme == "mailto":
+        if not parts.path:
+            return None
+        url = _mailto(parts)
     return quote(url, safe=_URL_SAFE)
+
+
+def _mailto(parts: SplitResult) -> str:
+    """A mailto link with only the fields that fill in a mail: some mail programs take others
+    (``attach=~/.ssh/id_rsa``) as files to send along."""
+    kept = [
+        field
+        for field in parts.query.split("&")
+        if unquote(field.partition("=")[0]).strip().lower() in _MAILTO_FIELDS
+    ]
+    return urlunsplit(parts._replace(query="&".join(kept), fragment=""))
 
 
 class _Hrefs(HTMLParser):

@@ -130,6 +130,9 @@ class Composer(TextArea):
         except UserError as e:
             self.post_message(self.Refused(str(e)))
             return
+        except Exception as e:  # a bug in formatting must not crash the app and lose the draft
+            self.post_message(self.Refused(f"could not send this text: {type(e).__name__}"))
+            return
         self.post_message(self.Submitted(text, message))
         if not self._history or self._history[-1] != text:
             self._history.append(text)
@@ -201,6 +204,11 @@ class Composer(TextArea):
         at_start = start == (0, 0) and candidate.target.startswith("@")
         inserted = candidate.text + (": " if at_start else " ")
         self.replace(inserted, start, end, maintain_selection_offset=False)
+        if self._cycle is not None and self._cycle[2] == start:
+            # The name this tab replaces was no pill choice after all, unless it stands elsewhere.
+            replaced = self._cycle[0][self._cycle[1]].text
+            if not pill_pattern(replaced).search(self.text):
+                self._pills.pop(replaced, None)
         if candidate.target != "@room":  # @room is a keyword, not a link
             self._pills[candidate.text] = candidate.target
         self._cycle = (candidates, index, start, inserted)
