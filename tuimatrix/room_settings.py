@@ -7,15 +7,15 @@ config defaults, with a one-line notice, never a failure to start.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
-from tuimatrix.core.files import write_atomic
 from tuimatrix.core.timeline import FORMATS
 from tuimatrix.paths import Paths
+from tuimatrix.state_files import StateFile, corrupt, read_state
 
 VERSION = 1
+LABEL = "room settings"
 #: setting name -> the values it may take (anything else in the file is dropped on load)
 SETTINGS: dict[str, tuple[object, ...]] = {
     "format": FORMATS,
@@ -33,30 +33,25 @@ def _room_key(user_id: str, room_id: str) -> str:
     return f"{user_id}|{room_id}"
 
 
-class RoomSettings:
+class RoomSettings(StateFile):
     """The saved per-room choices; ``path`` None keeps them in memory only."""
 
     def __init__(self, path: Path | None, rooms: dict[str, dict[str, Value]] | None = None):
-        self.path = path
+        super().__init__(path)
         self.rooms: dict[str, dict[str, Value]] = {k: dict(v) for k, v in (rooms or {}).items()}
-        self._saved = self.dump()
-        self._lock = asyncio.Lock()
+        self.mark_saved()
 
     @classmethod
     def load(cls, paths: Paths) -> tuple[RoomSettings, str]:
         """The saved choices, and a notice ("" if none) when the file was unusable."""
         path = settings_file(paths)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return cls(path), ""
-        except OSError as e:
-            return cls(path), f"room settings: cannot read {path} ({e.strerror}); defaults"
-        try:
-            rooms = _parse(raw)
-        except ValueError as e:
-            return cls(path), f"room settings: {path} is corrupt ({e}); defaults"
-        return cls(path, rooms), ""
+        data, notice = read_state(path, LABEL, VERSION)
+        if data is None:
+            return cls(path), notice
+        rooms = data.get("rooms")
+        if not isinstance(rooms, dict):
+            return cls(path), corrupt(path, LABEL, "bad rooms")
+        return cls(path, _rooms(rooms)), ""
 
     def get(self, user_id: str, room_id: str, name: str) -> Value | None:
         """The room's own choice for ``name``, or None (then the config default applies)."""
@@ -71,26 +66,8 @@ class RoomSettings:
         data = {"version": VERSION, "rooms": self.rooms}
         return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
-    async def save(self) -> None:
-        """Write the choices as they are now; calls queue up, so the newest always wins."""
-        async with self._lock:
-            data = self.dump()
-            if self.path is None or data == self._saved:
-                return
-            await asyncio.to_thread(write_atomic, self.path, data)
-            self._saved = data
 
-
-def _parse(raw: bytes) -> dict[str, dict[str, Value]]:
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ValueError("not JSON") from None
-    if not isinstance(data, dict) or data.get("version") != VERSION:
-        raise ValueError("unknown format")
-    rooms = data.get("rooms")
-    if not isinstance(rooms, dict):
-        raise ValueError("bad rooms")
+def _rooms(rooms: dict[str, object]) -> dict[str, dict[str, Value]]:
     result: dict[str, dict[str, Value]] = {}
     for key, values in rooms.items():
         if not isinstance(key, str) or not isinstance(values, dict):

@@ -7,16 +7,16 @@ unreadable one means the defaults, with a one-line notice, never a failure to st
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from tuimatrix.core.files import write_atomic
 from tuimatrix.paths import Paths
+from tuimatrix.state_files import StateFile, corrupt, read_state
 
 VERSION = 1
+LABEL = "room list"
 
 
 def state_file(paths: Paths, user_ids: Iterable[str]) -> Path:
@@ -33,17 +33,17 @@ def space_key(user_id: str, space_id: str) -> str:
     return f"space:{user_id}|{space_id}"
 
 
-class RoomListState:
+class RoomListState(StateFile):
     """The folds of one account set; ``path`` None keeps them in memory only (no accounts)."""
 
     def __init__(
         self, path: Path | None, user_ids: Iterable[str] = (), folds: dict[str, bool] | None = None
     ) -> None:
-        self.path = path
+        super().__init__(path)
         self.user_ids = sorted(user_ids)
         self.folds: dict[str, bool] = dict(folds or {})
-        self._saved = self.dump() if folds is not None else b""
-        self._lock = asyncio.Lock()
+        if folds is not None:
+            self.mark_saved()
 
     @classmethod
     def load(cls, paths: Paths, user_ids: Iterable[str]) -> tuple[RoomListState, str]:
@@ -52,16 +52,14 @@ class RoomListState:
         if not users:
             return cls(None), ""
         path = state_file(paths, users)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return cls(path, users), ""
-        except OSError as e:
-            return cls(path, users), f"room list: cannot read {path} ({e.strerror}); defaults"
-        try:
-            folds = _parse(raw)
-        except ValueError as e:
-            return cls(path, users), f"room list: {path} is corrupt ({e}); default folds"
+        data, notice = read_state(path, LABEL, VERSION)
+        if data is None:
+            return cls(path, users), notice
+        folds = data.get("folds")
+        if not isinstance(folds, dict) or not all(
+            isinstance(k, str) and isinstance(v, bool) for k, v in folds.items()
+        ):
+            return cls(path, users), corrupt(path, LABEL, "bad folds")
         return cls(path, users, folds), ""
 
     def is_folded(self, key: str) -> bool:
@@ -75,35 +73,3 @@ class RoomListState:
     def dump(self) -> bytes:
         data = {"version": VERSION, "accounts": self.user_ids, "folds": self.folds}
         return json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
-
-    async def save(self) -> None:
-        """Write the folds as they are now, in a thread (fsync may be slow); calls queue up,
-        so the file always ends with the newest folds."""
-        async with self._lock:
-            data = self.dump()
-            if self.path is None or data == self._saved:
-                return
-            await asyncio.to_thread(write_atomic, self.path, data)
-            self._saved = data
-
-    def save_now(self) -> None:
-        """Write at once, on this thread (at exit, when no later write can follow)."""
-        data = self.dump()
-        if self.path is not None and data != self._saved:
-            write_atomic(self.path, data)
-            self._saved = data
-
-
-def _parse(raw: bytes) -> dict[str, bool]:
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ValueError("not JSON") from None
-    if not isinstance(data, dict) or data.get("version") != VERSION:
-        raise ValueError("unknown format")
-    folds = data.get("folds")
-    if not isinstance(folds, dict) or not all(
-        isinstance(k, str) and isinstance(v, bool) for k, v in folds.items()
-    ):
-        raise ValueError("bad folds")
-    return folds
