@@ -1,18 +1,22 @@
-"""What a screen with a composer does besides sending: typing notifications and refusals.
+"""What the room screen and the thread screen share: a timeline, a title naming the room,
+and a composer's typing notifications and refusals.
 
-Shared by the room screen and the thread screen (both have ``account``, ``room_id`` and the
-app as ``tm``); the spec's typing notifications are per room, threads included.
+Both have ``account``, ``room_id`` and the app as ``tm``; the spec's typing notifications are
+per room, threads included.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on, work
 from textual.screen import Screen
 
+from tuimatrix.core.sanitize import clean_line
 from tuimatrix.screens.base import UsesApp
 from tuimatrix.widgets.composer import Composer
+from tuimatrix.widgets.timeline import TimelineView
 
 if TYPE_CHECKING:
     from tuimatrix.core.account import Account
@@ -21,6 +25,17 @@ if TYPE_CHECKING:
 class Composing(UsesApp, Screen[None]):
     account: Account
     room_id: str
+
+    @property
+    def timeline(self) -> TimelineView:
+        return self.query_one(TimelineView)
+
+    def _room_title(self) -> Text:
+        """The room's name, bold, on one line (the header adds what follows it)."""
+        room = self.account.rooms.summaries.get(self.room_id)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(clean_line(room.display_name if room else self.room_id), "bold")
+        return text
 
     @on(Composer.Refused)
     def _refused(self, event: Composer.Refused) -> None:

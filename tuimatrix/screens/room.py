@@ -70,14 +70,9 @@ class RoomScreen(RoomReading, Composing):
         yield Composer()
         yield StatusLine()
 
-    @property
-    def timeline(self) -> TimelineView:
-        return self.query_one(TimelineView)
-
     def _header(self) -> Text:
         room = self.account.rooms.summaries.get(self.room_id)
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(clean_line(room.display_name if room else self.room_id), "bold")
+        text = self._room_title()
         if room and room.topic:
             text.append("  " + clean_line(room.topic), "dim")
         return text

@@ -25,7 +25,6 @@ from textual.widgets.option_list import Option
 from tuimatrix.core.account import Account
 from tuimatrix.core.compose import Outgoing
 from tuimatrix.core.errors import describe_error
-from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sendqueue import DISCARDED, SENT, LocalEcho
 from tuimatrix.core.sync import SyncChanges
 from tuimatrix.core.threads import (
@@ -88,14 +87,8 @@ class ThreadScreen(Composing):
         yield Composer(placeholder="Reply in the thread…")
         yield StatusLine()
 
-    @property
-    def timeline(self) -> TimelineView:
-        return self.query_one(TimelineView)
-
     def _header(self) -> Text:
-        room = self.account.rooms.summaries.get(self.room_id)
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(clean_line(room.display_name if room else self.room_id), "bold")
+        text = self._room_title()
         text.append("  › thread", "dim")
         return text
 
