@@ -26,7 +26,7 @@ from olm.pk import (
 )
 
 from tuimatrix.core.errors import UserError, describe_error
-from tuimatrix.core.key_export import MEGOLM, import_session, need_crypto
+from tuimatrix.core.key_export import import_session, need_crypto, session_data
 from tuimatrix.core.lazy import Method, Path
 from tuimatrix.core.local_secrets import BACKUP, LocalSecrets, b64, unb64
 
@@ -439,33 +439,18 @@ def _backup_entry(
     crypto: Any, row: Any, public_key: str, own_key: str | None
 ) -> dict[str, Any] | None:
     """One session's ``KeyBackupData`` (CPU work: runs in a thread)."""
-    from mautrix.crypto.sessions import InboundGroupSession
-
-    try:
-        session = InboundGroupSession.from_pickle(
-            row["session"],
-            passphrase=crypto.crypto_store.pickle_key,
-            signing_key=row["signing_key"],
-            sender_key=row["sender_key"],
-            room_id=row["room_id"],
-        )
-        index = session.first_known_index
-        exported = session.export_session(index)
-    except Exception as e:
-        log.warning("cannot back up session %s: %s", row["session_id"], e)
+    exported = session_data(crypto, row)
+    if exported is None:
         return None
-    chain = row["forwarding_chains"].split(",") if row["forwarding_chains"] else []
-    data = {
-        "algorithm": MEGOLM,
-        "sender_key": row["sender_key"],
-        "sender_claimed_keys": {"ed25519": row["signing_key"]},
-        "forwarding_curve25519_key_chain": chain,
-        "session_key": exported,
-    }
+    data, index = exported
+    chain = data["forwarding_curve25519_key_chain"]
     return {
         "first_message_index": index,
         "forwarded_count": len(chain),
-        # Only our own sessions are known to come from a verified device without more work.
-        "is_verified": own_key is not None and row["sender_key"] == own_key and not chain,
+        # Only our own sessions, received first-hand (no chain at all, not even "from a key
+        # file"), are known to come from a verified device without more work.
+        "is_verified": (
+            own_key is not None and row["sender_key"] == own_key and not row["forwarding_chains"]
+        ),
         "session_data": encrypt_session(public_key, data),
     }

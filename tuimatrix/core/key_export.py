@@ -119,10 +119,41 @@ class ImportResult:
     rooms: frozenset[str] = frozenset()
 
 
-async def export_sessions(crypto: Crypto) -> list[dict[str, Any]]:
-    """Every megolm session this device holds, in the export format (oldest index known)."""
+def session_data(crypto: Crypto, row: Any) -> tuple[dict[str, Any], int] | None:
+    """A stored megolm session (a crypto_megolm_inbound_session row) in the shape the export
+    file and the key backup share, with the first message index it can decrypt; None if it
+    cannot be read (logged). CPU work: olm unpickles and exports."""
     from mautrix.crypto.sessions import InboundGroupSession
 
+    try:
+        session = InboundGroupSession.from_pickle(
+            row["session"],
+            passphrase=crypto.crypto_store.pickle_key,
+            signing_key=row["signing_key"],
+            sender_key=row["sender_key"],
+            room_id=row["room_id"],
+        )
+        index = session.first_known_index
+        session_key = session.export_session(index)
+    except Exception as e:  # one unreadable session must not stop the others
+        log.warning("cannot export session %s: %s", row["session_id"], e)
+        return None
+    chain = row["forwarding_chains"]
+    data = {
+        "algorithm": MEGOLM,
+        "sender_key": row["sender_key"],
+        "sender_claimed_keys": {"ed25519": row["signing_key"]},
+        # Our "from a key file" marker is no device's key: it stays here.
+        "forwarding_curve25519_key_chain": [
+            k for k in (chain.split(",") if chain else []) if k != IMPORTED
+        ],
+        "session_key": session_key,
+    }
+    return data, index
+
+
+async def export_sessions(crypto: Crypto) -> list[dict[str, Any]]:
+    """Every megolm session this device holds, in the export format (oldest index known)."""
     rows = await crypto.store.db.fetch(
         "SELECT session_id, room_id, sender_key, signing_key, session, forwarding_chains "
         "FROM crypto_megolm_inbound_session "
@@ -131,32 +162,11 @@ async def export_sessions(crypto: Crypto) -> list[dict[str, Any]]:
     )
     sessions: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
-        try:
-            session = InboundGroupSession.from_pickle(
-                row["session"],
-                passphrase=crypto.crypto_store.pickle_key,
-                signing_key=row["signing_key"],
-                sender_key=row["sender_key"],
-                room_id=row["room_id"],
-            )
-            session_key = session.export_session(session.first_known_index)
-        except Exception as e:  # one unreadable session must not stop the export
-            log.warning("cannot export session %s: %s", row["session_id"], e)
-            continue
-        chain = row["forwarding_chains"]
-        sessions.append(
-            {
-                "algorithm": MEGOLM,
-                "room_id": row["room_id"],
-                "sender_key": row["sender_key"],
-                "session_id": row["session_id"].strip(),
-                "session_key": session_key,
-                "sender_claimed_keys": {"ed25519": row["signing_key"]},
-                "forwarding_curve25519_key_chain": [
-                    k for k in (chain.split(",") if chain else []) if k != IMPORTED
-                ],
-            }
-        )
+        exported = session_data(crypto, row)
+        if exported is not None:
+            data, _ = exported
+            data.update(room_id=row["room_id"], session_id=row["session_id"].strip())
+            sessions.append(data)
         if i % 50 == 49:
             await asyncio.sleep(0)  # olm work is CPU: let the UI breathe
     return sessions
