@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -57,3 +59,34 @@ async def password_login(
         response.raise_for_status()
         result: dict[str, Any] = await response.json()
         return result
+
+
+@contextlib.asynccontextmanager
+async def loopback_server(handle: Any, method: str = "GET") -> AsyncIterator[str]:
+    """A web server on 127.0.0.1 answering every path with ``handle``; yields its base URL."""
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_route(method, "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def media_server(handle: Any) -> AsyncIterator[Any]:
+    """A content repository answering with ``handle``; yields an account pointing at it (what
+    the media code reads of one: its API's base URL and token, and an HTTP session)."""
+    from types import SimpleNamespace
+
+    from yarl import URL
+
+    async with loopback_server(handle) as url, aiohttp.ClientSession() as http:
+        api = SimpleNamespace(base_url=URL(url), token="tok")
+        yield SimpleNamespace(client=SimpleNamespace(api=api), http=http)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rich.text import Text
@@ -172,11 +171,9 @@ def test_local_search_by_words_and_sender() -> None:
 async def test_media_falls_back_to_the_legacy_api_on_unrecognized() -> None:
     """A server without the authenticated media API (before spec 1.11) answers 404
     M_UNRECOGNIZED there; the legacy path is then used, with the same token."""
-    from types import SimpleNamespace
 
-    import aiohttp
     from aiohttp import web
-    from yarl import URL
+    from helpers import media_server
 
     from tuimatrix.core.media import fetch_mxc
 
@@ -190,27 +187,15 @@ async def test_media_falls_back_to_the_legacy_api_on_unrecognized() -> None:
             return web.Response(body=b"legacy bytes")
         return web.json_response({"errcode": "M_NOT_FOUND", "error": "\x1b[2Jgone"}, status=404)
 
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with aiohttp.ClientSession() as http:
-            api = SimpleNamespace(base_url=URL(f"http://127.0.0.1:{port}"), token="tok")
-            account: Any = SimpleNamespace(client=SimpleNamespace(api=api), http=http)
-            assert await fetch_mxc(account, "mxc://example.org/abc") == b"legacy bytes"
-            assert seen == [
-                ("/_matrix/client/v1/media/download/example.org/abc", "Bearer tok"),
-                ("/_matrix/media/v3/download/example.org/abc", "Bearer tok"),
-            ]
-            with pytest.raises(UserError) as err:
-                await fetch_mxc(account, "mxc://example.org/missing")
-            assert str(err.value) == "cannot download: M_NOT_FOUND: gone"
-    finally:
-        await runner.cleanup()
+    async with media_server(handle) as account:
+        assert await fetch_mxc(account, "mxc://example.org/abc") == b"legacy bytes"
+        assert seen == [
+            ("/_matrix/client/v1/media/download/example.org/abc", "Bearer tok"),
+            ("/_matrix/media/v3/download/example.org/abc", "Bearer tok"),
+        ]
+        with pytest.raises(UserError) as err:
+            await fetch_mxc(account, "mxc://example.org/missing")
+        assert str(err.value) == "cannot download: M_NOT_FOUND: gone"
 
 
 def test_media_settings_from_config(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from conftest import MakeUser
+from helpers import media_server
 from rich.style import Style
 from rich.text import Text
 from test_app import peer as peer  # the fixture, shared
@@ -23,7 +23,6 @@ from test_media_search import Peer, opener_script, send, shared_room
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 from textual.worker import WorkerCancelled
-from yarl import URL
 
 from tuimatrix.commands import REGISTRY, Invocation
 from tuimatrix.commands import media as media_commands
@@ -98,26 +97,6 @@ def test_an_eps_image_is_refused_without_running_ghostscript(
 
 
 # -- 3: inline thumbnails are small, counted as received, never the whole file ---------------
-
-
-@contextlib.asynccontextmanager
-async def media_server(
-    handle: Any,
-) -> AsyncIterator[Any]:
-    """A content repository answering with ``handle``; yields an account pointing at it."""
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with aiohttp.ClientSession() as http:
-            api = SimpleNamespace(base_url=URL(f"http://127.0.0.1:{port}"), token="tok")
-            yield SimpleNamespace(client=SimpleNamespace(api=api), http=http)
-    finally:
-        await runner.cleanup()
 
 
 async def test_an_inline_thumbnail_stops_at_the_byte_cap_and_never_downloads_whole() -> None:
