@@ -290,6 +290,17 @@ class Crypto:
                 )
         return dict(encrypted.serialize())
 
+    async def fetch_devices(
+        self, users: Iterable[str]
+    ) -> dict[UserID, dict[DeviceID, DeviceIdentity]]:
+        """Query the device (and cross-signing) keys of ``users`` now, tracked or not, and
+        store them; returns the devices of each. One query at a time (mautrix's lock)."""
+        machine = self.machine
+        async with machine._fetch_keys_lock:
+            return dict(
+                await machine._fetch_keys([UserID(u) for u in users], include_untracked=True)
+            )
+
     async def _prefetch_keys(self, users: list[UserID]) -> None:
         """Ask for the device and cross-signing keys of all ``users`` in one request.
 
@@ -297,14 +308,11 @@ class Crypto:
         cross-signing keys of each user it has none of one request at a time: with fifty
         members that is fifty round trips before the first message can go.
         """
-        machine = self.machine
-        attempted = machine._cs_fetch_attempted
+        attempted = self.machine._cs_fetch_attempted
         missing = [u for u in users if u not in attempted]
-        if not missing:
-            return
-        async with machine._fetch_keys_lock:
+        if missing:
             attempted.update(missing)
-            await machine._fetch_keys(missing, include_untracked=True)
+            await self.fetch_devices(missing)
 
     async def _rotate_on_membership(self, joined: dict[str, Any]) -> None:
         """Drop our room key where someone left, was removed, joined or was invited.
@@ -428,9 +436,7 @@ class Crypto:
         try:
             devices = await self.crypto_store.get_devices(own)
             if devices is None:  # a new device: our own list is not tracked yet
-                async with self.machine._fetch_keys_lock:
-                    fetched = await self.machine._fetch_keys([own], include_untracked=True)
-                devices = fetched.get(own) or {}
+                devices = (await self.fetch_devices([own])).get(own) or {}
             others = [d for d in devices if d != self.machine.client.device_id]
             if not others:
                 return

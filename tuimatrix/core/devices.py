@@ -42,7 +42,7 @@ async def list_devices(account: Account) -> list[Device]:
             await account.crypto.load()
         machine = account.crypto.machine
         # Fetch afresh: a device added elsewhere since the last sync is listed too.
-        own = await machine._fetch_keys([UserID(account.user_id)], include_untracked=True)
+        own = await account.crypto.fetch_devices([account.user_id])
         for device_id, identity in (own.get(UserID(account.user_id)) or {}).items():
             trust[str(device_id)] = str(await machine.resolve_trust(identity))
     devices = []
@@ -116,10 +116,9 @@ async def users_trust(account: Account, user_ids: list[str]) -> dict[str, tuple[
     if not crypto.loaded:
         await crypto.load()
     machine, store = crypto.machine, crypto.crypto_store
-    untracked = [UserID(u) for u in user_ids if await store.get_devices(UserID(u)) is None]
+    untracked = [u for u in user_ids if await store.get_devices(UserID(u)) is None]
     if untracked:
-        async with machine._fetch_keys_lock:
-            await machine._fetch_keys(untracked, include_untracked=True)
+        await crypto.fetch_devices(untracked)
     result: dict[str, tuple[int, int]] = {}
     for user_id in user_ids:
         devices = await store.get_devices(UserID(user_id)) or {}

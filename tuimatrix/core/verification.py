@@ -767,7 +767,7 @@ class VerificationManager:
         )
         if master is None or f"ed25519:{master.key}" not in mac:
             # They MAC'd a key we have not seen (a master key made since we fetched theirs).
-            await self.crypto.machine._fetch_keys([UserID(v.other_user)], include_untracked=True)
+            await self.crypto.fetch_devices([v.other_user])
             master = (await store.get_cross_signing_keys(UserID(v.other_user))).get(
                 CrossSigningUsage.MASTER
             )
@@ -806,10 +806,7 @@ class VerificationManager:
         store = self.crypto.crypto_store
         devices = await store.get_devices(UserID(user_id))
         if not devices:
-            fetched = await self.crypto.machine._fetch_keys(
-                [UserID(user_id)], include_untracked=True
-            )
-            devices = fetched.get(UserID(user_id), {})
+            devices = (await self.crypto.fetch_devices([user_id])).get(UserID(user_id), {})
         return {str(d): dev for d, dev in (devices or {}).items()}
 
     async def _device(self, user_id: str, device_id: str) -> Any:
