@@ -10,6 +10,7 @@ from typing import NoReturn
 
 from tuimatrix import __version__, cli_accounts, cli_exec
 from tuimatrix.core.errors import UserError, describe_error
+from tuimatrix.core.log_redaction import RedactingFormatter
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,9 +47,16 @@ def _log_to_file(debug: bool) -> None:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = logging.FileHandler(state / "tuimatrix.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+def _log_to_stderr(debug: bool) -> None:
+    handler = logging.StreamHandler()
+    # Every handler redacts: a secret that slipped into a log line is cut from its output.
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
 
 
 def _run_app(debug: bool) -> int:
@@ -63,10 +71,7 @@ def _run_app(debug: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    _log_to_stderr(args.debug)
     if not args.debug:
         # mautrix logs routine conditions as warnings; our own messages say what matters.
         logging.getLogger("mau").setLevel(logging.ERROR)
@@ -94,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as e:  # one line, never a traceback (--debug shows it)
         if args.debug:
-            raise
+            # Through the log, not Python's hook: the traceback is redacted like every line.
+            logging.getLogger("tuimatrix").exception("tuimatrix failed")
         print(f"tuimatrix: {describe_error(e)}", file=sys.stderr)
         return 1
 

@@ -19,6 +19,8 @@ from mautrix.api import HTTPAPI, Method, PathBuilder
 from mautrix.errors import MatrixResponseError, make_request_error
 from yarl import URL
 
+from tuimatrix.core.log_redaction import carries_secret
+
 log = logging.getLogger(__name__)
 
 #: How many 429s in a row one request waits out before giving up.
@@ -98,6 +100,9 @@ class TuiHTTPAPI(HTTPAPI):
         min_iter_size: int = 25 * 1024 * 1024,
         sensitive: bool = False,
     ) -> Any:
+        # mautrix logs request bodies at debug level; some of its own calls carry the password
+        # (the UIA of a cross-signing upload) and cannot be marked by their callers.
+        sensitive = sensitive or carries_secret(content)
         attempt = 0
         while True:
             try:
