@@ -23,6 +23,7 @@ from tuimatrix.core import account as acc
 from tuimatrix.core.account import Account, import_network
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.errors import describe_error
+from tuimatrix.core.sanitize import clean_text
 from tuimatrix.core.verification import VerificationChanged, verifications
 from tuimatrix.keymap import PREFIX_KEY, binding_id, binding_title, describe, merged_keys
 from tuimatrix.palette import CommandsProvider, OpenRoomProvider
@@ -395,7 +396,8 @@ class TuimatrixApp(App[None]):
         self.status_message = message
         self.refresh_status()
         if error:
-            self.notify(message, severity="error", markup=False)
+            # markup=False makes a plain Content, which Textual does not clean of controls.
+            self.notify(clean_text(message), severity="error", markup=False)
 
     def refresh_status(self) -> None:
         for screen in [*self._installed_screens.values(), *self.screen_stack]:

@@ -1,20 +1,60 @@
-"""Command palette entries for rooms: typing part of a room's name offers that room."""
+"""Command palette entries for rooms: typing part of a room's name offers that room.
+
+Textual parses a hit's text, its help and ``Matcher.highlight`` as markup: a room topic
+``[/] boom`` crashed the palette and ``[@click=…]`` or ``[link=…]`` planted live actions and
+links. Every hit here is therefore ``Content`` built from sanitised strings, never markup, and
+room names are matched by a linear matcher (Textual's tries every combination of positions).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
-from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 
 from tuimatrix.commands import REGISTRY, Command, load_commands
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.keymap import key_for
+from tuimatrix.screens.prompts import fuzzy_offsets
 
 if TYPE_CHECKING:
     from tuimatrix.app import TuimatrixApp
+
+#: Characters of a room's name or topic shown in the palette: one line's worth, not 100 kB.
+MAX_SHOWN = 120
+
+
+def shown(s: str) -> str:
+    """A network string as one palette line: sanitised, and cut at :data:`MAX_SHOWN`."""
+    line = clean_line(s)
+    return line if len(line) <= MAX_SHOWN else line[: MAX_SHOWN - 1] + "…"
+
+
+def match_room(matcher: Matcher, title: str) -> tuple[float, Content] | None:
+    """The score of ``title`` for the query (on Textual's scale, so rooms and commands rank
+    together) and ``title`` as ``Content`` with the matched letters highlighted; None if it
+    does not match."""
+    offsets = fuzzy_offsets(matcher.query, title)
+    if not offsets:
+        return None
+    score = matcher.fuzzy_search.score(title, offsets)
+    if offsets[-1] - offsets[0] == len(offsets) - 1:
+        score *= 2.0 if len(offsets) == len(title) else 1.5  # as Textual boosts a substring
+    return score, highlight(matcher, title, offsets)
+
+
+def highlight(matcher: Matcher, text: str, offsets: Sequence[int]) -> Content:
+    """``text`` with the letters at ``offsets`` in the match style (``Matcher.highlight``
+    without its markup parsing)."""
+    content = Content(text)
+    for offset in offsets:
+        if not text[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
 
 
 class OpenRoomProvider(Provider):
@@ -28,9 +68,8 @@ class OpenRoomProvider(Provider):
             for account, room in app.accounts.rooms():
                 if room.membership != "join":
                     continue
-                name = clean_line(room.display_name)
-                title = f"rooms: Open {name}"
-                help_text = clean_line(account.user_id) if several else clean_line(room.topic)
+                title = f"rooms: Open {shown(room.display_name)}"
+                help_text = shown(account.user_id) if several else shown(room.topic)
                 yield title, help_text, partial(app.open_room, account, room.room_id)
 
         return generate()
@@ -38,13 +77,15 @@ class OpenRoomProvider(Provider):
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         async for title, help_text, callback in self._rooms():
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)  # type: ignore[arg-type]
+            found = match_room(matcher, title)
+            if found is not None:
+                score, content = found
+                # help is typed str, but Content passes through Textual's from_markup untouched.
+                yield Hit(score, content, callback, title, help=Content(help_text))  # type: ignore[arg-type]
 
     async def discover(self) -> Hits:
         async for title, help_text, callback in self._rooms():
-            yield DiscoveryHit(Text(title), callback, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(Content(title), callback, title, help=Content(help_text))  # type: ignore[arg-type]
 
 
 def _screen_kind(screen: object) -> str:
@@ -85,16 +126,23 @@ class CommandsProvider(Provider):
         app = cast("TuimatrixApp", self.app)
         matcher = self.matcher(query)
         for title, help_text, cmd in self._commands():
-            score = matcher.match(title)
+            score, offsets = matcher.fuzzy_search.match(matcher.query, title)
             if score > 0:
+                # Our own titles, but the help names keys from the user's config ("[ctrl+x]").
                 yield Hit(
                     score,
-                    matcher.highlight(title),
+                    highlight(matcher, title, offsets),
                     partial(app.run_command, cmd),
-                    help=help_text,
+                    title,
+                    help=Content(help_text),  # type: ignore[arg-type]
                 )
 
     async def discover(self) -> Hits:
         app = cast("TuimatrixApp", self.app)
         for title, help_text, cmd in self._commands():
-            yield DiscoveryHit(title, partial(app.run_command, cmd), help=help_text)
+            yield DiscoveryHit(
+                Content(title),
+                partial(app.run_command, cmd),
+                title,
+                help=Content(help_text),  # type: ignore[arg-type]
+            )

@@ -16,7 +16,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from tuimatrix.core.emoji_names import is_emoji, reaction_key, search
-from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.sanitize import clean_line, plain
 from tuimatrix.screens.prompts import _CSS
 
 
@@ -36,7 +36,7 @@ class EmojiPickerScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(self.title_text, style="bold"))
+            yield Label(plain(self.title_text, "bold"))
             yield Input(placeholder="search by name or :shortcode:, or type any text")
             yield OptionList(id="emoji")
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
+
+from tuimatrix.core.sanitize import plain
 
 
 class KeysScreen(ModalScreen[None]):
@@ -25,13 +28,17 @@ class KeysScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
+            # Text, not str: a str label or cell is markup, and "[keys]" or a command line
+            # from the user's config ("send [/] hi") would be parsed (or crash the table).
             yield Label(
-                "Keys (config.toml [keys], [keys.room-list], [keys.room], [keys.thread])"
-                " — escape closes"
+                Text(
+                    "Keys (config.toml [keys], [keys.room-list], [keys.room], [keys.thread])"
+                    " — escape closes"
+                )
             )
-            table: DataTable[str] = DataTable(cursor_type="row")
+            table: DataTable[Text] = DataTable(cursor_type="row")
             table.add_columns("where", "key", "runs", "what")
-            table.add_rows(self.rows)
+            table.add_rows([tuple(plain(cell) for cell in row) for row in self.rows])
             yield table
 
     def on_mount(self) -> None:

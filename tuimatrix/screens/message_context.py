@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label
 
+from tuimatrix.core.sanitize import plain
 from tuimatrix.core.timeline import TimelineItem
 from tuimatrix.screens.prompts import _CSS
 from tuimatrix.widgets.timeline import TimelineView
@@ -39,7 +40,7 @@ class MessageContextScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(self.title_text, style="bold"))
+            yield Label(plain(self.title_text, "bold"))
             yield Label(Text(NOTE), id="context-note")
             yield TimelineView()
 

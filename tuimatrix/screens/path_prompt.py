@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from tuimatrix.core.completion import common_prefix, complete_path
-from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.sanitize import clean_line, plain
 from tuimatrix.screens.prompts import _CSS
 
 
@@ -36,7 +36,7 @@ class PathPromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(self.title_text, style="bold"))
+            yield Label(plain(self.title_text, "bold"))
             yield Input(value=self.initial, placeholder="a file path (tab completes)")
             yield OptionList(id="paths")
 

@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
-from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.sanitize import clean_line, plain
 
 _CSS = """
 {name} {{ align: center top; }}
@@ -27,21 +27,43 @@ _CSS = """
 """
 
 
+def _fold(s: str) -> str:
+    """``s`` lower-cased character by character, keeping its length (so offsets stay valid)."""
+    return "".join(low if len(low := c.lower()) == 1 else c for c in s)
+
+
+def fuzzy_offsets(needle: str, haystack: str) -> list[int] | None:
+    """Where the characters of ``needle`` are in ``haystack``, in order (case-insensitive):
+    the first contiguous run if there is one, else the leftmost letters. None if some are
+    missing. Linear in the haystack, unlike Textual's matcher, which tries every combination
+    and hangs for seconds on a long room name crafted to repeat the query's letters."""
+    needle, haystack = _fold(needle), _fold(haystack)
+    start = haystack.find(needle)
+    if start >= 0:
+        return list(range(start, start + len(needle)))
+    offsets: list[int] = []
+    for ch in needle:
+        found = haystack.find(ch, offsets[-1] + 1 if offsets else 0)
+        if found < 0:
+            return None
+        offsets.append(found)
+    return offsets
+
+
 def fuzzy_score(needle: str, haystack: str) -> int | None:
     """Characters of ``needle`` in order in ``haystack`` (case-insensitive); higher is better.
 
     None when they are not all there. Contiguous and early matches score higher.
     """
-    needle, haystack = needle.lower(), haystack.lower()
-    if not needle:
+    offsets = fuzzy_offsets(needle, haystack)
+    if offsets is None:
+        return None
+    if not offsets:
         return 0
-    if needle in haystack:
-        return 1000 - haystack.index(needle)
+    if offsets[-1] - offsets[0] == len(offsets) - 1:
+        return 1000 - offsets[0]
     score, pos = 0, 0
-    for ch in needle:
-        found = haystack.find(ch, pos)
-        if found < 0:
-            return None
+    for found in offsets:
         score += 10 if found == pos else 1
         pos = found + 1
     return score
@@ -82,7 +104,7 @@ class RoomPickerScreen(ModalScreen[tuple[Account, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(self.title_text, style="bold"))
+            yield Label(plain(self.title_text, "bold"))
             yield Input(placeholder="type part of a room's name", id="query")
             yield OptionList(id="rooms")
 
@@ -153,7 +175,7 @@ class AccountPickerScreen(ModalScreen[Account | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(self.title_text, style="bold"))
+            yield Label(plain(self.title_text, "bold"))
             yield OptionList(
                 *(
                     Option(Text(clean_line(a.user_id)), id=str(i))
@@ -203,9 +225,9 @@ class TextPromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(self.title_text, style="bold"))
+            yield Label(plain(self.title_text, "bold"))
             if self.choices:
-                yield OptionList(*(Option(c, id=c) for c in self.choices))
+                yield OptionList(*(Option(plain(c), id=c) for c in self.choices))
             else:
                 yield Input(value=self.initial, password=self.secret)
                 if self.suggestions:
@@ -275,4 +297,6 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text.assemble((self.question, "bold"), ("  [y]es / [n]o", "dim")))
+            yield Label(
+                Text.assemble((clean_line(self.question), "bold"), ("  [y]es / [n]o", "dim"))
+            )

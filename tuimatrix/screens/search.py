@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from tuimatrix.core.sanitize import plain
 from tuimatrix.core.search import SearchResult
 from tuimatrix.screens.prompts import _CSS
 
@@ -55,9 +56,9 @@ class SearchResultsScreen(ModalScreen[SearchResult | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(self.title_text, style="bold"))
+            yield Label(plain(self.title_text, "bold"))
             if self.note:
-                yield Label(Text(self.note), id="search-note")
+                yield Label(plain(self.note), id="search-note")
             options = [
                 Option(
                     result_line(r, None if self.rooms is None else self.rooms.get(r.room_id, "?")),

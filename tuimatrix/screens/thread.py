@@ -25,6 +25,7 @@ from textual.widgets.option_list import Option
 from tuimatrix.core.account import Account
 from tuimatrix.core.compose import Outgoing
 from tuimatrix.core.errors import describe_error
+from tuimatrix.core.sanitize import plain
 from tuimatrix.core.sendqueue import DISCARDED, SENT, LocalEcho
 from tuimatrix.core.sync import SyncChanges
 from tuimatrix.core.threads import (
@@ -280,7 +281,7 @@ class ThreadPickerScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(self.title_text, style="bold"))
+            yield Label(plain(self.title_text, "bold"))
             yield OptionList(*(Option(label, id=root) for root, label in self.threads))
 
     def on_mount(self) -> None:
