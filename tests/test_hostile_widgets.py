@@ -16,6 +16,7 @@ from test_hostile_screen import UNSAFE
 from test_media_search import Peer, select, send, shared_room
 from test_room_actions import open_room
 from textual.command import CommandInput, CommandList, CommandPalette
+from textual.containers import Vertical
 from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.widgets import DataTable
@@ -33,7 +34,9 @@ from tuimatrix.screens.prompts import (
     fuzzy_offsets,
 )
 from tuimatrix.screens.room import RoomScreen
+from tuimatrix.screens.search import SearchResultsScreen
 from tuimatrix.screens.space import SpaceScreen
+from tuimatrix.screens.thread import ThreadPickerScreen
 
 #: Markup that crashes a parser, binds a click action, plants a file link; then terminal
 #: controls: an OSC 8 link, a screen clear, a C1 CSI, an OSC 52 clipboard write, a bidi override.
@@ -79,6 +82,9 @@ async def hostile_world(make_user: MakeUser, peer: Peer) -> dict[str, str]:
     await b.set_topic(room_id, LONG_TOPIC)
     file_event = await send(b, room_id, {"msgtype": "m.file", "body": HOSTILE, "url": "mxc://x/y"})
     message = await send(b, room_id, {"msgtype": "m.text", "body": "react to me"})
+    root = await send(b, room_id, {"msgtype": "m.text", "body": "thread " + HOSTILE})
+    thread = {"rel_type": "m.thread", "event_id": root}
+    await send(b, room_id, {"msgtype": "m.text", "body": "in it", "m.relates_to": thread})
     echo = await b.react(room_id, message, HOSTILE)
     assert (await b.send_queue.wait(echo.txn_id)).event_id
     space_id = await b.create_space(HOSTILE, topic=HOSTILE)
@@ -87,6 +93,19 @@ async def hostile_world(make_user: MakeUser, peer: Peer) -> dict[str, str]:
     invite_id = await b.create_room(HOSTILE + " invite", topic=HOSTILE, invite=[me])
     ids = {"room": room_id, "file": file_event, "message": message, "space": space_id}
     return ids | {"invite": invite_id}
+
+
+def modal_text(app: TuimatrixApp) -> str:
+    """The text of the modal's own box (its screen also shows the one below, dimmed)."""
+    boxes = app.screen.query(Vertical)
+    if not boxes:
+        return ""
+    r = boxes.first().region
+    return "\n".join(strip.crop(r.x, r.right).text for strip in screen_strips(app)[r.y : r.bottom])
+
+
+async def wait_modal_text(pilot: Pilot[None], text: str) -> None:
+    await until(pilot, lambda: text in modal_text(pilot.app))  # type: ignore[arg-type]
 
 
 def room_hit(hits: CommandList) -> int | None:
@@ -99,7 +118,7 @@ def room_hit(hits: CommandList) -> int | None:
 
 async def wait_text(pilot: Pilot[None], text: str) -> None:
     try:
-        await until(pilot, lambda: text in screen_text(pilot.app), 10)  # type: ignore[arg-type]
+        await until(pilot, lambda: text in screen_text(pilot.app))  # type: ignore[arg-type]
     except TimeoutError:
         print(screen_text(pilot.app))  # type: ignore[arg-type]
         raise
@@ -147,6 +166,18 @@ async def test_hostile_strings_are_inert_in_every_widget(make_user: MakeUser, pe
         await wait_text(pilot, "server said: [/] boom")
         assert_screen_inert(app)
 
+        # Search results (sender, snippet, room in the title) and the thread picker.
+        for command, args, shown in [
+            ("search", {"query": "boom"}, SearchResultsScreen),
+            ("threads", {}, ThreadPickerScreen),
+        ]:
+            app.run_command(REGISTRY[command], args)
+            await until(pilot, lambda: isinstance(app.screen, shown))  # noqa: B023
+            await wait_modal_text(pilot, "[/] boom")
+            assert_screen_inert(app)
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is screen)
+
         # Pickers and prompts: room names, suggestions (member names), choices, questions.
         screens: list[Any] = [
             RoomPickerScreen("Open " + HOSTILE, app.accounts),
@@ -160,9 +191,9 @@ async def test_hostile_strings_are_inert_in_every_widget(make_user: MakeUser, pe
         for modal in screens:
             app.push_screen(modal)
             await until(pilot, lambda: app.screen is modal)  # noqa: B023
-            await wait_text(pilot, "[/] boom")
+            await wait_modal_text(pilot, "[/] boom")
             if isinstance(modal, SpaceScreen):
-                await wait_text(pilot, "1 rooms")  # the hierarchy came, its names with it
+                await wait_modal_text(pilot, "1 rooms")  # the hierarchy came, its names with it
                 assert modal.query_one(DataTable).row_count == 1
             assert_screen_inert(app)
             app.pop_screen()
