@@ -94,6 +94,8 @@ async def test_debug_log_of_secret_bearing_flows_holds_no_secret(
     log = "\n".join(logs)
     # The log is real: every request is in it, with its body where it holds no secret.
     assert "req #" in log and "/delete_devices" in log and "/keys/device_signing/upload" in log
+    # SQL parameters (message bodies, sealed secrets) stay out of it.
+    assert "aiosqlite" not in log
     secrets = {
         "password": alice.password,
         "access token": session.access_token,

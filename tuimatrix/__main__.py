@@ -72,6 +72,8 @@ def _run_app(debug: bool) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _log_to_stderr(args.debug)
+    # aiosqlite logs every statement with its parameters (message bodies, sealed secrets).
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     if not args.debug:
         # mautrix logs routine conditions as warnings; our own messages say what matters.
         logging.getLogger("mau").setLevel(logging.ERROR)
