@@ -183,6 +183,7 @@ async def test_hostile_strings_are_inert_in_every_widget(make_user: MakeUser, pe
             RoomPickerScreen("Open " + HOSTILE, app.accounts),
             TextPromptScreen("Who " + HOSTILE, suggestions=[HOSTILE, "@" + HOSTILE]),
             TextPromptScreen("Which", choices=(MARKUP, "plain")),
+            TextPromptScreen("Edit", initial="[/] boom" + CONTROLS),  # an edit starts from the text
             ConfirmScreen("Leave " + HOSTILE + "?"),
             KeysScreen([("room", "x", MARKUP, HOSTILE)]),
             InviteScreen(account, account.rooms.summaries[ids["invite"]]),

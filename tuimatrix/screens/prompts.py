@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
-from tuimatrix.core.sanitize import clean_line, plain
+from tuimatrix.core.sanitize import clean_line, clean_text, plain
 
 _CSS = """
 {name} {{ align: center top; }}
@@ -229,7 +229,8 @@ class TextPromptScreen(ModalScreen[str | None]):
             if self.choices:
                 yield OptionList(*(Option(plain(c), id=c) for c in self.choices))
             else:
-                yield Input(value=self.initial, password=self.secret)
+                # An edit starts from a message's text: Input draws its value's controls raw.
+                yield Input(value=clean_text(self.initial), password=self.secret)
                 if self.suggestions:
                     yield OptionList(id="suggestions")
 
