@@ -48,6 +48,8 @@ SHOWN = MARKUP + "z"  # what is left to see: the markup as literal text
 #: to repeat a likely query's letters (Textual's fuzzy matcher tries every combination).
 LONG_TOPIC = HOSTILE + " topic" * 9_000
 LONG_NAME = HOSTILE + " rooms open" * 3_000
+#: Where no server limits the size (a member list, a local prompt): 100 kB.
+HUGE = HOSTILE * 800
 
 
 def screen_strips(app: TuimatrixApp) -> list[Strip]:
@@ -181,7 +183,7 @@ async def test_hostile_strings_are_inert_in_every_widget(make_user: MakeUser, pe
         # Pickers and prompts: room names, suggestions (member names), choices, questions.
         screens: list[Any] = [
             RoomPickerScreen("Open " + HOSTILE, app.accounts),
-            TextPromptScreen("Who " + HOSTILE, suggestions=[HOSTILE, "@" + HOSTILE]),
+            TextPromptScreen("Who " + HOSTILE, suggestions=[HOSTILE, "@" + HOSTILE, HUGE]),
             TextPromptScreen("Which", choices=(MARKUP, "plain")),
             TextPromptScreen("Edit", initial="[/] boom" + CONTROLS),  # an edit starts from the text
             ConfirmScreen("Leave " + HOSTILE + "?"),
