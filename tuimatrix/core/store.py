@@ -137,6 +137,14 @@ async def _v2(conn: Connection) -> None:
     )
 
 
+@_register(description="Relations index; redacted events pruned")  # type: ignore[untyped-decorator]
+async def _v3(conn: Connection) -> None:
+    # Imported here: the module builds on this one's helpers.
+    from tuimatrix.core.stored_relations import create_relations
+
+    await create_relations(conn)
+
+
 #: Values per ``IN (…)`` list, well under SQLite's limit on bound variables.
 IN_CHUNK = 500
 
