@@ -10,13 +10,17 @@ prunes its target from the disk (spec redaction algorithm) whether it arrives be
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mautrix.util.async_db import Connection, Database
+from mautrix.util.async_db import Connection
 
 from tuimatrix.core.redaction import is_pruned, prune_event
 from tuimatrix.core.relations import EDIT, REDACTION, edit_target, relation
+from tuimatrix.core.sendqueue import SENT
 from tuimatrix.core.store import dumps, loads
+
+if TYPE_CHECKING:
+    from tuimatrix.core.store import Store
 
 _RELATION_SQL = (
     "INSERT OR IGNORE INTO relations (event_id, room_id, rel_type, target_id, sender, "
@@ -134,7 +138,7 @@ async def _prune(
     in_hand: Mapping[str, dict[str, Any]],
 ) -> None:
     """Prune ``target_id`` and its edits wherever the store keeps their content: the events
-    table, the room's current state, and the thread summary its root carries."""
+    table, the send queue, the room's current state, and the thread summary its root carries."""
     version = await _room_version(conn, room_id)
     edits = await conn.fetch(
         "SELECT event_id FROM relations WHERE target_id=$1 AND rel_type=$2", target_id, EDIT
@@ -159,6 +163,13 @@ async def _prune(
             held.update(pruned)
     if updates:
         await conn.executemany("UPDATE events SET json=$1 WHERE event_id=$2", updates)
+    # Our own message, sent: its queue row (dropped when the echo comes by sync, not by
+    # scrollback) still holds what we wrote.
+    await conn.execute(
+        "DELETE FROM send_queue WHERE state=$1 AND event_id IN (SELECT value FROM json_each($2))",
+        SENT,
+        dumps(ids),
+    )
     state = await conn.fetchrow(
         "SELECT type, content FROM room_state WHERE room_id=$1 AND event_id=$2",
         room_id,
@@ -194,14 +205,16 @@ async def _prune_thread_summary(conn: Connection, pruned: Mapping[str, Any]) -> 
         await conn.execute("UPDATE events SET json=$1 WHERE event_id=$2", dumps(root), rel[1])
 
 
-async def latest_edits(db: Database, events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The newest stored edit of each of ``events`` that has one: by the original's sender,
-    of the same type, with content to show (spec "Event replacements"); keyed by original."""
-    ids = [str(e.get("event_id")) for e in events if e.get("type") == "m.room.message"]
+async def related_events(store: Store, events: Iterable[Mapping[str, Any]]) -> list[Any]:
+    """The stored events that change ``events``, wherever they are in the timeline: the
+    newest edit of each message (by its sender, of its type, with content to show: spec
+    "Event replacements") and the reactions to them, for ``timeline.build_items`` to take
+    after ``events``. Redactions need no lookup: the store keeps redacted events pruned."""
+    ids = [str(e.get("event_id")) for e in events]
     if not ids:
-        return {}
-    rows = await db.fetch(
-        "SELECT target_id, json FROM (SELECT r.target_id, e.json, ROW_NUMBER() OVER ("
+        return []
+    edits = await store.db.fetch(
+        "SELECT json FROM (SELECT e.json, ROW_NUMBER() OVER ("
         "  PARTITION BY r.target_id ORDER BY r.origin_server_ts DESC, r.event_id DESC) AS n"
         " FROM relations r"
         " JOIN events o ON o.event_id = r.target_id AND o.sender = r.sender"
@@ -212,9 +225,10 @@ async def latest_edits(db: Database, events: Iterable[Mapping[str, Any]]) -> dic
         EDIT,
         dumps(ids),
     )
-    edits = {}
-    for row in rows:
-        evt = loads(row["json"])
-        if edit_target(evt) == row["target_id"]:
-            edits[row["target_id"]] = evt
-    return edits
+    reactions = await store.db.fetch(
+        "SELECT e.json FROM relations r JOIN events e ON e.event_id = r.event_id"
+        " WHERE r.rel_type = 'm.annotation' AND r.target_id IN (SELECT value FROM json_each($1))"
+        " ORDER BY e.position",
+        dumps(ids),
+    )
+    return [loads(row["json"]) for row in [*edits, *reactions]]
