@@ -86,6 +86,7 @@ class RoomScreen(RoomReading, Composing):
     async def on_mount(self) -> None:
         self.tm.apply_keys(self, "room")
         self.timeline.set_format(self.tm.message_format(self.account, self.room_id))
+        self.timeline.set_max_body_rows(self.tm.config.room.max_message_lines)
         self._hide_membership = self.tm.hides_membership(self.account, self.room_id)
         composer = self.query_one(Composer)
         composer.mentionables = lambda: (self.names, self._known_aliases())
