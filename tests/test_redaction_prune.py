@@ -3,17 +3,24 @@ Synapse's own, the store in every arrival order and its migration, and a real re
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MakeUser
 from synapse.api.room_versions import KNOWN_ROOM_VERSIONS
 from synapse.synapse_rust.events import redact_event_dict
+from test_room_reading import sent
 
+from tuimatrix.core import auth
 from tuimatrix.core.redaction import prune_event
 from tuimatrix.core.store import Store, dumps
 from tuimatrix.core.sync import insert_timeline
+from tuimatrix.core.threads import thread_relation
+from tuimatrix.paths import get_paths
+from tuimatrix.screens.room import PAGE
 
 ROOM = "!room:x"
 SECRET = "the secret body"
@@ -217,3 +224,44 @@ async def test_the_migration_prunes_events_redacted_before_it(tmp_path: Path) ->
         for row in sqlite3.connect(path).execute("SELECT * FROM events WHERE event_id='$m4'")
     ]
     assert rows_holding(path, "kept topic") != []
+
+
+async def test_a_real_redaction_leaves_no_trace_in_any_table(make_user: MakeUser) -> None:
+    alice = make_user("alice")
+    me = (await auth.login(get_paths(), alice.user_id, alice.password)).account
+    try:
+        room_id = await me.create_room("Taken back")
+        root = await sent(me, room_id, "thread root")
+        echo = await me.send_text(room_id, "secret reply", relates_to=thread_relation(root, root))
+        reply = (await me.send_queue.wait(echo.txn_id)).event_id
+        message = await sent(me, room_id, "secret message")
+        await me.send_queue.wait((await me.edit(room_id, message, "secret edit")).txn_id)
+        await me.set_topic(room_id, "secret topic")
+        for n in range(PAGE):
+            await sent(me, room_id, f"filler {n}")
+        await me.sync_once()
+        # The root comes by scrollback: /messages bundles the thread's latest reply with it.
+        while await me.load_older(room_id):
+            pass
+        path = me.store.path
+        held = rows_holding(path, "secret")
+        # Where the store keeps them: the events, the current state, the copy of the latest
+        # reply that the server bundles with a thread's root, and our sent messages whose
+        # echo came by scrollback rather than sync.
+        assert {table for table, _ in held} == {"events", "room_state", "send_queue"}
+        assert any(row[0] == root for _, row in held)
+        topic = await me.store.db.fetchval(
+            "SELECT event_id FROM room_state WHERE room_id=$1 AND type='m.room.topic'", room_id
+        )
+        assert reply is not None and isinstance(topic, str)
+        last = ""
+        for event_id in (reply, message, topic):
+            last = await me.redact(room_id, event_id)
+        async with asyncio.timeout(30):
+            while await me.store.event(last) is None:
+                await me.sync_once(timeout_ms=1000)
+        assert rows_holding(path, "secret") == []
+        # The room's state still says there is a topic event: it has no topic any more.
+        assert await me.store.state_event(room_id, "m.room.topic") == (alice.user_id, {})
+    finally:
+        await me.close()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mautrix.util.async_db import Connection
 
 from tuimatrix.core.redaction import is_pruned, prune_event
-from tuimatrix.core.relations import EDIT, REDACTION, edit_target, relation
+from tuimatrix.core.relations import EDIT, REDACTION, THREAD, edit_target, relation
 from tuimatrix.core.sendqueue import SENT
 from tuimatrix.core.store import dumps, loads
 
@@ -138,7 +138,7 @@ async def _prune(
     in_hand: Mapping[str, dict[str, Any]],
 ) -> None:
     """Prune ``target_id`` and its edits wherever the store keeps their content: the events
-    table, the send queue, the room's current state, and the thread summary its root carries."""
+    table, the send queue, the room's current state, and copies bundled with related events."""
     version = await _room_version(conn, room_id)
     edits = await conn.fetch(
         "SELECT event_id FROM relations WHERE target_id=$1 AND rel_type=$2", target_id, EDIT
@@ -148,13 +148,12 @@ async def _prune(
         "SELECT event_id, json FROM events WHERE event_id IN (SELECT value FROM json_each($1))",
         dumps(ids),
     )
-    pruned_target: dict[str, Any] | None = None
+    pruned_events: list[dict[str, Any]] = []
     updates = []
     for row in rows:
         evt = loads(row["json"])
         pruned = evt if is_pruned(evt) else prune_event(evt, redaction, version)
-        if row["event_id"] == target_id:
-            pruned_target = pruned
+        pruned_events.append(pruned)
         if pruned is not evt:
             updates.append((dumps(pruned), row["event_id"]))
         held = in_hand.get(row["event_id"])
@@ -185,24 +184,29 @@ async def _prune(
             room_id,
             target_id,
         )
-    if pruned_target is not None:
-        await _prune_thread_summary(conn, pruned_target)
+    for pruned in pruned_events:
+        await _prune_bundled_copy(conn, pruned)
 
 
-async def _prune_thread_summary(conn: Connection, pruned: Mapping[str, Any]) -> None:
-    """A thread root's bundled summary quotes its latest reply: quote the pruned one."""
+async def _prune_bundled_copy(conn: Connection, pruned: Mapping[str, Any]) -> None:
+    """The event ``pruned`` relates to may carry a copy of it, bundled by the server: a
+    thread root its latest reply (``m.thread.latest_event``), an original its newest edit
+    (``m.replace``, a whole event since spec v1.7). Such a copy is pruned too."""
     rel = relation(pruned)
-    if rel is None or rel[0] != "m.thread":
+    if rel is None or rel[0] not in (THREAD, EDIT):
         return
     text = await conn.fetchval("SELECT json FROM events WHERE event_id=$1", rel[1])
-    root = loads(text) if text is not None else None
-    unsigned = root.get("unsigned") if isinstance(root, dict) else None
+    related = loads(text) if text is not None else None
+    unsigned = related.get("unsigned") if isinstance(related, dict) else None
     bundles = unsigned.get("m.relations") if isinstance(unsigned, dict) else None
-    bundle = bundles.get("m.thread") if isinstance(bundles, dict) else None
-    latest = bundle.get("latest_event") if isinstance(bundle, dict) else None
-    if isinstance(latest, dict) and latest.get("event_id") == pruned.get("event_id"):
-        bundle["latest_event"] = dict(pruned)  # type: ignore[index]
-        await conn.execute("UPDATE events SET json=$1 WHERE event_id=$2", dumps(root), rel[1])
+    bundle = bundles.get(rel[0]) if isinstance(bundles, dict) else None
+    if not isinstance(bundle, dict):
+        return
+    holder, key = (bundle, "latest_event") if rel[0] == THREAD else (bundles, EDIT)
+    copy = holder.get(key)  # type: ignore[union-attr]
+    if isinstance(copy, dict) and copy.get("event_id") == pruned.get("event_id"):
+        holder[key] = dict(pruned)  # type: ignore[index]
+        await conn.execute("UPDATE events SET json=$1 WHERE event_id=$2", dumps(related), rel[1])
 
 
 async def related_events(store: Store, events: Iterable[Mapping[str, Any]]) -> list[Any]:
