@@ -62,8 +62,9 @@ async def create_relations(conn: Connection) -> None:
         if not rows:
             break
         last = rows[-1]["rowid"]
-        for row in rows:
-            await _record(conn, row["room_id"], [loads(row["json"])])
+        relations = [r for row in rows for r in _rows(row["room_id"], [loads(row["json"])])]
+        if relations:
+            await conn.executemany(_RELATION_SQL, relations)
     redactions = await conn.fetch(
         "SELECT r.room_id, r.target_id, e.json FROM relations r "
         "JOIN events e ON e.event_id = r.event_id WHERE r.rel_type = $1",
