@@ -12,6 +12,7 @@ from typing import Any
 #: the relation type the store records redactions under (they have no ``m.relates_to``)
 REDACTION = "m.redaction"
 EDIT = "m.replace"
+ANNOTATION = "m.annotation"
 THREAD = "m.thread"
 
 

@@ -10,7 +10,7 @@ prunes its target from the disk (spec redaction algorithm) whether it arrives be
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mautrix.util.async_db import Connection
 
@@ -18,9 +18,6 @@ from tuimatrix.core.redaction import is_pruned, prune_event
 from tuimatrix.core.relations import EDIT, REDACTION, THREAD, edit_target, relation
 from tuimatrix.core.sendqueue import SENT
 from tuimatrix.core.store import dumps, loads
-
-if TYPE_CHECKING:
-    from tuimatrix.core.store import Store
 
 _RELATION_SQL = (
     "INSERT OR IGNORE INTO relations (event_id, room_id, rel_type, target_id, sender, "
@@ -208,32 +205,3 @@ async def _prune_bundled_copy(conn: Connection, pruned: Mapping[str, Any]) -> No
     if isinstance(copy, dict) and copy.get("event_id") == pruned.get("event_id"):
         holder[key] = dict(pruned)  # type: ignore[index]
         await conn.execute("UPDATE events SET json=$1 WHERE event_id=$2", dumps(related), rel[1])
-
-
-async def related_events(store: Store, events: Iterable[Mapping[str, Any]]) -> list[Any]:
-    """The stored events that change ``events``, wherever they are in the timeline: the
-    newest edit of each message (by its sender, of its type, with content to show: spec
-    "Event replacements") and the reactions to them, for ``timeline.build_items`` to take
-    after ``events``. Redactions need no lookup: the store keeps redacted events pruned."""
-    ids = [str(e.get("event_id")) for e in events]
-    if not ids:
-        return []
-    edits = await store.db.fetch(
-        "SELECT json FROM (SELECT e.json, ROW_NUMBER() OVER ("
-        "  PARTITION BY r.target_id ORDER BY r.origin_server_ts DESC, r.event_id DESC) AS n"
-        " FROM relations r"
-        " JOIN events o ON o.event_id = r.target_id AND o.sender = r.sender"
-        " JOIN events e ON e.event_id = r.event_id AND e.type = o.type"
-        " WHERE r.rel_type = $1 AND r.target_id IN (SELECT value FROM json_each($2))"
-        "  AND json_type(e.json, '$.content.\"m.new_content\"') = 'object'"
-        ") WHERE n = 1",
-        EDIT,
-        dumps(ids),
-    )
-    reactions = await store.db.fetch(
-        "SELECT e.json FROM relations r JOIN events e ON e.event_id = r.event_id"
-        " WHERE r.rel_type = 'm.annotation' AND r.target_id IN (SELECT value FROM json_each($1))"
-        " ORDER BY e.position",
-        dumps(ids),
-    )
-    return [loads(row["json"]) for row in [*edits, *reactions]]

@@ -358,7 +358,7 @@ def build_items(
 
     Messages whose event id is in ``revealed`` show their spoilers. Of several edits of a
     message the newest wins (spec order, :func:`relations.newest_edit`); relations from
-    beyond a page (``stored_relations.related_events``) go after its events.
+    beyond a page (``Store.related_events``) go after its events.
 
     Reactions are gathered under the messages they annotate (``extra["reactions"]``: key,
     count, whether one is ``own_user_id``'s), and a reply gets a one-line preview of the

@@ -16,7 +16,6 @@ from tuimatrix.core.errors import describe_error
 from tuimatrix.core.relations import relation
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sendqueue import DISCARDED, LocalEcho
-from tuimatrix.core.stored_relations import related_events
 from tuimatrix.core.sync import SyncChanges
 from tuimatrix.core.threads import thread_root
 from tuimatrix.core.timeline import (
@@ -137,7 +136,7 @@ class RoomScreen(RoomReading, Composing):
         self._mark_read()
 
     async def _load_related(self, events: list[dict[str, Any]]) -> None:
-        for evt in await related_events(self.account.store, events):
+        for evt in await self.account.store.related_events(events):
             rel = relation(evt)
             if rel is not None:
                 self.related.setdefault(rel[1], []).append(evt)
