@@ -185,6 +185,19 @@ async def test_an_event_that_arrives_after_its_redaction_is_pruned_at_once(
     assert handed[1][0]["content"] == {"m.relates_to": {"rel_type": "m.replace", "event_id": "$m1"}}
 
 
+async def test_a_redaction_in_another_room_removes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    await stored(path, [message(1)])
+    store = Store(path)
+    await store.open(mautrix=False)
+    try:
+        async with store.transaction() as conn:
+            await insert_timeline(conn, "!other:x", [redaction(2, "$m1")], 1.0, 1.0)
+    finally:
+        await store.close()
+    assert [table for table, _ in rows_holding(path, SECRET)] == ["events"]
+
+
 async def test_a_late_writer_cannot_put_pruned_content_back(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     await stored(path, [message(1)], [redaction(2, "$m1")])

@@ -390,7 +390,8 @@ class Store:
             "SELECT json FROM (SELECT e.json, ROW_NUMBER() OVER ("
             "  PARTITION BY r.target_id ORDER BY r.origin_server_ts DESC, r.event_id DESC) AS n"
             " FROM relations r"
-            " JOIN events o ON o.event_id = r.target_id AND o.sender = r.sender"
+            " JOIN events o ON o.event_id = r.target_id AND o.room_id = r.room_id"
+            "  AND o.sender = r.sender"
             " JOIN events e ON e.event_id = r.event_id AND e.type = o.type"
             " WHERE r.rel_type = $1 AND r.target_id IN (SELECT value FROM json_each($2))"
             "  AND json_type(e.json, '$.content.\"m.new_content\"') = 'object'"
@@ -400,6 +401,7 @@ class Store:
         )
         reactions = await self.db.fetch(
             "SELECT e.json FROM relations r JOIN events e ON e.event_id = r.event_id"
+            " JOIN events o ON o.event_id = r.target_id AND o.room_id = r.room_id"
             " WHERE r.rel_type = $1 AND r.target_id IN (SELECT value FROM json_each($2))"
             " ORDER BY e.position",
             ANNOTATION,

@@ -111,9 +111,11 @@ async def index_events(conn: Connection, room_id: str, events: list[dict[str, An
     candidates += [rel[1] for e in events if (rel := relation(e)) and rel[0] == REDACTION]
     rows = await conn.fetch(
         "SELECT r.target_id, e.json FROM relations r JOIN events e ON e.event_id = r.event_id "
-        "WHERE r.rel_type = $1 AND r.target_id IN (SELECT value FROM json_each($2))",
+        "WHERE r.rel_type = $1 AND r.target_id IN (SELECT value FROM json_each($2)) "
+        "AND r.room_id = $3",
         REDACTION,
         dumps(candidates),
+        room_id,
     )
     for row in rows:
         await _prune(conn, room_id, row["target_id"], loads(row["json"]), by_id)
@@ -139,12 +141,18 @@ async def _prune(
     table, the send queue, the room's current state, and copies bundled with related events."""
     version = await _room_version(conn, room_id)
     edits = await conn.fetch(
-        "SELECT event_id FROM relations WHERE target_id=$1 AND rel_type=$2", target_id, EDIT
+        "SELECT event_id FROM relations WHERE target_id=$1 AND rel_type=$2 AND room_id=$3",
+        target_id,
+        EDIT,
+        room_id,
     )
     ids = [target_id, *(r["event_id"] for r in edits)]
+    # Of this room only: a redaction sent in one room removes nothing in another.
     rows = await conn.fetch(
-        "SELECT event_id, json FROM events WHERE event_id IN (SELECT value FROM json_each($1))",
+        "SELECT event_id, json FROM events "
+        "WHERE event_id IN (SELECT value FROM json_each($1)) AND room_id=$2",
         dumps(ids),
+        room_id,
     )
     pruned_events: list[dict[str, Any]] = []
     updates = []
@@ -163,8 +171,10 @@ async def _prune(
     # Our own message, sent: its queue row (dropped when the echo comes by sync, not by
     # scrollback) still holds what we wrote.
     await conn.execute(
-        "DELETE FROM send_queue WHERE state=$1 AND event_id IN (SELECT value FROM json_each($2))",
+        "DELETE FROM send_queue WHERE state=$1 AND room_id=$2 "
+        "AND event_id IN (SELECT value FROM json_each($3))",
         SENT,
+        room_id,
         dumps(ids),
     )
     state = await conn.fetchrow(
@@ -183,17 +193,19 @@ async def _prune(
             target_id,
         )
     for pruned in pruned_events:
-        await _prune_bundled_copy(conn, pruned)
+        await _prune_bundled_copy(conn, room_id, pruned)
 
 
-async def _prune_bundled_copy(conn: Connection, pruned: Mapping[str, Any]) -> None:
+async def _prune_bundled_copy(conn: Connection, room_id: str, pruned: Mapping[str, Any]) -> None:
     """The event ``pruned`` relates to may carry a copy of it, bundled by the server: a
     thread root its latest reply (``m.thread.latest_event``), an original its newest edit
     (``m.replace``, a whole event since spec v1.7). Such a copy is pruned too."""
     rel = relation(pruned)
     if rel is None or rel[0] not in (THREAD, EDIT):
         return
-    text = await conn.fetchval("SELECT json FROM events WHERE event_id=$1", rel[1])
+    text = await conn.fetchval(
+        "SELECT json FROM events WHERE event_id=$1 AND room_id=$2", rel[1], room_id
+    )
     related = loads(text) if text is not None else None
     unsigned = related.get("unsigned") if isinstance(related, dict) else None
     bundles = unsigned.get("m.relations") if isinstance(unsigned, dict) else None
