@@ -17,7 +17,7 @@ from test_room_reading import sent
 from tuimatrix.core import auth
 from tuimatrix.core.redaction import prune_event
 from tuimatrix.core.store import Store, dumps
-from tuimatrix.core.sync import insert_timeline
+from tuimatrix.core.sync import apply_sync, insert_timeline
 from tuimatrix.core.threads import thread_relation
 from tuimatrix.paths import get_paths
 from tuimatrix.screens.room import PAGE
@@ -183,6 +183,34 @@ async def test_an_event_that_arrives_after_its_redaction_is_pruned_at_once(
     # What the pages handed on to the screens is pruned too.
     assert handed[2][0]["content"] == {}
     assert handed[1][0]["content"] == {"m.relates_to": {"rel_type": "m.replace", "event_id": "$m1"}}
+
+
+def sync_response(batch: str, *events: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "next_batch": batch,
+        "rooms": {"join": {ROOM: {"timeline": {"events": list(events), "prev_batch": "p"}}}},
+    }
+
+
+@pytest.mark.parametrize("redaction_first", [False, True])
+async def test_sync_prunes_whichever_of_event_and_redaction_comes_second(
+    tmp_path: Path, redaction_first: bool
+) -> None:
+    path = tmp_path / "store.db"
+    first, second = [message(1)], [edit(2, 1, SECRET), redaction(3, "$m1")]
+    if redaction_first:  # federation can deliver a redaction before what it redacts
+        first, second = [redaction(3, "$m1")], [message(1), edit(2, 1, SECRET)]
+    store = Store(path)
+    await store.open(mautrix=False)
+    try:
+        for n, events in enumerate((first, second)):
+            async with store.transaction() as conn:
+                changes = await apply_sync(conn, sync_response(f"s{n}", *events), n == 0)
+        handed = changes.new_events[ROOM]
+    finally:
+        await store.close()
+    assert rows_holding(path, SECRET) == []
+    assert all(SECRET not in str(evt) for evt in handed)  # what the screens are told
 
 
 async def test_a_redaction_in_another_room_removes_nothing(tmp_path: Path) -> None:
