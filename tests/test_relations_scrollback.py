@@ -78,8 +78,11 @@ async def test_old_messages_show_their_newest_edit_and_their_deletion_from_the_s
     )
     forged_id = (await b.send_queue.wait(forged.txn_id)).event_id
     assert forged_id is not None
+    reaction = (await b.send_queue.wait((await b.react(room_id, edited, "👍")).txn_id)).event_id
+    assert reaction is not None
     redaction = await me.redact(room_id, deleted, reason="wrong room")
     await stored(me, forged_id)
+    await stored(me, reaction)
     await stored(me, redaction)
     path = me.store.path
     await me.close()
@@ -94,6 +97,7 @@ async def test_old_messages_show_their_newest_edit_and_their_deletion_from_the_s
         items = await scroll_back_to(pilot, screen, edited, deleted)
         assert items[edited].body.plain == "edited text"
         assert items[edited].edited
+        assert items[edited].extra["reactions"] == [("👍", 1, False)]
         assert items[deleted].redacted
         assert items[deleted].body.plain == "[deleted: wrong room]"
 
