@@ -32,6 +32,18 @@ def test_a_character_keeps_at_most_a_few_combining_marks() -> None:
         assert cleaned == "a" + ACUTE * MAX_COMBINING_MARKS + "b"
 
 
+def test_marks_that_tags_keep_apart_are_capped_where_they_meet() -> None:
+    html = "<b>a</b>" + f"<i>{ACUTE * 4}</i>" * 1000 + "<u>b</u>"
+    text = html_to_text(html, "")
+    assert text.plain == "a" + ACUTE * MAX_COMBINING_MARKS + "b"
+    # What stays keeps its style: the bold base, the italic marks, the underlined letter.
+    assert [(text.plain[s.start : s.end], str(s.style)) for s in text.spans] == [
+        ("a", "bold"),
+        (ACUTE * MAX_COMBINING_MARKS, "italic"),
+        ("b", "underline"),
+    ]
+
+
 def test_real_scripts_and_emoji_keep_their_marks() -> None:
     for text in ("Việt Nam", "e\u0301\u0302", "1\ufe0f\u20e3", "हिन्दी", "ཧཱུྃ"):
         assert clean_text(text) == text

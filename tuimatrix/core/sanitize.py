@@ -98,6 +98,20 @@ def cap_combining_marks(s: str) -> str:
     return _excess_marks_re().sub("", s)
 
 
+def _cap_marks_across_tags(text: Text) -> Text:
+    """``text`` with the cap of :func:`cap_combining_marks` applied across its spans: runs of
+    marks that tags kept apart in the HTML (``a<i>◌́◌́</i><i>◌́◌́</i>…``) meet in the text."""
+    excess = list(_excess_marks_re().finditer(text.plain))
+    if not excess:
+        return text
+    kept, start = [], 0
+    for match in excess:
+        kept.append(text[start : match.start()])
+        start = match.end()
+    kept.append(text[start:])
+    return Text("").join(kept)
+
+
 def clean_line(s: str) -> str:
     """Like :func:`clean_text`, for one-line fields: line breaks and tabs become spaces."""
     return clean_text(s).translate(_LINE_TABLE)
@@ -628,4 +642,4 @@ def html_to_text(formatted_body: str, fallback_body: str, *, reveal_spoilers: bo
         return plain(fallback_body)
     if not text.plain.strip() and fallback_body.strip():
         return plain(fallback_body)
-    return text
+    return _cap_marks_across_tags(text)
