@@ -184,3 +184,13 @@ def test_a_reply_quotes_a_deleted_message_as_deleted() -> None:
     items = build_items([_msg(1, "taken back"), reply, _redaction(3, "$m1")], {})
     assert [i.body.plain for i in items] == ["[deleted]", "answer"]
     assert items[1].extra["reply"].plain.endswith("[deleted]")
+
+
+def test_a_deleted_message_that_kept_its_relation_shows_as_deleted() -> None:
+    # Pruning keeps where a relation points (MSC3389): the content is not empty, yet the
+    # message is gone.
+    evt = _msg(1, "")
+    evt["content"] = {"m.relates_to": {"rel_type": "m.reference", "event_id": "$x"}}
+    evt["unsigned"] = {"redacted_because": _redaction(2, "$m1")}
+    [item] = build_items([evt], {})
+    assert (item.redacted, item.body.plain) == (True, "[deleted]")

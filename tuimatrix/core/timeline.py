@@ -523,7 +523,7 @@ def event_item(
         relates = content.get("m.relates_to")
         if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
             return None  # folded into its original
-        if (redacted and event_id in redacted) or (not content and "redacted_because" in unsigned):
+        if (redacted and event_id in redacted) or is_pruned(evt):
             return item(deleted_text(event_id, unsigned, redacted), redacted=True)
         edit = edits.get(event_id) if edits else None
         if edit is not None and edit.get("sender") != sender_id:
