@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from busy_room import ALICE, EVENING, BusyRoomApp
 from conftest import MakeUser
 from test_app import SIZE, until
 from test_app import peer as peer  # the fixture, shared
@@ -194,3 +195,35 @@ def test_a_deleted_message_that_kept_its_relation_shows_as_deleted() -> None:
     evt["unsigned"] = {"redacted_because": _redaction(2, "$m1")}
     [item] = build_items([evt], {})
     assert (item.redacted, item.body.plain) == (True, "[deleted]")
+
+
+async def test_an_older_page_that_redacts_a_shown_message_shows_it_deleted() -> None:
+    # A redaction can reach the server before what it redacts (federation), and so sit
+    # below it in the timeline: scrolling back to it must change the message already shown.
+    app = BusyRoomApp()
+    older = [
+        {
+            "event_id": "$early-redaction",
+            "type": "m.room.redaction",
+            "sender": ALICE,
+            "origin_server_ts": EVENING - 1000,
+            "redacts": "$e05",
+            "content": {"reason": "leaked"},
+        }
+    ]
+    pages = [older, []]
+
+    async def load_older(room_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        return pages.pop(0) if pages else []
+
+    app.account.load_older = load_older  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RoomScreen))
+        screen = app.screen
+        assert isinstance(screen, RoomScreen)
+        await until(pilot, lambda: screen.timeline.item_key_for("$e05") is not None)
+        # The room is short: it asks for older events at once, and gets the redaction.
+        await until(pilot, lambda: not pages)
+        await app.workers.wait_for_complete()
+        shown = {i.key: i for i in screen.timeline.items}["$e05"]
+        assert (shown.redacted, shown.body.plain) == (True, "[deleted: leaked]")
