@@ -158,6 +158,9 @@ class BusyStore(FakeStore):
     async def events_before(self, room_id: str, event_id: str, limit: int) -> list[Event]:
         return []
 
+    async def related_events(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return []  # the busy room's relations are all among its events
+
     async def event(self, event_id: str) -> dict[str, Any] | None:
         return next((e for e in self.events if e["event_id"] == event_id), None)
 

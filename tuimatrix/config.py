@@ -95,6 +95,8 @@ class RoomConfig:
     format: str = "elemental"
     #: hide joins, leaves, invites and name changes (toggle-membership-events, per room)
     hide_membership_events: bool = False
+    #: rows of a message body shown before "… N more lines" (space on it shows all)
+    max_message_lines: int = 40
 
 
 @dataclass
@@ -276,6 +278,14 @@ def _room(table: dict[str, object], path: Path, text: str, errors: list[str]) ->
                 result.hide_membership_events = value
             else:
                 errors.append(f"{where}: hide-membership-events: true or false")
+        elif key == "max-message-lines":
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                result.max_message_lines = value
+            else:
+                errors.append(f"{where}: max-message-lines: a whole number above 0, not {value!r}")
         else:
-            errors.append(f"{where}: unknown room setting {key!r} (format, hide-membership-events)")
+            errors.append(
+                f"{where}: unknown room setting {key!r} "
+                "(format, hide-membership-events, max-message-lines)"
+            )
     return result

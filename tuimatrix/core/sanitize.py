@@ -21,6 +21,7 @@ malformed input such as ``"<a " * 20_000`` the 3.11 parser alone is quadratic (t
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Final
@@ -32,7 +33,14 @@ from rich.text import Span, Text
 if TYPE_CHECKING:
     from pygments.lexer import Lexer
 
-__all__ = ["clean_line", "clean_text", "html_to_text", "plain", "strip_reply_fallback"]
+__all__ = [
+    "cap_combining_marks",
+    "clean_line",
+    "clean_text",
+    "html_to_text",
+    "plain",
+    "strip_reply_fallback",
+]
 
 # One regex, tried left to right at each position. Possessive quantifiers and payload classes
 # that exclude every introducer (ESC and C1) keep failed attempts from overlapping, so the whole
@@ -48,6 +56,9 @@ _CONTROL_RE: Final = re.compile(
     # surrogates (JSON can carry them; they would crash the UTF-8 encoder on output).
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
+#: combining marks kept on one base character: enough for real scripts (Vietnamese, Indic
+#: stacks, keycap emoji), few enough that "zalgo" text cannot make a cell cost kilobytes
+MAX_COMBINING_MARKS = 4
 _LINE_TABLE: Final = str.maketrans({"\n": " ", "\t": " ", "\u2028": " ", "\u2029": " "})
 
 
@@ -58,7 +69,47 @@ def clean_text(s: str) -> str:
     unterminated one only the introducer goes, which already makes the rest inert text.
     Bidi marks (U+200E, U+200F, U+061C) and ZWJ stay: they cannot leak past the string.
     """
-    return _CONTROL_RE.sub("", s)
+    return cap_combining_marks(_CONTROL_RE.sub("", s))
+
+
+@lru_cache(maxsize=1)
+def _excess_marks_re() -> re.Pattern[str]:
+    """Marks after the first MAX_COMBINING_MARKS of a run. Built on first use: ``re`` has no
+    ``\\p{M}``, and listing the marks walks planes 0, 1 and 14 (~30 ms), where all of them are."""
+    ranges: list[tuple[int, int]] = []
+    for cp in (*range(0x20000), *range(0xE0000, 0xE1000)):
+        if unicodedata.category(chr(cp))[0] == "M":
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    marks = "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+    # A fixed-width look-behind and a possessive run: each mark is looked at a bounded number
+    # of times, so 200,000 marks on one character cost what 200,000 letters do.
+    return re.compile(f"(?<=[{marks}]{{{MAX_COMBINING_MARKS}}})[{marks}]++")
+
+
+def cap_combining_marks(s: str) -> str:
+    """``s`` with at most MAX_COMBINING_MARKS combining marks in a row (linear time).
+
+    The terminal stacks every mark in one cell and Textual writes them all again on each
+    redraw: one character carrying 200,000 marks was 6.5 MB of output per frame.
+    """
+    return _excess_marks_re().sub("", s)
+
+
+def _cap_marks_across_tags(text: Text) -> Text:
+    """``text`` with the cap of :func:`cap_combining_marks` applied across its spans: runs of
+    marks that tags kept apart in the HTML (``a<i>◌́◌́</i><i>◌́◌́</i>…``) meet in the text."""
+    excess = list(_excess_marks_re().finditer(text.plain))
+    if not excess:
+        return text
+    kept, start = [], 0
+    for match in excess:
+        kept.append(text[start : match.start()])
+        start = match.end()
+    kept.append(text[start:])
+    return Text("").join(kept)
 
 
 def clean_line(s: str) -> str:
@@ -591,4 +642,4 @@ def html_to_text(formatted_body: str, fallback_body: str, *, reveal_spoilers: bo
         return plain(fallback_body)
     if not text.plain.strip() and fallback_body.strip():
         return plain(fallback_body)
-    return text
+    return _cap_marks_across_tags(text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from mautrix.util.async_db import Connection, Database, UpgradeTable
 from yarl import URL
+
+from tuimatrix.core.relations import ANNOTATION, EDIT
 
 if TYPE_CHECKING:
     from mautrix.crypto.store.asyncpg import PgCryptoStateStore
@@ -135,6 +137,14 @@ async def _v2(conn: Connection) -> None:
     await conn.execute(
         "CREATE INDEX events_undecrypted ON events (room_id) WHERE type = 'm.room.encrypted'"
     )
+
+
+@_register(description="Relations index; redacted events pruned")  # type: ignore[untyped-decorator]
+async def _v3(conn: Connection) -> None:
+    # Imported here: the module builds on this one's helpers.
+    from tuimatrix.core.stored_relations import create_relations
+
+    await create_relations(conn)
 
 
 #: Values per ``IN (…)`` list, well under SQLite's limit on bound variables.
@@ -366,6 +376,38 @@ class Store:
             limit,
         )
         return [loads(r["json"]) for r in reversed(rows)]
+
+    async def related_events(self, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The stored events that change ``events``, wherever they are in the timeline: the
+        newest edit of each message (by its sender, of its type, with content to show: spec
+        "Event replacements") and the reactions to them, for ``timeline.build_items`` to take
+        after ``events``. Redactions need no lookup: redacted events are stored pruned
+        (core/stored_relations.py)."""
+        ids = [str(e.get("event_id")) for e in events]
+        if not ids:
+            return []
+        edits = await self.db.fetch(
+            "SELECT json FROM (SELECT e.json, ROW_NUMBER() OVER ("
+            "  PARTITION BY r.target_id ORDER BY r.origin_server_ts DESC, r.event_id DESC) AS n"
+            " FROM relations r"
+            " JOIN events o ON o.event_id = r.target_id AND o.room_id = r.room_id"
+            "  AND o.sender = r.sender"
+            " JOIN events e ON e.event_id = r.event_id AND e.type = o.type"
+            " WHERE r.rel_type = $1 AND r.target_id IN (SELECT value FROM json_each($2))"
+            "  AND json_type(e.json, '$.content.\"m.new_content\"') = 'object'"
+            ") WHERE n = 1",
+            EDIT,
+            dumps(ids),
+        )
+        reactions = await self.db.fetch(
+            "SELECT e.json FROM relations r JOIN events e ON e.event_id = r.event_id"
+            " JOIN events o ON o.event_id = r.target_id AND o.room_id = r.room_id"
+            " WHERE r.rel_type = $1 AND r.target_id IN (SELECT value FROM json_each($2))"
+            " ORDER BY e.position",
+            ANNOTATION,
+            dumps(ids),
+        )
+        return [loads(row["json"]) for row in [*edits, *reactions]]
 
     async def event(self, event_id: str) -> dict[str, Any] | None:
         text = await self.db.fetchval("SELECT json FROM events WHERE event_id=$1", event_id)

@@ -17,6 +17,7 @@ from typing import Any
 from mautrix.util.async_db import Connection
 
 from tuimatrix.core.store import dumps
+from tuimatrix.core.stored_relations import index_events
 
 #: The filter we sync with: lazy-loaded members keep large rooms cheap.
 SYNC_FILTER: dict[str, Any] = {
@@ -136,6 +137,7 @@ async def insert_timeline(
     new = _timeline_rows(room_id, events, start, known, rows, step)
     if rows:
         await conn.executemany(_EVENT_SQL, rows)
+    await index_events(conn, room_id, new)
     return new
 
 
@@ -297,6 +299,7 @@ async def _apply_joined_or_left(
     """Write a batch of joined (or left) rooms: two reads, then one statement per table."""
     writes = _Writes()
     timelines: list[tuple[str, dict[str, Any], dict[str, Any], list[dict[str, Any]]]] = []
+    stored: list[tuple[str, list[dict[str, Any]]]] = []
     for room_id, room in batch:
         timeline = _dict(room.get("timeline"))
         events = [e for e in _events(timeline) if _valid_event(e)]
@@ -352,8 +355,11 @@ async def _apply_joined_or_left(
                 changes.echoes[unsigned["transaction_id"]] = evt["event_id"]
         if new:
             changes.new_events.setdefault(room_id, []).extend(new)
+            stored.append((room_id, new))
         changes.rooms.add(room_id)
     await writes.write(conn)
+    for room_id, new in stored:
+        await index_events(conn, room_id, new)
 
 
 def _timeline_rows(

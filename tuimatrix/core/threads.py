@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from tuimatrix.core.lazy import Method, Path
-from tuimatrix.core.relations import is_redaction
+from tuimatrix.core.redaction import is_pruned
+from tuimatrix.core.relations import edit_target, newest_edit, redaction_target, relation
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.store import loads
 
@@ -76,22 +77,16 @@ def thread_summaries(events: Iterable[Mapping[str, Any]]) -> dict[str, ThreadSum
         root = thread_root(evt)
         if root is not None:
             replies.setdefault(root, []).append(evt)
-        relates = _relates(evt)
-        new_content = (evt.get("content") or {}).get("m.new_content")
-        if relates.get("rel_type") == "m.replace" and isinstance(new_content, dict):
-            target = relates.get("event_id")
-            # Only its sender may edit a message (a forged edit must not hide a real one).
-            if isinstance(target, str) and sender_of.get(target, evt.get("sender")) == evt.get(
-                "sender"
-            ):
-                edits[target] = evt
+        target = edit_target(evt)
+        # Only its sender may edit a message (a forged edit must not hide a real one).
+        if target is not None and sender_of.get(target, evt.get("sender")) == evt.get("sender"):
+            edits[target] = newest_edit(edits.get(target), evt) or evt
         bundle = _bundle(evt)
         if bundle is not None and isinstance(evt.get("event_id"), str):
             bundles[str(evt["event_id"])] = bundle
-        if is_redaction(evt):
-            target = evt.get("redacts") or (evt.get("content") or {}).get("redacts")
-            if isinstance(target, str):
-                redacted.add(target)
+        target = redaction_target(evt)
+        if target is not None:
+            redacted.add(target)
     out: dict[str, ThreadSummary] = {}
     for root in replies.keys() | bundles.keys():
         loaded = [e for e in replies.get(root, []) if e.get("event_id") not in redacted]
@@ -110,8 +105,14 @@ def thread_summaries(events: Iterable[Mapping[str, Any]]) -> dict[str, ThreadSum
             latest = loaded[-1]
             edit = edits.get(str(latest.get("event_id")))
             # The summary quotes what the thread shows: the newest edit, by its sender only.
-            if edit is not None and edit.get("sender") == latest.get("sender"):
+            if (
+                edit is not None
+                and edit.get("sender") == latest.get("sender")
+                and str(edit.get("event_id")) not in redacted
+            ):
                 latest = {**latest, "content": edit["content"]["m.new_content"]}
+        elif latest is not None and latest.get("event_id") in redacted:
+            latest = {**latest, "content": {}}  # the bundle quotes a reply since deleted
         if count:
             out[root] = ThreadSummary(count, latest, ids)
     return out
@@ -129,7 +130,7 @@ def summary_line(summary: ThreadSummary, names: Mapping[str, str]) -> Text:
         text.append(" · last: ")
         text.append(clean_line(names.get(sender_id, sender_id)) + ": ", style="bold")
         content = latest.get("content")
-        if isinstance(content, dict) and content:
+        if isinstance(content, dict) and content and not is_pruned(latest):
             body = message_body(content)
             text.append_text(body.split("\n")[0] if "\n" in body.plain else body)
         else:
@@ -263,11 +264,8 @@ async def stored_thread(store: Store, room_id: str, root_id: str) -> list[dict[s
 
 def relates_to_any(evt: Mapping[str, Any], event_ids: set[str]) -> bool:
     """Whether ``evt`` edits, reacts to or redacts one of ``event_ids``."""
-    if is_redaction(evt):
-        target = evt.get("redacts") or (evt.get("content") or {}).get("redacts")
-        return target in event_ids
-    relates = _relates(evt)
-    return relates.get("rel_type") != THREAD and relates.get("event_id") in event_ids
+    rel = relation(evt)
+    return rel is not None and rel[0] != THREAD and rel[1] in event_ids
 
 
 async def root_of(account: Account, room_id: str, event_id: str) -> str:

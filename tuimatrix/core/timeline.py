@@ -15,7 +15,13 @@ from typing import Any
 from rich.text import Text
 
 from tuimatrix.core.media import MEDIA_TYPES, media_line, media_of
-from tuimatrix.core.relations import is_redaction
+from tuimatrix.core.redaction import is_pruned, prune_event
+from tuimatrix.core.relations import (
+    edit_target,
+    newest_edit,
+    redaction_target,
+    relation,
+)
 from tuimatrix.core.sanitize import clean_line, html_to_text, plain, strip_reply_fallback
 from tuimatrix.core.threads import attach_threads, thread_root
 
@@ -297,6 +303,51 @@ def _state_line(evt: Mapping[str, Any], sender: str) -> str | None:
     return template.format(sender=sender, value=str(_content(evt).get(field_name, "")))
 
 
+def _apply_relations(
+    events: list[Mapping[str, Any]],
+) -> tuple[list[Mapping[str, Any]], dict[str, Mapping[str, Any]], dict[str, str]]:
+    """``events`` with those redacted among them pruned (spec redaction algorithm), the
+    newest edit of each original as the event it shows (its ``m.new_content`` as content),
+    and the redacted ids with each redaction's reason ("" if none)."""
+    redactions: dict[str, Mapping[str, Any]] = {}
+    for evt in events:
+        target = redaction_target(evt)
+        if target is not None:
+            redactions[target] = evt
+    sender_of: dict[str, Any] = {}
+    #: original id -> its newest edit (one taken back does not count)
+    newest: dict[str, Mapping[str, Any]] = {}
+    for evt in events:
+        event_id = str(evt.get("event_id"))
+        sender_of[event_id] = evt.get("sender")
+        original = edit_target(evt)
+        # Only the original's sender may edit it (spec); an edit of a message not among
+        # ``events`` is checked when that message is shown (event_item).
+        if (
+            original is not None
+            and event_id not in redactions
+            and sender_of.get(original, evt.get("sender")) == evt.get("sender")
+        ):
+            newest[original] = newest_edit(newest.get(original), evt) or evt
+    if redactions:
+        events = [
+            prune_event(evt, redactions[event_id], None)
+            if (event_id := str(evt.get("event_id"))) in redactions and not is_pruned(evt)
+            else evt
+            for evt in events
+        ]
+    edits: dict[str, Mapping[str, Any]] = {
+        original: {**edit, "content": _content(edit)["m.new_content"]}
+        for original, edit in newest.items()
+        if original not in redactions  # a deleted message shows none of its edits
+    }
+    reasons = {}
+    for target, redaction in redactions.items():
+        reason = _content(redaction).get("reason")
+        reasons[target] = reason if isinstance(reason, str) else ""
+    return events, edits, reasons
+
+
 def build_items(
     events: Iterable[Mapping[str, Any]],
     names: Mapping[str, str],
@@ -305,39 +356,17 @@ def build_items(
 ) -> list[TimelineItem]:
     """Timeline items for ``events`` (oldest first); ``names`` maps user ids to display names.
 
-    Messages whose event id is in ``revealed`` show their spoilers.
+    Messages whose event id is in ``revealed`` show their spoilers. Of several edits of a
+    message the newest wins (spec order, :func:`relations.newest_edit`); relations from
+    beyond a page (``Store.related_events``) go after its events.
 
     Reactions are gathered under the messages they annotate (``extra["reactions"]``: key,
     count, whether one is ``own_user_id``'s), and a reply gets a one-line preview of the
     message it answers when that message is among ``events`` (``extra["reply"]``), else
-    just its id (``extra["reply_to"]``) for the screen to look up.
+    just its id (``extra["reply_to"]``) for the screen to look up. A message redacted among
+    ``events`` is shown, quoted and summarised in its pruned form only.
     """
-    events = list(events)
-    edits: dict[str, Mapping[str, Any]] = {}
-    #: redacted event id -> the redaction's reason ("" if none given)
-    redacted: dict[str, str] = {}
-    sender_of: dict[str, Any] = {}
-    for evt in events:
-        content = _content(evt)
-        relates = content.get("m.relates_to")
-        sender_of[str(evt.get("event_id"))] = evt.get("sender")
-        if (
-            isinstance(relates, dict)
-            and relates.get("rel_type") == "m.replace"
-            and isinstance(relates.get("event_id"), str)
-            and isinstance(content.get("m.new_content"), dict)
-        ):
-            original = relates["event_id"]
-            # Only the original's sender may edit it (spec); an edit of a message not loaded
-            # here is checked when that message is shown (event_item).
-            if sender_of.get(original, evt.get("sender")) == evt.get("sender"):
-                # The newest edit wins (events are in timeline order).
-                edits[original] = {**evt, "content": content["m.new_content"]}
-        elif is_redaction(evt):
-            target = evt.get("redacts") or content.get("redacts")
-            if isinstance(target, str):
-                reason = content.get("reason")
-                redacted[target] = reason if isinstance(reason, str) else ""
+    events, edits, redacted = _apply_relations(list(events))
     items: list[TimelineItem] = []
     # Senders repeat: clean each display name once, not once per event.
     senders: dict[str, str] = {}
@@ -400,13 +429,7 @@ def _reactions(
 
 
 def _redacted_ids(events: Iterable[Mapping[str, Any]]) -> set[str]:
-    redacted = set()
-    for evt in events:
-        if is_redaction(evt):
-            target = evt.get("redacts") or _content(evt).get("redacts")
-            if isinstance(target, str):
-                redacted.add(target)
-    return redacted
+    return {t for evt in events if (t := redaction_target(evt)) is not None}
 
 
 def reaction_senders(
@@ -500,7 +523,7 @@ def event_item(
         relates = content.get("m.relates_to")
         if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
             return None  # folded into its original
-        if (redacted and event_id in redacted) or (not content and "redacted_because" in unsigned):
+        if (redacted and event_id in redacted) or is_pruned(evt):
             return item(deleted_text(event_id, unsigned, redacted), redacted=True)
         edit = edits.get(event_id) if edits else None
         if edit is not None and edit.get("sender") != sender_id:
@@ -603,6 +626,11 @@ def transaction_id(evt: Mapping[str, Any]) -> str | None:
     unsigned = evt.get("unsigned")
     txn = unsigned.get("transaction_id") if isinstance(unsigned, dict) else None
     return txn if isinstance(txn, str) else None
+
+
+def relation_targets(events: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The events that ``events`` edit, redact, react to or reply in a thread to."""
+    return {rel[1] for evt in events if (rel := relation(evt)) is not None}
 
 
 def is_relation(evt: Mapping[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from textual.widgets import Label
 
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import describe_error
+from tuimatrix.core.relations import relation
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sendqueue import DISCARDED, LocalEcho
 from tuimatrix.core.sync import SyncChanges
@@ -23,6 +24,7 @@ from tuimatrix.core.timeline import (
     echo_item,
     event_item,
     is_relation,
+    relation_targets,
     reply_preview,
     reply_target,
     transaction_id,
@@ -60,6 +62,9 @@ class RoomScreen(RoomReading, Composing):
         self._read_up_to: str | None = None
         #: messages whose spoilers the user revealed: they stay revealed when items are rebuilt
         self.revealed: set[str] = set()
+        #: stored edits and reactions of loaded events, by the event they change: relations
+        #: apply whatever page brought them (core/stored_relations.py)
+        self.related: dict[str, list[dict[str, Any]]] = {}
         # Shown, or under a prompt or thread of its own: quitting now is leaving the room.
         self._reading = False
 
@@ -80,6 +85,7 @@ class RoomScreen(RoomReading, Composing):
     async def on_mount(self) -> None:
         self.tm.apply_keys(self, "room")
         self.timeline.set_format(self.tm.message_format(self.account, self.room_id))
+        self.timeline.set_max_body_rows(self.tm.config.room.max_message_lines)
         self._hide_membership = self.tm.hides_membership(self.account, self.room_id)
         composer = self.query_one(Composer)
         composer.mentionables = lambda: (self.names, self._known_aliases())
@@ -116,6 +122,8 @@ class RoomScreen(RoomReading, Composing):
         """Show the newest events from the store, and our unsent messages after them."""
         self.names = await self.account.member_names(self.room_id)
         self.events = await self.account.store.latest_events(self.room_id, PAGE)
+        self.related.clear()
+        await self._load_related(self.events)
         items = self._items_for(self.events)
         now = int(time.time() * 1000)
         items += [
@@ -127,10 +135,24 @@ class RoomScreen(RoomReading, Composing):
         self.load_markers()
         self._mark_read()
 
+    async def _load_related(self, events: list[dict[str, Any]]) -> None:
+        for evt in await self.account.store.related_events(events):
+            rel = relation(evt)
+            if rel is not None:
+                self.related.setdefault(rel[1], []).append(evt)
+
     def _items_for(self, events: list[dict[str, Any]]) -> list[TimelineItem]:
-        """Items for ``events``; replies to messages not among them are looked up after."""
+        """Items for ``events`` with the stored relations of them from beyond ``events``;
+        replies to messages not among them are looked up after."""
+        ids = {e.get("event_id") for e in events}
+        related = [
+            evt
+            for event in events
+            for evt in self.related.get(str(event.get("event_id")), ())
+            if evt.get("event_id") not in ids
+        ]
         items = self.visible_items(
-            build_items(events, self.names, self.account.user_id, self.revealed)
+            build_items([*events, *related], self.names, self.account.user_id, self.revealed)
         )
         missing = [item for item in items if "reply_to" in item.extra]
         if missing:
@@ -180,6 +202,7 @@ class RoomScreen(RoomReading, Composing):
                 older = fetched
                 self._at_start = not older
                 self.names = await self.account.member_names(self.room_id)
+            await self._load_related(older)
         except Exception as e:
             self.tm.notify_status(f"cannot load older messages: {describe_error(e)}")
             return
@@ -194,8 +217,15 @@ class RoomScreen(RoomReading, Composing):
         timeline = views.first()
         timeline.set_at_start(self._at_start)
         if older:
+            # Events of this page may change newer ones already shown (a redaction or edit
+            # that reached the server before its target): those are shown again.
+            changed = relation_targets(older) & {e["event_id"] for e in self.events}
             self.events = older + self.events
             timeline.prepend(self._items_for(older))
+            if changed:
+                for item in self._items_for(self.events):
+                    if item.key in changed:
+                        timeline.upsert(item)
             self.show_markers()
 
     # -- live changes ------------------------------------------------------------------------------

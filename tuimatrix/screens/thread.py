@@ -97,6 +97,7 @@ class ThreadScreen(Composing):
         self.tm.apply_keys(self, "room")
         self.tm.apply_keys(self, "thread")  # over the room's keys: escape goes back to the room
         self.timeline.set_format(self.tm.message_format(self.account, self.room_id))
+        self.timeline.set_max_body_rows(self.tm.config.room.max_message_lines)
         self.query_one(Composer).focus()
         self.account.add_listener(self._listener)
         self.load()

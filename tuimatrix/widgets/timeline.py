@@ -68,6 +68,13 @@ SENDER_COLOURS = (
     "#17998a",  # teal
 )
 
+#: a message body taller than this many rows shows only them and a "… N more lines" row,
+#: until the user expands it: one message of 30,000 lines would otherwise be 30,000 rows
+MAX_BODY_ROWS = 40
+#: characters of a collapsed body wrapped per shown row (a row's cells, each with up to four
+#: combining marks): enough to fill the shown rows without wrapping the rest
+_CHARS_PER_CELL = 5
+
 #: the fully-read marker's line, under the last event the user had read
 MARKER_LABEL = "── new messages ──"
 
@@ -168,6 +175,8 @@ class TimelineView(ScrollView, can_focus=True):
         # With the timeline focused, the arrows select messages (reply, edit, delete, react).
         Binding("up", "select_previous", "Previous", show=False, id="timeline-previous"),
         Binding("down", "select_next", "Next", show=False, id="timeline-next"),
+        # A long message shows its first rows only; this shows all of it (and folds it again).
+        Binding("space", "toggle_expanded", "Expand", show=False, id="timeline-expand"),
     ]
 
     class NearTop(Message):
@@ -202,6 +211,9 @@ class TimelineView(ScrollView, can_focus=True):
         # NearTop waits for the first set_items: an empty view at mount is not a room at its top.
         self._near_top_posted = True
         self._selected: str | None = None
+        #: rows a long message body shows until expanded, and the messages expanded
+        self._max_body_rows = MAX_BODY_ROWS
+        self._expanded: set[str] = set()
         self._format = "elemental"
         # Event ids folded into a membership run -> the run's item key.
         self._aliases: dict[str, str] = {}
@@ -456,6 +468,38 @@ class TimelineView(ScrollView, can_focus=True):
     def action_select_next(self) -> None:
         self._select_step(1)
 
+    def action_toggle_expanded(self) -> None:
+        """Show all of the selected message's long body, or only its first rows again."""
+        key = self._selected
+        i = self._index.get(key) if key else None
+        if key is None or i is None:
+            return
+        if key in self._expanded:
+            self._expanded.discard(key)
+        elif self._laid_out and self._hidden_rows(self._items[i], self._body_width()):
+            self._expanded.add(key)
+        else:
+            return  # short enough to show whole: nothing to fold
+        follow = self._follow
+        anchor = None if follow else self._anchor()
+        self._strips.discard(key)
+        self._measure(i, i + 1)
+        self._reflow(anchor, follow)
+        self.select(key)  # folding a long message must not leave it above the view
+
+    def set_max_body_rows(self, rows: int) -> None:
+        """Show at most ``rows`` rows of a message body until it is expanded (at least 1)."""
+        rows = max(1, rows)
+        if rows == self._max_body_rows:
+            return
+        follow = self._follow
+        anchor = None if follow else self._anchor()
+        self._max_body_rows = rows
+        self._strips.clear()
+        if self._laid_out:
+            self._measure(0, len(self._items))
+        self._reflow(anchor, follow)
+
     def _select_step(self, step: int) -> None:
         """Move the selection to the previous/next message (notices are skipped)."""
         messages = [i for i, item in enumerate(self._items) if not item.is_notice]
@@ -594,7 +638,7 @@ class TimelineView(ScrollView, can_focus=True):
                 cells = width - INDENT
             rows.append(Strip(segments, INDENT + cells))
         else:
-            for line in self._wrap(self._annotated(item), width - INDENT):
+            for line in self._body_lines(item, width - INDENT):
                 rows.append(Strip([pad, *self._segments(line)]).crop(0, width))
         rows.extend(image_strips(self, item, INDENT, width, dim))
         reactions = self._reactions_line(item, dim)
@@ -662,7 +706,7 @@ class TimelineView(ScrollView, can_focus=True):
         if reply is not None:
             rows.append(self._line(indent + reply, width))
         reactions = self._reactions_line(item, dim)
-        for n, line in enumerate(self._wrap(self._annotated(item), body_width)):
+        for n, line in enumerate(self._body_lines(item, body_width)):
             body = Strip(self._segments(line)).adjust_cell_length(body_width)
             if n == 0:
                 left = Strip([*self._segments(sender), Segment(" ")])
@@ -878,7 +922,32 @@ class TimelineView(ScrollView, can_focus=True):
         if offsets:
             self._offsets = [0, *accumulate(self._blocks)]
 
+    def _body_width(self) -> int:
+        """The width bodies wrap to in the current format."""
+        if self._format == "irc":
+            return max(1, self._width - IRC_NAME - 1 - IRC_TIME)
+        return max(1, self._width - INDENT)
+
     def _body_rows(self, item: TimelineItem, width: int) -> int:
+        """Rows of the body as shown: all of them, or the first ones and a "more" row."""
+        return (
+            self._max_body_rows + 1
+            if self._hidden_rows(item, width)
+            else self._full_rows(item, width)
+        )
+
+    def _hidden_rows(self, item: TimelineItem, width: int) -> int:
+        """How many rows of ``item``'s body are folded away at ``width`` (0: none)."""
+        if item.key in self._expanded or item.is_notice:
+            return 0
+        plain = item.body.plain
+        # A bound on the rows (a character is at most two cells, and word wrapping wastes
+        # less than half of a row): within it, most messages stop here without wrapping.
+        if plain.count("\n") + 1 + 4 * len(plain) // max(width, 1) <= self._max_body_rows:
+            return 0
+        return max(0, self._full_rows(item, width) - self._max_body_rows)
+
+    def _full_rows(self, item: TimelineItem, width: int) -> int:
         """Rows of the wrapped body, counted the way rich wraps but without building ``Text``s."""
         width = max(width, 1)
         plain = item.body.plain
@@ -890,6 +959,34 @@ class TimelineView(ScrollView, can_focus=True):
             1 if cell_len(para) <= width else len(divide_line(para, width, fold=True)) + 1
             for para in text.split("\n")
         )
+
+    def _body_lines(self, item: TimelineItem, width: int) -> list[Text]:
+        """The body's rows at ``width``: all of them, or the first ones and a dim "… N more
+        lines" row that carries the annotations ("(edited)", warnings) instead."""
+        hidden = self._hidden_rows(item, width)
+        if not hidden:
+            return self._wrap(self._annotated(item), width)
+        shown = self._max_body_rows
+        body = item.body
+        # Wrap only a prefix that fills the shown rows: the rest may be megabytes.
+        limit = shown * max(width, 1) * _CHARS_PER_CELL
+        cut = -1
+        for _ in range(shown):
+            cut = body.plain.find("\n", cut + 1, limit)
+            if cut < 0:
+                break
+        if cut < 0:
+            cut = limit
+        lines = self._wrap(body[:cut], width)
+        if len(lines) < shown:  # zero-width characters filled the prefix: wrap it all
+            lines = self._wrap(body, width)
+        dim = self.get_component_rich_style("timeline--dim")
+        more = Text(f"… {hidden:,} more line{'s' if hidden != 1 else ''}", style=dim)
+        for suffix, is_error in _suffixes(item):
+            more.append(
+                suffix, self.get_component_rich_style("timeline--error") if is_error else dim
+            )
+        return [*lines[:shown], *self._wrap(more, width)[:1]]
 
     def _annotated(self, item: TimelineItem) -> Text:
         """The body with its "(edited)", "(sending…)" or "(failed: …)" annotations."""
