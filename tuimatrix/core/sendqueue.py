@@ -14,15 +14,18 @@ no answer said so (:meth:`SendQueue.may_be_stored`): the caller can then tell "n
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tuimatrix.core.errors import describe_error, is_connection_error, retry_after
+from tuimatrix.core.errors import UserError, describe_error, is_connection_error, retry_after
 from tuimatrix.core.lazy import Method, Path
+from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.store import Store, dumps, loads
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,21 @@ class LocalEcho:
     state: str
     event_id: str | None = None
     error: str | None = None
+
+
+class NotQueued(UserError):
+    """The message could not be written to the store: it is neither queued nor sent."""
+
+
+def _write_failure(exc: sqlite3.Error | OSError) -> str:
+    """Why a write to the store failed, in a few words."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    code = getattr(exc, "errno", None)
+    if name == "SQLITE_FULL" or code == errno.ENOSPC:
+        return "the disk is full"
+    if name.startswith("SQLITE_READONLY") or code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "the store cannot be written"
+    return clean_line(str(exc)) or type(exc).__name__
 
 
 def new_txn_id() -> str:
@@ -116,16 +134,21 @@ class SendQueue:
     async def enqueue(self, room_id: str, event_type: str, content: dict[str, Any]) -> LocalEcho:
         """Persist the message (and its transaction id), then wake the sender."""
         echo = LocalEcho(new_txn_id(), room_id, event_type, content, QUEUED)
-        await self.store.db.execute(
-            "INSERT INTO send_queue (txn_id, room_id, event_type, content, state, created_ts) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
-            echo.txn_id,
-            room_id,
-            event_type,
-            dumps(content),
-            QUEUED,
-            int(time.time() * 1000),
-        )
+        try:
+            await self.store.db.execute(
+                "INSERT INTO send_queue (txn_id, room_id, event_type, content, state, created_ts) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                echo.txn_id,
+                room_id,
+                event_type,
+                dumps(content),
+                QUEUED,
+                int(time.time() * 1000),
+            )
+        except (sqlite3.Error, OSError) as e:
+            raise NotQueued(
+                f"could not queue the message: {_write_failure(e)} ({self.store.path})"
+            ) from e
         self._on_change(echo)
         self._wakeup.set()
         return echo
