@@ -64,6 +64,8 @@ def own_profile(paths: Paths) -> None:
                 f"the profile in {paths.data_dir} is in use by another tuimatrix ({owner}); "
                 "quit that one first, or give this one another profile with TUIMATRIX_HOME=DIR"
             ) from None
+        except OSError as e:  # e.g. a file system without locks
+            raise UserError(f"cannot lock the profile ({path}): {e.strerror or e}") from e
         if writable:
             os.fchmod(fd, 0o600)
             os.ftruncate(fd, 0)
