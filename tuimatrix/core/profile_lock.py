@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from tuimatrix.core.errors import UserError
@@ -21,6 +22,10 @@ from tuimatrix.core.files import ensure_private_dir
 from tuimatrix.paths import Paths
 
 LOCK_FILE = "profile.lock"
+# The pid is written padded to this width, so that every write covers the previous one.
+_PID_WIDTH = 20
+#: How long a refused process waits for the new owner to write its pid (seconds).
+_PID_WAIT = 1.0
 
 # The lock files this process holds, open: the lock lives as long as the descriptor does.
 _held: dict[Path, int] = {}
@@ -68,8 +73,8 @@ def own_profile(paths: Paths) -> None:
             raise UserError(f"cannot lock the profile ({path}): {e.strerror or e}") from e
         if writable:
             os.fchmod(fd, 0o600)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            # One fixed-width write, no truncation: a reader never sees an empty file.
+            os.pwrite(fd, f"{os.getpid():<{_PID_WIDTH}}\n".encode(), 0)
     except BaseException:
         os.close(fd)
         raise
@@ -77,9 +82,34 @@ def own_profile(paths: Paths) -> None:
 
 
 def _owner_pid(fd: int) -> int | None:
-    """The pid the owner wrote (None before it has written it, or if it is not a pid)."""
+    """The owner's pid, or None if it is not known.
+
+    An owner that has just taken the lock writes its pid a moment later; until then the file
+    holds nothing or a dead predecessor's pid: wait a little for a live one.
+    """
+    deadline = time.monotonic() + _PID_WAIT
+    while True:
+        pid = _written_pid(fd)
+        if pid is not None and _alive(pid):
+            return pid
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.01)
+
+
+def _written_pid(fd: int) -> int | None:
     try:
-        text = os.pread(fd, 32, 0).decode("ascii").strip()
+        text = os.pread(fd, _PID_WIDTH + 1, 0).decode("ascii").strip()
     except (OSError, UnicodeDecodeError):
         return None
     return int(text) if text.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process, but alive
+    return True
