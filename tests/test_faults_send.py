@@ -185,3 +185,29 @@ async def test_until_exec_send_loop_posts_the_message_once(sender: Sender) -> No
     assert "done after" in result.stdout
     assert await sender.bodies() == ["looped"]
     assert await sender.queued() == []
+
+
+async def test_exec_retry_send_that_fails_again_leaves_it_failed(sender: Sender) -> None:
+    """A failed message retried from exec that cannot get through is failed again, as it was,
+    and no later run sends it behind the caller's back."""
+    [info] = load_sessions(get_paths())
+    account = await Account.open(info, get_paths(), crypto=False)
+    try:
+        forbidden: dict[str, object] = {"errcode": "M_FORBIDDEN", "error": "not now"}
+        sender.proxy.inject_error("/send/", 403, forbidden)
+        echo = await account.send_text(sender.room_id, "retried")
+        await account.send_queue.flush()
+        failed = await account.send_queue.get(echo.txn_id)
+        assert failed is not None and failed.state == "failed"
+    finally:
+        await account.close()
+    sender.proxy.inject_error("/send/", 503, UNAVAILABLE, count=1000)
+    result = await asyncio.to_thread(
+        run_exec, "--timeout", "1", f"retry-send {echo.txn_id} --room '{ROOM}'"
+    )
+    assert result.returncode == 1
+    assert "not sent" in one_line(result)
+    sender.proxy.clear_faults()
+    await another_exec()
+    assert await sender.bodies() == []
+    assert await sender.queued() == ["retried"]  # still there, failed, to retry or discard

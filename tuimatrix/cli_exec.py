@@ -257,18 +257,35 @@ class SendUnknown(UserError):
     """A message may have reached the server although no answer said so; it is not queued."""
 
 
-async def _unsent(accounts: Accounts, before: set[str]) -> list[tuple[Account, LocalEcho]]:
-    """The messages queued since ``before`` (pending txn ids) that are not sent."""
+async def _pending(accounts: Accounts) -> dict[str, str]:
+    """Every message not sent yet, of every account: transaction id → state."""
+    return {
+        echo.txn_id: echo.state
+        for account in accounts
+        for echo in await account.send_queue.pending()
+    }
+
+
+async def _unsent(accounts: Accounts, before: dict[str, str]) -> list[tuple[Account, LocalEcho]]:
+    """This run's messages that are not sent: queued since ``before`` (see :func:`_pending`),
+    or failed before and queued again (``retry-send``)."""
+    from tuimatrix.core.sendqueue import FAILED, QUEUED
+
     return [
         (account, echo)
         for account in accounts
         for echo in await account.send_queue.pending()
-        if echo.txn_id not in before
+        if echo.txn_id not in before or (before[echo.txn_id] == FAILED and echo.state == QUEUED)
     ]
 
 
 async def settle_sends(
-    accounts: Accounts, before: set[str], error: Exception | None, *, queue: bool, retry_for: float
+    accounts: Accounts,
+    before: dict[str, str],
+    error: Exception | None,
+    *,
+    queue: bool,
+    retry_for: float,
 ) -> Result | None:
     """After the command: leave no message of this run behind that the caller is told failed.
 
@@ -295,9 +312,8 @@ async def settle_sends(
             "tuimatrix runs on this profile",
             {"queued": [echo.txn_id for _, echo in unsent]},
         )
-    for account, echo in unsent:
-        await account.send_queue.cancel(echo.txn_id)
     reason = str(error) if error is not None else f"not sent: {unsent[0][1].error or 'refused'}"
+    await _withdraw(unsent, before, reason)
     if any(
         echo.state == QUEUED and account.send_queue.may_be_stored(echo.txn_id)
         for account, echo in unsent
@@ -307,6 +323,18 @@ async def settle_sends(
             "and it is not queued"
         )
     raise UserError(f"{reason}; nothing is queued")
+
+
+async def _withdraw(
+    unsent: list[tuple[Account, LocalEcho]], before: dict[str, str], reason: str
+) -> None:
+    """Make sure no later run sends these: a new message is dropped, a retried one is marked
+    failed again (as it was before this run)."""
+    for account, echo in unsent:
+        if echo.txn_id in before:
+            await account.send_queue.give_up(echo.txn_id, reason)
+        else:
+            await account.send_queue.cancel(echo.txn_id)
 
 
 async def flush_older(accounts: Accounts, retry_for: float) -> None:
@@ -333,10 +361,9 @@ async def exec_line(
     accounts, chosen = await open_accounts(get_paths(), account_id)
     try:
         await catch_up(accounts)
-        before: set[str] = set()
         for account in accounts:
             account.send_queue.one_shot_timeout = retry_for
-            before.update(echo.txn_id for echo in await account.send_queue.pending())
+        before = await _pending(accounts)
         error: Exception | None = None
         result: Result | None = None
         try:
@@ -344,8 +371,7 @@ async def exec_line(
         except UserError as e:
             error = e
         except BaseException:  # interrupted: its messages were not sent, so none may go later
-            for account, echo in await _unsent(accounts, before):
-                await account.send_queue.cancel(echo.txn_id)
+            await _withdraw(await _unsent(accounts, before), before, "interrupted")
             raise
         settled = await settle_sends(accounts, before, error, queue=queue, retry_for=retry_for)
         await flush_older(accounts, retry_for)

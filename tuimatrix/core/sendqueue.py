@@ -211,6 +211,23 @@ class SendQueue:
         self._wakeup.set()
         return queued
 
+    async def give_up(self, txn_id: str, reason: str) -> LocalEcho | None:
+        """Mark a queued message failed with ``reason``: it is not sent unless retried (None if
+        it was not queued)."""
+        echo = await self.get(txn_id)
+        if echo is None or echo.state != QUEUED:
+            return None
+        await self.store.db.execute(
+            "UPDATE send_queue SET state=$1, error=$2 WHERE txn_id=$3 AND state=$4",
+            FAILED,
+            reason,
+            txn_id,
+            QUEUED,
+        )
+        failed = self._replace(echo, state=FAILED, error=reason)
+        self._notify(failed)
+        return failed
+
     async def cancel(self, txn_id: str) -> LocalEcho | None:
         """Drop a message that is not sent; its last change says DISCARDED (None if none)."""
         echo = await self.get(txn_id)
