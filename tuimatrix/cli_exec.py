@@ -312,7 +312,11 @@ async def settle_sends(
             "tuimatrix runs on this profile",
             {"queued": [echo.txn_id for _, echo in unsent]},
         )
-    reason = str(error) if error is not None else f"not sent: {unsent[0][1].error or 'refused'}"
+    reason = (
+        describe_error(error)
+        if error is not None
+        else f"not sent: {unsent[0][1].error or 'refused'}"
+    )
     await _withdraw(unsent, before, reason)
     if any(
         echo.state == QUEUED and account.send_queue.may_be_stored(echo.txn_id)
@@ -368,7 +372,7 @@ async def exec_line(
         result: Result | None = None
         try:
             result = await runner.run_line(ExecContext(accounts, chosen), line)
-        except UserError as e:
+        except Exception as e:  # whatever failed, the messages it queued must be settled
             error = e
         except BaseException:  # interrupted: its messages were not sent, so none may go later
             await _withdraw(await _unsent(accounts, before), before, "interrupted")
