@@ -10,6 +10,7 @@ from __future__ import annotations
 from conftest import MakeUser
 from test_app import SIZE, until
 from test_room_actions import open_room
+from test_widgets_composer import ComposerApp, focused
 
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.core import auth
@@ -52,3 +53,17 @@ async def test_a_message_that_cannot_be_queued_stays_in_the_composer(
         assert str(live.store.path) in app.status_message
         assert DRAFT.rstrip() not in composer.sent_history
         assert await live.send_queue.pending() == []
+
+
+async def test_restore_puts_the_draft_back_before_what_was_typed_since() -> None:
+    async with ComposerApp().run_test(size=(80, 24)) as pilot:
+        app, composer = await focused(pilot)
+        await pilot.press(*"first try", "enter")
+        assert app.sent == ["first try"] and composer.text == ""
+        await pilot.press(*"more")  # typed before the failure came back
+        composer.restore("first try")
+        assert composer.text == "first try\nmore"
+        assert composer.sent_history == []  # it was never sent: up does not recall it
+        composer.load_text("")
+        composer.restore("alone")
+        assert composer.text == "alone"
