@@ -269,14 +269,15 @@ class SendQueue:
         end = loop.time() + retry_for
         backoff = BACKOFF_MIN
         while (remaining := end - loop.time()) > 0:
+            attempt = asyncio.timeout(remaining)
             try:
-                async with asyncio.timeout(remaining):
+                async with attempt:
                     if not await self._send_next():
                         return
-            except TimeoutError:
-                return  # the deadline, in the middle of an attempt (marked by _send_next)
             except Exception as e:
-                if not is_connection_error(e):
+                if attempt.expired():
+                    return  # the deadline, in the middle of an attempt (marked by _send_next)
+                if not is_connection_error(e):  # an HTTP read timeout is one: retried
                     raise
                 wait = retry_after(e) or backoff
                 if loop.time() + wait >= end:
