@@ -211,3 +211,22 @@ async def test_exec_retry_send_that_fails_again_leaves_it_failed(sender: Sender)
     await another_exec()
     assert await sender.bodies() == []
     assert await sender.queued() == ["retried"]  # still there, failed, to retry or discard
+
+
+async def test_older_queued_messages_do_not_fail_another_command(sender: Sender) -> None:
+    """A message an earlier run left queued (the app, --queue) that still cannot go is a
+    warning for an unrelated command, which succeeded; the message waits for the next run."""
+    [info] = load_sessions(get_paths())
+    account = await Account.open(info, get_paths(), crypto=False)
+    try:
+        await account.send_text(sender.room_id, "from the app")  # queued, not sent yet
+    finally:
+        await account.close()
+    sender.proxy.inject_error("/send/", 503, UNAVAILABLE, count=1000)
+    result = await asyncio.to_thread(run_exec, f"describe-room --room '{ROOM}'")
+    assert result.returncode == 0, result.stderr
+    assert "queued messages still wait" in one_line(result)
+    assert await sender.queued() == ["from the app"]
+    sender.proxy.clear_faults()
+    await another_exec()
+    assert await sender.bodies() == ["from the app"]

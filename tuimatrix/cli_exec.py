@@ -341,13 +341,14 @@ async def _withdraw(
             await account.send_queue.cancel(echo.txn_id)
 
 
-async def flush_older(accounts: Accounts, retry_for: float) -> None:
-    """Send what earlier runs left queued (the app, ``--queue``); a warning if it cannot."""
+async def flush_older(accounts: Accounts) -> None:
+    """Try once to send what earlier runs left queued (the app, ``--queue``): not this
+    command's messages, so trouble is a warning, and they stay queued for the next run."""
     for account in accounts:
         try:
-            await account.send_queue.deliver(retry_for)
+            await account.send_queue.flush()
         except Exception as e:
-            warn(f"{account.user_id}: queued messages not sent: {describe_error(e)}")
+            warn(f"{account.user_id}: queued messages still wait: {describe_error(e)}")
 
 
 async def exec_line(
@@ -378,7 +379,7 @@ async def exec_line(
             await _withdraw(await _unsent(accounts, before), before, "interrupted")
             raise
         settled = await settle_sends(accounts, before, error, queue=queue, retry_for=retry_for)
-        await flush_older(accounts, retry_for)
+        await flush_older(accounts)
         result = settled or result
         assert result is not None  # without an error, the command returned one
         return result
