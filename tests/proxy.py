@@ -65,7 +65,8 @@ class _Cut:
     path_contains: str
     remaining: int
     #: "before": the server never sees the request; "after": it handles it, the answer is
-    #: lost; "truncate": the status, headers and half the body arrive, then the cut
+    #: lost; "truncate": the status, headers and half the body arrive, then the cut;
+    #: "stall": it handles it, and no answer ever comes
     when: str
 
 
@@ -173,6 +174,11 @@ class FaultProxy:
         headers (its full Content-Length) and only half of its body before cutting."""
         self._cuts.append(_Cut(path_contains, count, "truncate"))
 
+    def inject_stall(self, path_contains: str, count: int = 1) -> None:
+        """Forward the next ``count`` matching requests (the server handles them), then never
+        answer: the client hears nothing until it gives up or the proxy stops."""
+        self._cuts.append(_Cut(path_contains, count, "stall"))
+
     def clear_faults(self) -> None:
         """Forget every fault not yet consumed: from now on, everything is forwarded."""
         self._faults.clear()
@@ -198,6 +204,8 @@ class FaultProxy:
             ) as upstream:
                 answer = await upstream.read()
                 status = upstream.status
+        if cut.when == "stall":
+            await asyncio.Event().wait()  # until the client hangs up (handler cancellation)
         if cut.when == "truncate":
             response = web.StreamResponse(status=status)
             response.content_type = "application/json"

@@ -12,6 +12,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
@@ -230,3 +231,20 @@ async def test_older_queued_messages_do_not_fail_another_command(sender: Sender)
     sender.proxy.clear_faults()
     await another_exec()
     assert await sender.bodies() == ["from the app"]
+
+
+async def test_exec_send_to_a_server_that_never_answers_ends_at_its_timeout(
+    sender: Sender,
+) -> None:
+    """The server stores the event and never answers: exec gives up at --timeout (no hang)
+    and says the fate is unknown; the event is on the server once, and never sent again."""
+    sender.proxy.inject_stall("/send/", 1000)
+    started = time.monotonic()
+    result = await send("stalled", "--timeout", "2")
+    assert time.monotonic() - started < 30  # the HTTP read timeout alone is 90 s
+    assert result.returncode == 3, result.stderr
+    assert "may have stored it" in one_line(result)
+    sender.proxy.clear_faults()
+    await another_exec()
+    assert await sender.bodies() == ["stalled"]
+    assert await sender.queued() == []
