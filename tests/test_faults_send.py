@@ -164,7 +164,7 @@ async def test_exec_send_queue_keeps_it_and_a_later_exec_sends_it_once(sender: S
     sender.proxy.inject_error("/send/", 503, UNAVAILABLE, count=1000)
     result = await send("later", "--queue", "--timeout", "1")
     assert result.returncode == 0, result.stderr
-    assert "queued" in result.stdout
+    assert result.stdout.startswith("1 message queued, not sent yet (M_UNKNOWN: Service unav")
     assert await sender.queued() == ["later"]
     sender.proxy.clear_faults()
     await another_exec()
@@ -248,3 +248,10 @@ async def test_exec_send_to_a_server_that_never_answers_ends_at_its_timeout(
     await another_exec()
     assert await sender.bodies() == ["stalled"]
     assert await sender.queued() == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_exec_timeout_must_be_a_positive_number_of_seconds(value: str) -> None:
+    result = run_exec("--timeout", value, "send --room x hi")
+    assert result.returncode == 2
+    assert "--timeout" in one_line(result) and "not a number of seconds" in one_line(result)

@@ -108,7 +108,7 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value < 0:
+    if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
     return value
 
@@ -304,19 +304,16 @@ async def settle_sends(
         if error is not None:
             raise error
         return None
+    account, first = unsent[0]
+    why = first.error or account.send_queue.last_error(first.txn_id) or "not confirmed in time"
     if queue and all(echo.state == QUEUED for _, echo in unsent):
         count = len(unsent)
         return Result(
-            f"{count} message{'s' if count > 1 else ''} queued, not sent yet "
-            f"({clean_line(unsent[0][1].error or 'not confirmed')}): sent the next time "
-            "tuimatrix runs on this profile",
+            f"{count} message{'s' if count > 1 else ''} queued, not sent yet ({clean_line(why)}):"
+            " sent the next time tuimatrix runs on this profile",
             {"queued": [echo.txn_id for _, echo in unsent]},
         )
-    reason = (
-        describe_error(error)
-        if error is not None
-        else f"not sent: {unsent[0][1].error or 'refused'}"
-    )
+    reason = describe_error(error) if error is not None else f"not sent: {why}"
     await _withdraw(unsent, before, reason)
     if any(
         echo.state == QUEUED and account.send_queue.may_be_stored(echo.txn_id)

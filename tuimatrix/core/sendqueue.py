@@ -166,7 +166,7 @@ class SendQueue:
             if echo is None:
                 raise KeyError(txn_id)
             if echo.state == QUEUED:
-                return self._replace(echo, error=self._last_error.get(txn_id))
+                return self._replace(echo, error=self.last_error(txn_id))
             return echo
         echo = await self.get(txn_id)
         if echo is None or echo.state != QUEUED:
@@ -287,6 +287,10 @@ class SendQueue:
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
             backoff = BACKOFF_MIN
+
+    def last_error(self, txn_id: str) -> str | None:
+        """Why the last attempt of this process to send a still-queued message failed."""
+        return self._last_error.get(txn_id)
 
     def may_be_stored(self, txn_id: str) -> bool:
         """Whether an attempt of this process to send the message may have reached the
