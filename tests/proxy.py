@@ -58,6 +58,18 @@ class _Fault:
     body: dict[str, object] | None = None
 
 
+@dataclass
+class _Cut:
+    """A fault that cuts the connection: before forwarding, after, or mid-answer."""
+
+    path_contains: str
+    remaining: int
+    #: "before": the server never sees the request; "after": it handles it, the answer is
+    #: lost; "truncate": the status, headers and half the body arrive, then the cut;
+    #: "stall": it handles it, and no answer ever comes
+    when: str
+
+
 def _forwardable(headers: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDict[str]:
     """Copy ``headers`` without ``drop`` and without any header the Connection header names."""
     named = {
@@ -89,6 +101,7 @@ class FaultProxy:
         #: the raw path and query of every request, in order (to check query parameters)
         self.raw_paths: list[str] = []
         self._faults: list[_Fault] = []
+        self._cuts: list[_Cut] = []
         self._session: aiohttp.ClientSession | None = None
         self._server: web.Server | None = None
         self._listener: asyncio.Server | None = None
@@ -147,6 +160,62 @@ class FaultProxy:
         """Answer the next ``count`` matching requests with ``status`` and the JSON ``body``."""
         self._faults.append(_Fault(path_contains, count, None, None, status, body))
 
+    def inject_reset(self, path_contains: str, count: int = 1, *, after_upstream: bool) -> None:
+        """Cut the connection of the next ``count`` matching requests with no answer at all.
+
+        ``after_upstream=False``: before forwarding, so the server never sees the request.
+        ``after_upstream=True``: after the server has handled it (an event it stored stays
+        stored) and before a byte of its answer reaches the client.
+        """
+        self._cuts.append(_Cut(path_contains, count, "after" if after_upstream else "before"))
+
+    def inject_truncated(self, path_contains: str, count: int = 1) -> None:
+        """Forward the next ``count`` matching requests, then send the answer's status and
+        headers (its full Content-Length) and only half of its body before cutting."""
+        self._cuts.append(_Cut(path_contains, count, "truncate"))
+
+    def inject_stall(self, path_contains: str, count: int = 1) -> None:
+        """Forward the next ``count`` matching requests (the server handles them), then never
+        answer: the client hears nothing until it gives up or the proxy stops."""
+        self._cuts.append(_Cut(path_contains, count, "stall"))
+
+    def clear_faults(self) -> None:
+        """Forget every fault not yet consumed: from now on, everything is forwarded."""
+        self._faults.clear()
+        self._cuts.clear()
+
+    def _take_cut(self, path: str) -> _Cut | None:
+        for cut in self._cuts:
+            if cut.remaining > 0 and cut.path_contains in path:
+                cut.remaining -= 1
+                return cut
+        return None
+
+    async def _cut(self, request: web.BaseRequest, cut: _Cut) -> web.StreamResponse:
+        assert self._session is not None and request.transport is not None
+        body = await request.content.read()
+        if cut.when != "before":
+            async with self._session.request(
+                request.method,
+                URL(self.upstream + request.raw_path, encoded=True),
+                headers=_forwardable(request.headers, _NOT_FORWARDED_UP),
+                data=body,
+                allow_redirects=False,
+            ) as upstream:
+                answer = await upstream.read()
+                status = upstream.status
+        if cut.when == "stall":
+            await asyncio.Event().wait()  # until the client hangs up (handler cancellation)
+        if cut.when == "truncate":
+            response = web.StreamResponse(status=status)
+            response.content_type = "application/json"
+            response.content_length = len(answer)
+            await response.prepare(request)
+            await response.write(answer[: len(answer) // 2])
+        request.transport.abort()
+        # The connection is gone: nothing more can be written; end the handler quietly.
+        raise asyncio.CancelledError
+
     async def go_down(self) -> None:
         """Stop listening and cut every open connection, like a server that has stopped.
 
@@ -182,6 +251,9 @@ class FaultProxy:
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         self.requests.append((time.monotonic(), request.method, request.path))
         self.raw_paths.append(request.raw_path)
+        cut = self._take_cut(request.path)
+        if cut is not None:
+            return await self._cut(request, cut)
         fault = self._take_fault(request.path)
         if fault is not None:
             return self._rate_limited(fault)

@@ -69,6 +69,19 @@ def _run_app(debug: bool) -> int:
     return 0
 
 
+#: Commands that sync, send or rewrite the profile's sessions: one process at a time owns
+#: the profile. ``accounts`` only reads files: it stays free. ``demo`` owns its throwaway
+#: profile once it has made it (cli_demo).
+OWNING_COMMANDS = frozenset({None, "run", "exec", "shell", "login", "logout"})
+
+
+def _own_profile() -> None:
+    from tuimatrix.core.profile_lock import own_profile
+    from tuimatrix.paths import get_paths
+
+    own_profile(get_paths())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _log_to_stderr(args.debug)
@@ -78,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # mautrix logs routine conditions as warnings; our own messages say what matters.
         logging.getLogger("mau").setLevel(logging.ERROR)
     try:
+        if args.command in OWNING_COMMANDS:
+            _own_profile()
         if args.command in cli_accounts.COMMANDS:
             return cli_accounts.run(args)
         if args.command in cli_exec.COMMANDS:

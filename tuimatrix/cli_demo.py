@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tuimatrix import demo
+from tuimatrix.core.profile_lock import own_profile
+from tuimatrix.paths import get_paths
 
 
 def _say(line: str) -> None:
@@ -22,6 +24,7 @@ def run_demo(
     with tempfile.TemporaryDirectory(prefix="tuimatrix-demo-") as tmp:
         directory = Path(tmp)
         demo.use_demo_profile(directory)
+        own_profile(get_paths())  # a fresh profile, but the rule is the same for every one
         _say(f"starting a local Synapse in {directory} …")
         server = demo.start_server(directory)
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import re
 import shlex
 import sys
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from tuimatrix.commands import Command, Param, Result
     from tuimatrix.core.account import Account
     from tuimatrix.core.accounts import Accounts
+    from tuimatrix.core.sendqueue import LocalEcho
 
 #: the subcommands this module runs
 COMMANDS = frozenset({"exec", "shell"})
@@ -48,6 +50,9 @@ NEEDS_QUOTES = re.compile(r"[\s'\"\\]")
 
 T = TypeVar("T")
 
+#: How long ``exec`` retries a message the server has not confirmed (seconds, --timeout).
+SEND_TIMEOUT = 30.0
+
 
 def add_subcommands(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``exec`` and ``shell`` to the top-level subparsers."""
@@ -57,7 +62,10 @@ def add_subcommands(sub: argparse._SubParsersAction[Any]) -> None:
         description="Run one command of the registry, e.g. "
         "tuimatrix exec 'tag-room favourite --room \"Team chat\"'. The command line is one "
         "argument, or several that are joined with shell quoting. Nothing is asked for: a "
-        "missing argument is an error, and commands that ask for confirmation need --yes.",
+        "missing argument is an error, and commands that ask for confirmation need --yes. "
+        "Exit status: 0 done (a message sent, or queued with --queue), 1 failed (a message "
+        "not sent and not queued), 2 usage error, 3 a message's fate is unknown (the server "
+        "may have stored it but its answer was lost; it is not queued).",
     )
     exec_parser.add_argument(
         "--account",
@@ -66,6 +74,19 @@ def add_subcommands(sub: argparse._SubParsersAction[Any]) -> None:
     )
     exec_parser.add_argument(
         "--json", action="store_true", help="print the command's result as JSON"
+    )
+    exec_parser.add_argument(
+        "--queue",
+        action="store_true",
+        help="a message the server cannot take in time stays queued (exit status 0), and is "
+        "sent the next time tuimatrix runs on this profile",
+    )
+    exec_parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=SEND_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to retry a message the server has not confirmed (default {SEND_TIMEOUT:g})",
     )
     exec_parser.add_argument(
         "words",
@@ -82,10 +103,26 @@ def add_subcommands(sub: argparse._SubParsersAction[Any]) -> None:
     shell_parser.add_argument("--account", metavar="MXID", help="open only this saved session")
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand named by ``args.command``; the exit status."""
     if args.command == "exec":
-        return exec_command(args.words, account=args.account, as_json=args.json)
+        return exec_command(
+            args.words,
+            account=args.account,
+            as_json=args.json,
+            queue=args.queue,
+            timeout=args.timeout,
+        )
     if args.command == "shell":
         from tuimatrix.cli_shell import shell_command
 
@@ -216,29 +253,109 @@ def refuse_ui_only(cmd: Command) -> None:
         raise UsageError(f"{cmd.id} works only in the app")
 
 
-async def _failed_txn_ids(accounts: Accounts) -> set[str]:
-    from tuimatrix.core.sendqueue import FAILED
+class SendUnknown(UserError):
+    """A message may have reached the server although no answer said so; it is not queued."""
 
-    failed: set[str] = set()
+
+async def _pending(accounts: Accounts) -> dict[str, str]:
+    """Every message not sent yet, of every account: transaction id → state."""
+    return {
+        echo.txn_id: echo.state
+        for account in accounts
+        for echo in await account.send_queue.pending()
+    }
+
+
+async def _unsent(accounts: Accounts, before: dict[str, str]) -> list[tuple[Account, LocalEcho]]:
+    """This run's messages that are not sent: queued since ``before`` (see :func:`_pending`),
+    or failed before and queued again (``retry-send``)."""
+    from tuimatrix.core.sendqueue import FAILED, QUEUED
+
+    return [
+        (account, echo)
+        for account in accounts
+        for echo in await account.send_queue.pending()
+        if echo.txn_id not in before or (before[echo.txn_id] == FAILED and echo.state == QUEUED)
+    ]
+
+
+async def settle_sends(
+    accounts: Accounts,
+    before: dict[str, str],
+    error: Exception | None,
+    *,
+    queue: bool,
+    retry_for: float,
+) -> Result | None:
+    """After the command: leave no message of this run behind that the caller is told failed.
+
+    Returns a result that replaces a failure when ``--queue`` kept the messages; raises
+    ``error`` (made to say what became of the messages) when any is not sent.
+    """
+    from tuimatrix.commands import Result
+    from tuimatrix.core.sendqueue import QUEUED
+
+    unsent = await _unsent(accounts, before)
+    if error is None and any(echo.state == QUEUED for _, echo in unsent):
+        for account in accounts:  # a command that queued without waiting for its messages
+            await account.send_queue.deliver(retry_for)
+        unsent = await _unsent(accounts, before)
+    if not unsent:
+        if error is not None:
+            raise error
+        return None
+    account, first = unsent[0]
+    why = first.error or account.send_queue.last_error(first.txn_id) or "not confirmed in time"
+    if queue and all(echo.state == QUEUED for _, echo in unsent):
+        count = len(unsent)
+        return Result(
+            f"{count} message{'s' if count > 1 else ''} queued, not sent yet ({clean_line(why)}):"
+            " sent the next time tuimatrix runs on this profile",
+            {"queued": [echo.txn_id for _, echo in unsent]},
+        )
+    reason = describe_error(error) if error is not None else f"not sent: {why}"
+    await _withdraw(unsent, before, reason)
+    if any(
+        echo.state == QUEUED and account.send_queue.may_be_stored(echo.txn_id)
+        for account, echo in unsent
+    ):
+        raise SendUnknown(
+            f"{reason}; the server may have stored it all the same (its answer was lost), "
+            "and it is not queued"
+        )
+    raise UserError(f"{reason}; nothing is queued")
+
+
+async def _withdraw(
+    unsent: list[tuple[Account, LocalEcho]], before: dict[str, str], reason: str
+) -> None:
+    """Make sure no later run sends these: a new message is dropped, a retried one is marked
+    failed again (as it was before this run)."""
+    for account, echo in unsent:
+        if echo.txn_id in before:
+            await account.send_queue.give_up(echo.txn_id, reason)
+        else:
+            await account.send_queue.cancel(echo.txn_id)
+
+
+async def flush_older(accounts: Accounts) -> None:
+    """Try once to send what earlier runs left queued (the app, ``--queue``): not this
+    command's messages, so trouble is a warning, and they stay queued for the next run."""
     for account in accounts:
-        failed.update(e.txn_id for e in await account.send_queue.pending() if e.state == FAILED)
-    return failed
+        try:
+            await account.send_queue.flush()
+        except Exception as e:
+            warn(f"{account.user_id}: queued messages still wait: {describe_error(e)}")
 
 
-async def flush_send_queues(accounts: Accounts, failed_before: set[str]) -> None:
-    """Send everything queued; a message that the server refused now is an error."""
-    from tuimatrix.core.sendqueue import FAILED
-
-    for account in accounts:
-        await account.send_queue.flush()
-    for account in accounts:
-        for echo in await account.send_queue.pending():
-            if echo.state == FAILED and echo.txn_id not in failed_before:
-                raise UserError(f"the message was not sent: {echo.error or 'refused'}")
-
-
-async def exec_line(line: str, account_id: str | None = None) -> Result:
-    """Open, catch up, run ``line`` non-interactively, flush the send queues, close."""
+async def exec_line(
+    line: str,
+    account_id: str | None = None,
+    *,
+    queue: bool = False,
+    retry_for: float = SEND_TIMEOUT,
+) -> Result:
+    """Open, catch up, run ``line`` non-interactively, settle its messages, close."""
     from tuimatrix.commands import parse_line, runner
 
     cmd, _args = parse_line(line)  # a usage error needs no account
@@ -246,9 +363,22 @@ async def exec_line(line: str, account_id: str | None = None) -> Result:
     accounts, chosen = await open_accounts(get_paths(), account_id)
     try:
         await catch_up(accounts)
-        failed_before = await _failed_txn_ids(accounts)
-        result = await runner.run_line(ExecContext(accounts, chosen), line)
-        await flush_send_queues(accounts, failed_before)
+        for account in accounts:
+            account.send_queue.one_shot_timeout = retry_for
+        before = await _pending(accounts)
+        error: Exception | None = None
+        result: Result | None = None
+        try:
+            result = await runner.run_line(ExecContext(accounts, chosen), line)
+        except Exception as e:  # whatever failed, the messages it queued must be settled
+            error = e
+        except BaseException:  # interrupted: its messages were not sent, so none may go later
+            await _withdraw(await _unsent(accounts, before), before, "interrupted")
+            raise
+        settled = await settle_sends(accounts, before, error, queue=queue, retry_for=retry_for)
+        await flush_older(accounts)
+        result = settled or result
+        assert result is not None  # without an error, the command returned one
         return result
     finally:
         await accounts.close_all()
@@ -265,8 +395,16 @@ def format_json(data: Any) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def exec_command(words: Sequence[str], *, account: str | None, as_json: bool) -> int:
-    """``tuimatrix exec``: run one command line; 0 done, 1 failed, 2 usage error."""
+def exec_command(
+    words: Sequence[str],
+    *,
+    account: str | None,
+    as_json: bool,
+    queue: bool = False,
+    timeout: float = SEND_TIMEOUT,
+) -> int:
+    """``tuimatrix exec``: run one command line; 0 done, 1 failed, 2 usage error, 3 a
+    message's fate unknown."""
     from tuimatrix.commands import UsageError
     from tuimatrix.commands.runner import Cancelled
 
@@ -274,10 +412,13 @@ def exec_command(words: Sequence[str], *, account: str | None, as_json: bool) ->
     try:
         if not line.strip():
             raise UsageError("exec: give a command line, e.g. exec 'tag-room favourite --room R'")
-        result = asyncio.run(exec_line(line, account))
+        result = asyncio.run(exec_line(line, account, queue=queue, retry_for=timeout))
     except UsageError as e:
         print(f"tuimatrix: {clean_line(str(e))}", file=sys.stderr)
         return 2
+    except SendUnknown as e:
+        print(f"tuimatrix: {clean_line(str(e))}", file=sys.stderr)
+        return 3
     except Cancelled:
         print("tuimatrix: cancelled", file=sys.stderr)
         return 1

@@ -4,20 +4,28 @@ Each message gets a transaction id that is written to the store before the first
 reused on every retry; the homeserver de-duplicates by it. Messages of one room go out in the
 order they were queued. A connection error leaves the message queued (retried with back-off);
 an error from the server (forbidden, too large…) marks it failed with the reason.
+
+Without a background sender (a one-shot command), :meth:`SendQueue.wait` retries for at most
+``one_shot_timeout`` seconds, and remembers which messages may have reached the server although
+no answer said so (:meth:`SendQueue.may_be_stored`): the caller can then tell "not sent" from
+"not known".
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tuimatrix.core.errors import describe_error, is_connection_error
+from tuimatrix.core.errors import UserError, describe_error, is_connection_error, retry_after
 from tuimatrix.core.lazy import Method, Path
+from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.store import Store, dumps, loads
 
 log = logging.getLogger(__name__)
@@ -31,6 +39,10 @@ DISCARDED = "discarded"
 #: Back-off between attempts while the server cannot be reached (seconds).
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
+#: How long a one-shot delivery keeps retrying a message (seconds), unless told otherwise.
+ONE_SHOT_TIMEOUT = 30.0
+# HTTP statuses that say the server did not handle the request: it stored nothing.
+_NOT_HANDLED = (429, 503)
 
 
 @dataclass(frozen=True)
@@ -46,8 +58,43 @@ class LocalEcho:
     error: str | None = None
 
 
+class NotQueued(UserError):
+    """The message could not be written to the store: it is neither queued nor sent."""
+
+
+def _write_failure(exc: sqlite3.Error | OSError) -> str:
+    """Why a write to the store failed, in a few words."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    code = getattr(exc, "errno", None)
+    if name == "SQLITE_FULL" or code == errno.ENOSPC:
+        return "the disk is full"
+    if name.startswith("SQLITE_READONLY") or code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "the store cannot be written"
+    return clean_line(str(exc)) or type(exc).__name__
+
+
 def new_txn_id() -> str:
     return f"tm{int(time.time() * 1000)}.{secrets.token_hex(6)}"
+
+
+def may_have_reached_server(exc: BaseException) -> bool:
+    """Whether the server may have stored an event whose send ended with ``exc``.
+
+    Only a connection that was never made, or an answer saying the request was not handled
+    (429, 503), rules it out; a cut connection, a cut-short or garbled answer, a gateway
+    error or a timeout may all come after the server stored the event.
+    """
+    import aiohttp
+
+    status = getattr(exc, "http_status", None)
+    if status is not None:
+        return status not in _NOT_HANDLED
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorError | ConnectionRefusedError):
+            return False
+        cause = cause.__cause__
+    return True
 
 
 class SendQueue:
@@ -64,6 +111,12 @@ class SendQueue:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._waiters: dict[str, list[asyncio.Future[LocalEcho]]] = {}
+        #: how long :meth:`wait` retries when nothing sends in the background (seconds)
+        self.one_shot_timeout = ONE_SHOT_TIMEOUT
+        # Messages an attempt may have stored on the server (the answer was lost), and the
+        # last connection error of each message still queued: in memory, for this process.
+        self._maybe_stored: set[str] = set()
+        self._last_error: dict[str, str] = {}
 
     @staticmethod
     def http_sender(api: Any) -> Callable[[str, str, str, dict[str, Any]], Any]:
@@ -81,25 +134,40 @@ class SendQueue:
     async def enqueue(self, room_id: str, event_type: str, content: dict[str, Any]) -> LocalEcho:
         """Persist the message (and its transaction id), then wake the sender."""
         echo = LocalEcho(new_txn_id(), room_id, event_type, content, QUEUED)
-        await self.store.db.execute(
-            "INSERT INTO send_queue (txn_id, room_id, event_type, content, state, created_ts) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
-            echo.txn_id,
-            room_id,
-            event_type,
-            dumps(content),
-            QUEUED,
-            int(time.time() * 1000),
-        )
+        try:
+            await self.store.db.execute(
+                "INSERT INTO send_queue (txn_id, room_id, event_type, content, state, created_ts) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                echo.txn_id,
+                room_id,
+                event_type,
+                dumps(content),
+                QUEUED,
+                int(time.time() * 1000),
+            )
+        except (sqlite3.Error, OSError) as e:
+            raise NotQueued(
+                f"could not queue the message: {_write_failure(e)} ({self.store.path})"
+            ) from e
         self._on_change(echo)
         self._wakeup.set()
         return echo
 
     async def wait(self, txn_id: str) -> LocalEcho:
-        """Wait until the message is sent or has failed."""
+        """Wait until the message is sent or has failed.
+
+        With no background sender, send now (in order), retrying connection trouble for
+        ``one_shot_timeout`` seconds; a message still queued then is returned as it is, with
+        the last connection error as its ``error``.
+        """
         if self._task is None:
-            # Nobody sends in the background (a one-shot command): send now, in order.
-            await self.flush()
+            await self.deliver(self.one_shot_timeout)
+            echo = await self.get(txn_id)
+            if echo is None:
+                raise KeyError(txn_id)
+            if echo.state == QUEUED:
+                return self._replace(echo, error=self.last_error(txn_id))
+            return echo
         echo = await self.get(txn_id)
         if echo is None or echo.state != QUEUED:
             if echo is None:
@@ -143,6 +211,23 @@ class SendQueue:
         self._wakeup.set()
         return queued
 
+    async def give_up(self, txn_id: str, reason: str) -> LocalEcho | None:
+        """Mark a queued message failed with ``reason``: it is not sent unless retried (None if
+        it was not queued)."""
+        echo = await self.get(txn_id)
+        if echo is None or echo.state != QUEUED:
+            return None
+        await self.store.db.execute(
+            "UPDATE send_queue SET state=$1, error=$2 WHERE txn_id=$3 AND state=$4",
+            FAILED,
+            reason,
+            txn_id,
+            QUEUED,
+        )
+        failed = self._replace(echo, state=FAILED, error=reason)
+        self._notify(failed)
+        return failed
+
     async def cancel(self, txn_id: str) -> LocalEcho | None:
         """Drop a message that is not sent; its last change says DISCARDED (None if none)."""
         echo = await self.get(txn_id)
@@ -169,9 +254,48 @@ class SendQueue:
             self._task = None
 
     async def flush(self) -> None:
-        """Try every queued message once now (used by `exec` and tests)."""
+        """Try every queued message once now (used by tests); a connection error raises."""
         while await self._send_next():
             pass
+
+    async def deliver(self, retry_for: float) -> None:
+        """Send every queued message, in order, retrying connection trouble with the same
+        transaction ids (the server de-duplicates them) for at most ``retry_for`` seconds.
+
+        What is still queued afterwards could not be sent in time; :meth:`may_be_stored`
+        says whether an attempt may have reached the server all the same.
+        """
+        loop = asyncio.get_running_loop()
+        end = loop.time() + retry_for
+        backoff = BACKOFF_MIN
+        while (remaining := end - loop.time()) > 0:
+            attempt = asyncio.timeout(remaining)
+            try:
+                async with attempt:
+                    if not await self._send_next():
+                        return
+            except Exception as e:
+                if attempt.expired():
+                    return  # the deadline, in the middle of an attempt (marked by _send_next)
+                if not is_connection_error(e):  # an HTTP read timeout is one: retried
+                    raise
+                wait = retry_after(e) or backoff
+                if loop.time() + wait >= end:
+                    return
+                log.info("send queue: %s; retrying in %.1fs", describe_error(e), wait)
+                await asyncio.sleep(wait)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
+            backoff = BACKOFF_MIN
+
+    def last_error(self, txn_id: str) -> str | None:
+        """Why the last attempt of this process to send a still-queued message failed."""
+        return self._last_error.get(txn_id)
+
+    def may_be_stored(self, txn_id: str) -> bool:
+        """Whether an attempt of this process to send the message may have reached the
+        server although no answer confirmed it (so "not sent" would not be known)."""
+        return txn_id in self._maybe_stored
 
     async def _run(self) -> None:
         backoff = BACKOFF_MIN
@@ -203,8 +327,16 @@ class SendQueue:
         echo = self._echo(row)
         try:
             event_id = await self._send(echo.room_id, echo.event_type, echo.txn_id, echo.content)
+        except asyncio.CancelledError:
+            # Cut off mid-request (a deadline, a stop): the server may have it all the same.
+            self._maybe_stored.add(echo.txn_id)
+            self._last_error[echo.txn_id] = "the server did not answer in time"
+            raise
         except Exception as e:
             if is_connection_error(e):
+                if may_have_reached_server(e):
+                    self._maybe_stored.add(echo.txn_id)
+                self._last_error[echo.txn_id] = describe_error(e)
                 raise
             error = describe_error(e)
             await self.store.db.execute(
@@ -213,6 +345,10 @@ class SendQueue:
                 error,
                 echo.txn_id,
             )
+            # A refusal of a transaction the server had stored would have answered its event
+            # id instead (the spec's idempotency): it stored nothing.
+            self._maybe_stored.discard(echo.txn_id)
+            self._last_error.pop(echo.txn_id, None)
             self._notify(self._replace(echo, state=FAILED, error=error))
             return True
         await self.store.db.execute(
@@ -221,6 +357,8 @@ class SendQueue:
             event_id,
             echo.txn_id,
         )
+        self._maybe_stored.discard(echo.txn_id)
+        self._last_error.pop(echo.txn_id, None)
         self._notify(self._replace(echo, state=SENT, event_id=event_id))
         return True
 

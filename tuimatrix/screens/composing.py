@@ -7,12 +7,14 @@ per room, threads included.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.screen import Screen
 
+from tuimatrix.core.errors import describe_error
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.screens.base import UsesApp
 from tuimatrix.widgets.composer import Composer
@@ -36,6 +38,18 @@ class Composing(UsesApp, Screen[None]):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(clean_line(room.display_name if room else self.room_id), "bold")
         return text
+
+    async def queue_draft(self, text: str, queue: Callable[[], Awaitable[object]]) -> bool:
+        """Run ``queue`` for the submitted ``text``; if the message could not be queued (a full
+        disk, a read-only store, a refusal before sending), the draft goes back into the
+        composer and the status line says why. True when it is queued."""
+        try:
+            await queue()
+        except Exception as e:
+            self.query_one(Composer).restore(text)
+            self.tm.notify_status(f"not sent, draft kept: {describe_error(e)}", error=True)
+            return False
+        return True
 
     @on(Composer.Refused)
     def _refused(self, event: Composer.Refused) -> None:

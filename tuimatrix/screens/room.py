@@ -327,17 +327,18 @@ class RoomScreen(RoomReading, Composing):
     @on(Composer.Submitted)
     async def _send(self, event: Composer.Submitted) -> None:
         message = event.message
-        try:
-            await self.account.send_text(
+        queued = await self.queue_draft(
+            event.text,
+            lambda: self.account.send_text(
                 self.room_id,
                 message.body,
                 html=message.html,
                 emote=message.emote,
                 mentions=list(message.user_ids),
                 room_mention=message.room,
-            )
-        except Exception as e:
-            self.tm.notify_status(f"not sent: {describe_error(e)}", error=True)
+            ),
+        )
+        if not queued:
             return
         self.timeline.scroll_to_latest()
         self._typing(False)

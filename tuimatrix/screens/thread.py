@@ -223,12 +223,13 @@ class ThreadScreen(Composing):
     @on(Composer.Submitted)
     async def _send(self, event: Composer.Submitted) -> None:
         self.timeline.scroll_to_latest()
-        self._send_message(event.message)
+        self._send_message(event.text, event.message)
 
     @work(group="thread-send")
-    async def _send_message(self, message: Outgoing) -> None:
-        try:
-            await send_in_thread(
+    async def _send_message(self, text: str, message: Outgoing) -> None:
+        await self.queue_draft(
+            text,
+            lambda: send_in_thread(
                 self.account,
                 self.room_id,
                 self.root_id,
@@ -238,9 +239,8 @@ class ThreadScreen(Composing):
                 emote=message.emote,
                 mentions=message.user_ids,
                 room_mention=message.room,
-            )
-        except Exception as e:
-            self.tm.notify_status(f"not sent: {describe_error(e)}", error=True)
+            ),
+        )
 
     def action_page_up(self) -> None:
         self.timeline.scroll_page_up()

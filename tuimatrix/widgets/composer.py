@@ -144,6 +144,14 @@ class Composer(TextArea):
         self._stop_typing()
         self._load("")
 
+    def restore(self, text: str) -> None:
+        """Put back a submitted message that could not be queued, before anything typed since
+        (it was never sent: it leaves the sent history)."""
+        typed = self.text
+        self._load(f"{text}\n{typed}" if typed.strip() else text)
+        if self._history and self._history[-1] == text:
+            self._history.pop()
+
     async def _on_key(self, event: events.Key) -> None:
         # Runs before TextArea._on_key (MRO order); prevent_default() keeps that one from
         # inserting its own "\n" for enter. Other keys fall through to it untouched.
