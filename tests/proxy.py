@@ -320,9 +320,9 @@ class FaultProxy:
 
     async def _misbehave(self, request: web.BaseRequest, fault: _StreamFault) -> web.StreamResponse:
         if fault.kind == RAW:
-            response = web.Response(status=fault.status, body=fault.body)
-            response.headers.update(fault.headers or {"Content-Type": "application/json"})
-            return response
+            raw = web.Response(status=fault.status, body=fault.body)
+            raw.headers.update(fault.headers or {"Content-Type": "application/json"})
+            return raw
         if fault.kind == STALL:
             # Cancelled when the client hangs up or the proxy goes down.
             await asyncio.Event().wait()

@@ -21,9 +21,12 @@ from tuimatrix.core.session import SESSION_FILE, STORE_FILE, SessionInfo, accoun
 from tuimatrix.core.store import Store
 from tuimatrix.paths import get_paths
 
-UNKNOWN_TOKEN = {"errcode": "M_UNKNOWN_TOKEN", "error": "Invalid access token passed."}
+UNKNOWN_TOKEN: dict[str, object] = {
+    "errcode": "M_UNKNOWN_TOKEN",
+    "error": "Invalid access token passed.",
+}
 #: a send that the server keeps refusing for now: the message stays queued
-UNAVAILABLE = {"errcode": "M_UNKNOWN", "error": "try later"}
+UNAVAILABLE: dict[str, object] = {"errcode": "M_UNKNOWN", "error": "try later"}
 
 
 @dataclass
