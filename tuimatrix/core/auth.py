@@ -248,13 +248,8 @@ async def login(
             # We guessed the server name wrong, and with it the device id: start over.
             await api.request(Method.POST, Path.v3.logout)
             user_id = real_user_id
+        # The server deleted a signed-out account's device: its store cannot be used again.
         previous = signed_out.read(paths, user_id)
-        old_directory = None
-        if previous is not None:
-            # The server deleted that device: its store cannot be used again, but it keeps
-            # unsent messages (taken over below) and room keys (kept aside).
-            old_directory = signed_out.set_aside(paths, user_id)
-            keys_here = False
         # A device the server signed out had keys that other users' clients remember: a new
         # device under its id would look like a device whose keys changed.
         if previous is not None or (
@@ -271,6 +266,11 @@ async def login(
             resp = await _password_login(api, localpart, password, device_id)
             api.token = resp["access_token"]
         device_id = str(resp.get("device_id") or device_id)
+        old_directory = None
+        if previous is not None:
+            # Logged in: only now is the old store moved, keeping unsent messages (taken
+            # over below) and room keys (kept aside). A failed login leaves it in place.
+            old_directory = signed_out.set_aside(paths, user_id)
         if not keys_here:
             # Whatever is stored belongs to another device or another login: start clean.
             remove_account_dir(paths, user_id)
