@@ -3,6 +3,7 @@ keeps what cannot be rebuilt (unsent messages, the crypto store) for the next lo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -154,3 +155,27 @@ async def test_a_real_sign_out_keeps_unsent_messages_for_the_next_login(setup: S
 
 async def _never(room_id: str, event_type: str, txn_id: str, content: object) -> str:
     raise AssertionError("nothing is sent from a kept store")
+
+
+async def test_the_login_screen_says_which_account_the_server_signed_out() -> None:
+    from textual.widgets import Input, Label
+
+    from tuimatrix.app import TuimatrixApp
+    from tuimatrix.core.files import ensure_private_dir
+    from tuimatrix.screens.login import LoginScreen
+
+    paths = get_paths()
+    user_id = "@zoe:example.org"
+    ensure_private_dir(account_dir(paths, user_id))
+    # The reason quotes the server: markup and escape sequences must come out as text.
+    signed_out.record(paths, user_id, "M_UNKNOWN_TOKEN: [@click=app.quit]gone\x1b]0;x\x07")
+    app = TuimatrixApp(paths)
+    async with app.run_test(size=(110, 36)) as pilot:
+        async with asyncio.timeout(30):
+            while not isinstance(app.screen, LoginScreen):
+                await pilot.pause(0.05)
+        shown = app.screen.query_one("#signed-out", Label)
+        text = str(shown.render())
+        assert f"{user_id} was signed out by the server" in text
+        assert "[@click=app.quit]gone" in text and "\x1b" not in text
+        assert app.screen.query_one("#user", Input).value == user_id

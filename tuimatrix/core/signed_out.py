@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from tuimatrix.core.files import ensure_private_dir, write_atomic
 from tuimatrix.core.sendqueue import QUEUED, SendQueue
@@ -67,6 +67,20 @@ def read(paths: Paths, user_id: str) -> SignedOut | None:
     except (OSError, ValueError, KeyError, TypeError) as e:
         log.warning("unreadable %s: %s", path, e)
         return SignedOut("reason not recorded", path.stat().st_mtime if path.exists() else 0.0)
+
+
+def all_signed_out(paths: Paths) -> list[tuple[str, SignedOut]]:
+    """Every account the server signed out and the user has not logged in to again."""
+    if not paths.accounts_dir.is_dir():
+        return []
+    found = []
+    for directory in sorted(paths.accounts_dir.iterdir()):
+        user_id = unquote(directory.name)
+        if user_id.startswith("@") and (directory / MARKER_FILE).is_file():
+            marker = read(paths, user_id)
+            if marker is not None:
+                found.append((user_id, marker))
+    return found
 
 
 def set_aside(paths: Paths, user_id: str) -> Path:
