@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import stat
@@ -218,3 +219,27 @@ async def test_logout_removes_the_device_and_the_files(make_user: MakeUser) -> N
             assert resp.status == 401
     with pytest.raises(UserError, match="no saved session"):
         await auth.logout(paths, user.user_id)
+
+
+async def test_a_trickling_well_known_ends_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A byte a second keeps a read timeout from ever firing; the total deadline ends it."""
+    from aiohttp import web
+    from helpers import loopback_server
+
+    from tuimatrix.core import account
+
+    monkeypatch.setattr(account, "SESSION_DEADLINE", 1.0)
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(600):
+            await response.write(b" ")
+            await asyncio.sleep(0.2)
+        return response
+
+    async with loopback_server(trickle) as url:
+        server = url.removeprefix("http://")
+        async with asyncio.timeout(15):
+            with pytest.raises(UserError, match=r"cannot reach .*timed out"):
+                await auth.login(get_paths(), f"@x:{server}", "pw")

@@ -49,6 +49,11 @@ KEY_REREQUEST_DELAY = 2.0
 #: Long-poll time of a live sync (ms), and the HTTP read timeout that must exceed it (s).
 SYNC_TIMEOUT_MS = 30_000
 READ_TIMEOUT = 90.0
+#: The total deadline of any request made on an account's session without one of its own
+#: (discovery, media downloads): long enough for a large download (media.MAX_DOWNLOAD)
+#: on a slow link, finite so that a server trickling bytes cannot hold it forever. Matrix API
+#: requests get tighter ones (core.http).
+SESSION_DEADLINE = 1800.0
 #: How long a live sync may run past its long-poll time before the status stops saying
 #: "live" (seconds); the request's own deadline (core.http) ends it later.
 SYNC_OVERDUE_AFTER = 15.0
@@ -107,7 +112,7 @@ def make_http_session() -> aiohttp.ClientSession:
     import aiohttp
 
     return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=None, connect=20, sock_read=READ_TIMEOUT),
+        timeout=aiohttp.ClientTimeout(total=SESSION_DEADLINE, connect=20, sock_read=READ_TIMEOUT),
         headers={"User-Agent": "tuimatrix"},
     )
 
