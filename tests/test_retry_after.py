@@ -82,3 +82,15 @@ def test_retry_after_of_an_error_is_sane(value: object) -> None:
 def test_the_maximum_is_an_attribute_tests_can_lower(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(errors, "MAX_SERVER_DELAY", 1.0)
     assert parse_retry_after("600", None) == 1.0
+
+
+@pytest.mark.parametrize("header", [None, "inf", "soon"])
+def test_a_rate_limit_is_always_try_again_later(header: str | None) -> None:
+    """Whatever its delay said, a 429 must leave a message queued, never mark it failed."""
+    from mautrix.errors import make_request_error
+
+    from tuimatrix.core.errors import is_connection_error
+
+    err = make_request_error(429, "", "M_LIMIT_EXCEEDED", "slow down")
+    err.retry_after = parse_retry_after(header, None)  # type: ignore[attr-defined]
+    assert is_connection_error(err)

@@ -74,7 +74,10 @@ def is_connection_error(exc: BaseException) -> bool:
     from mautrix.errors import MatrixConnectionError, MatrixRequestError, MatrixResponseError
 
     if isinstance(exc, MatrixRequestError):
-        return getattr(exc, "http_status", 0) in (502, 503, 504) or retry_after(exc) is not None
+        # A 429 is "later" even when its delay was missing or unusable (inf, a string).
+        return getattr(exc, "http_status", 0) in (429, 502, 503, 504) or (
+            retry_after(exc) is not None
+        )
     return isinstance(
         exc,
         MatrixConnectionError
