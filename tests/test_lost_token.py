@@ -179,3 +179,14 @@ async def test_the_login_screen_says_which_account_the_server_signed_out() -> No
         assert f"{user_id} was signed out by the server" in text
         assert "[@click=app.quit]gone" in text and "\x1b" not in text
         assert app.screen.query_one("#user", Input).value == user_id
+
+
+async def test_one_unknown_token_answer_to_a_send_keeps_the_message_queued(setup: Setup) -> None:
+    s = setup
+    s.proxy.inject_error("/send/", 401, UNKNOWN_TOKEN)
+    echo = await s.account.send_text(s.room_id, "sent after a fake 401")
+    sent = await asyncio.wait_for(s.account.send_queue.wait(echo.txn_id), 30)
+    assert sent.state == SENT
+    assert sum(1 for _, _, path in s.proxy.requests if "/send/" in path) == 2
+    await s.account.sync_once()
+    assert (await bodies(s.account, s.room_id)).count("sent after a fake 401") == 1

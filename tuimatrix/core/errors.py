@@ -74,6 +74,10 @@ def is_connection_error(exc: BaseException) -> bool:
     from mautrix.errors import MatrixConnectionError, MatrixRequestError, MatrixResponseError
 
     if isinstance(exc, MatrixRequestError):
+        if getattr(exc, "errcode", None) == "M_UNKNOWN_TOKEN":
+            # Whether the session is over is the sync loop's call, after checking with the
+            # server (one such answer may come from a proxy): until then, nothing is failed.
+            return True
         # A 429 is "later" even when its delay was missing or unusable (inf, a string).
         return getattr(exc, "http_status", 0) in (429, 502, 503, 504) or (
             retry_after(exc) is not None
