@@ -2,7 +2,9 @@
 
 Tests put it in front of the session's Synapse to make the homeserver rate-limit on demand
 (``inject_429``) or vanish and come back on the same address (``go_down`` / ``come_up``),
-which a real Synapse cannot be asked to do.
+which a real Synapse cannot be asked to do. Transport faults (``inject_reset``,
+``inject_truncated``, ``inject_trickle``, ``inject_stall``) and any raw answer
+(``inject_raw``) misbehave the way networks and broken middleboxes do.
 
 Everything else is forwarded faithfully: method, raw path and query (percent-encoding kept,
 since room and event ids are escaped in paths), headers minus hop-by-hop ones and ``Host``,
@@ -58,16 +60,28 @@ class _Fault:
     body: dict[str, object] | None = None
 
 
-@dataclass
-class _Cut:
-    """A fault that cuts the connection: before forwarding, after, or mid-answer."""
+#: what a transport fault does with a matching request
+RESET = "reset"  # close the connection without an answer
+TRUNCATED = "truncated"  # forward the real answer, but cut it off halfway
+TRICKLE = "trickle"  # forward the real answer one byte at a time, slowly
+STALL = "stall"  # never answer
+RAW = "raw"  # answer with the given status, headers and bytes
 
+
+@dataclass
+class _StreamFault:
     path_contains: str
     remaining: int
-    #: "before": the server never sees the request; "after": it handles it, the answer is
-    #: lost; "truncate": the status, headers and half the body arrive, then the cut;
-    #: "stall": it handles it, and no answer ever comes
-    when: str
+    kind: str
+    #: TRICKLE: seconds between bytes
+    interval: float = 1.0
+    #: RAW: the answer
+    status: int = 200
+    headers: dict[str, str] | None = None
+    body: bytes = b""
+    #: RESET and STALL: let the server handle the request first (an event it stores stays
+    #: stored), so that only its answer is lost
+    after_upstream: bool = False
 
 
 def _forwardable(headers: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDict[str]:
@@ -101,7 +115,7 @@ class FaultProxy:
         #: the raw path and query of every request, in order (to check query parameters)
         self.raw_paths: list[str] = []
         self._faults: list[_Fault] = []
-        self._cuts: list[_Cut] = []
+        self._stream_faults: list[_StreamFault] = []
         self._session: aiohttp.ClientSession | None = None
         self._server: web.Server | None = None
         self._listener: asyncio.Server | None = None
@@ -160,62 +174,6 @@ class FaultProxy:
         """Answer the next ``count`` matching requests with ``status`` and the JSON ``body``."""
         self._faults.append(_Fault(path_contains, count, None, None, status, body))
 
-    def inject_reset(self, path_contains: str, count: int = 1, *, after_upstream: bool) -> None:
-        """Cut the connection of the next ``count`` matching requests with no answer at all.
-
-        ``after_upstream=False``: before forwarding, so the server never sees the request.
-        ``after_upstream=True``: after the server has handled it (an event it stored stays
-        stored) and before a byte of its answer reaches the client.
-        """
-        self._cuts.append(_Cut(path_contains, count, "after" if after_upstream else "before"))
-
-    def inject_truncated(self, path_contains: str, count: int = 1) -> None:
-        """Forward the next ``count`` matching requests, then send the answer's status and
-        headers (its full Content-Length) and only half of its body before cutting."""
-        self._cuts.append(_Cut(path_contains, count, "truncate"))
-
-    def inject_stall(self, path_contains: str, count: int = 1) -> None:
-        """Forward the next ``count`` matching requests (the server handles them), then never
-        answer: the client hears nothing until it gives up or the proxy stops."""
-        self._cuts.append(_Cut(path_contains, count, "stall"))
-
-    def clear_faults(self) -> None:
-        """Forget every fault not yet consumed: from now on, everything is forwarded."""
-        self._faults.clear()
-        self._cuts.clear()
-
-    def _take_cut(self, path: str) -> _Cut | None:
-        for cut in self._cuts:
-            if cut.remaining > 0 and cut.path_contains in path:
-                cut.remaining -= 1
-                return cut
-        return None
-
-    async def _cut(self, request: web.BaseRequest, cut: _Cut) -> web.StreamResponse:
-        assert self._session is not None and request.transport is not None
-        body = await request.content.read()
-        if cut.when != "before":
-            async with self._session.request(
-                request.method,
-                URL(self.upstream + request.raw_path, encoded=True),
-                headers=_forwardable(request.headers, _NOT_FORWARDED_UP),
-                data=body,
-                allow_redirects=False,
-            ) as upstream:
-                answer = await upstream.read()
-                status = upstream.status
-        if cut.when == "stall":
-            await asyncio.Event().wait()  # until the client hangs up (handler cancellation)
-        if cut.when == "truncate":
-            response = web.StreamResponse(status=status)
-            response.content_type = "application/json"
-            response.content_length = len(answer)
-            await response.prepare(request)
-            await response.write(answer[: len(answer) // 2])
-        request.transport.abort()
-        # The connection is gone: nothing more can be written; end the handler quietly.
-        raise asyncio.CancelledError
-
     async def go_down(self) -> None:
         """Stop listening and cut every open connection, like a server that has stopped.
 
@@ -251,9 +209,9 @@ class FaultProxy:
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         self.requests.append((time.monotonic(), request.method, request.path))
         self.raw_paths.append(request.raw_path)
-        cut = self._take_cut(request.path)
-        if cut is not None:
-            return await self._cut(request, cut)
+        stream_fault = self._take_stream_fault(request.path)
+        if stream_fault is not None:
+            return await self._misbehave(request, stream_fault)
         fault = self._take_fault(request.path)
         if fault is not None:
             return self._rate_limited(fault)
@@ -314,3 +272,118 @@ class FaultProxy:
             content_type="application/json",
             headers=headers,
         )
+
+    # -- transport faults ------------------------------------------------------------------
+
+    def inject_reset(
+        self, path_contains: str, count: int = 1, *, after_upstream: bool = False
+    ) -> None:
+        """Close the connection of the next ``count`` matching requests without an answer.
+
+        ``after_upstream=False``: before forwarding, so the server never sees the request.
+        ``after_upstream=True``: after the server has handled it (an event it stored stays
+        stored) and before a byte of its answer reaches the client.
+        """
+        self._stream_faults.append(
+            _StreamFault(path_contains, count, RESET, after_upstream=after_upstream)
+        )
+
+    def inject_truncated(self, path_contains: str, count: int = 1) -> None:
+        """Forward the next ``count`` matching requests, but send only the status, headers
+        (the real Content-Length) and the first half of the body, then close the connection."""
+        self._stream_faults.append(_StreamFault(path_contains, count, TRUNCATED))
+
+    def inject_trickle(self, path_contains: str, count: int = 1, *, interval: float = 1.0) -> None:
+        """Forward the next ``count`` matching requests' real answers one byte every
+        ``interval`` seconds: a connection that is never idle long enough for a read timeout."""
+        self._stream_faults.append(_StreamFault(path_contains, count, TRICKLE, interval=interval))
+
+    def inject_stall(
+        self, path_contains: str, count: int = 1, *, after_upstream: bool = False
+    ) -> None:
+        """Accept the next ``count`` matching requests and never answer them (with
+        ``after_upstream``, the server handles them first)."""
+        self._stream_faults.append(
+            _StreamFault(path_contains, count, STALL, after_upstream=after_upstream)
+        )
+
+    def inject_raw(
+        self,
+        path_contains: str,
+        status: int,
+        body: bytes | str,
+        *,
+        headers: dict[str, str] | None = None,
+        count: int = 1,
+    ) -> None:
+        """Answer the next ``count`` matching requests with exactly these status, headers and
+        body (e.g. ``Retry-After: inf``, or JSON cut short with a correct Content-Length)."""
+        data = body.encode() if isinstance(body, str) else body
+        self._stream_faults.append(
+            _StreamFault(path_contains, count, RAW, status=status, headers=headers, body=data)
+        )
+
+    def clear_faults(self) -> None:
+        """Forget every fault not yet used up (of every kind)."""
+        self._faults.clear()
+        self._stream_faults.clear()
+
+    def _take_stream_fault(self, path: str) -> _StreamFault | None:
+        for fault in self._stream_faults:
+            if fault.remaining > 0 and fault.path_contains in path:
+                fault.remaining -= 1
+                return fault
+        return None
+
+    async def _misbehave(self, request: web.BaseRequest, fault: _StreamFault) -> web.StreamResponse:
+        if fault.kind == RAW:
+            raw = web.Response(status=fault.status, body=fault.body)
+            raw.headers.update(fault.headers or {"Content-Type": "application/json"})
+            return raw
+        if fault.after_upstream and fault.kind in (RESET, STALL):
+            await self._fetch(request)
+        if fault.kind == STALL:
+            # Cancelled when the client hangs up or the proxy goes down.
+            await asyncio.Event().wait()
+        if fault.kind == RESET:
+            return self._abort(request)
+        status, headers, body = await self._fetch(request)
+        response = web.StreamResponse(status=status)
+        response.headers.extend(headers)
+        if fault.kind == TRUNCATED:
+            response.content_length = len(body)
+            await response.prepare(request)
+            await response.write(body[: len(body) // 2])
+            return self._abort(request)
+        # TRICKLE: no Content-Length, so that the client cannot know when it will end.
+        response.headers.popall("Content-Length", None)
+        response.headers.popall("Content-Encoding", None)
+        await response.prepare(request)
+        for i in range(len(body)):
+            await response.write(body[i : i + 1])
+            await asyncio.sleep(fault.interval)
+        await response.write_eof()
+        return response
+
+    async def _fetch(self, request: web.BaseRequest) -> tuple[int, CIMultiDict[str], bytes]:
+        """The upstream's whole (decoded) answer to ``request``."""
+        assert self._session is not None
+        async with self._session.request(
+            request.method,
+            URL(self.upstream + request.raw_path, encoded=True),
+            headers=_forwardable(request.headers, _NOT_FORWARDED_UP | {"accept-encoding"}),
+            data=await request.content.read() or None,
+            allow_redirects=False,
+            # Plain bytes, so that a byte-wise trickle or a cut is of the JSON itself.
+            skip_auto_headers=("Accept-Encoding",),
+        ) as upstream:
+            body = await upstream.read()
+            headers = _forwardable(upstream.headers, _HOP_BY_HOP | {"content-length"})
+            return upstream.status, headers, body
+
+    @staticmethod
+    def _abort(request: web.BaseRequest) -> web.StreamResponse:
+        if request.transport is not None:
+            request.transport.abort()
+        # Never written: the connection is gone. aiohttp wants a response object all the same.
+        return web.Response(status=500)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import stat
@@ -17,7 +18,7 @@ from test_sync import wait_for
 from tuimatrix.core import auth
 from tuimatrix.core.account import LIVE, LOGGED_OUT, SOFT_LOGGED_OUT, Account
 from tuimatrix.core.errors import UserError
-from tuimatrix.core.session import SessionInfo, account_dir, load_sessions
+from tuimatrix.core.session import STORE_FILE, SessionInfo, account_dir, load_sessions
 from tuimatrix.paths import get_paths
 
 
@@ -177,7 +178,9 @@ async def test_soft_logout_keeps_the_store_and_the_device(make_user: MakeUser) -
             await account.close()
 
 
-async def test_hard_logout_from_elsewhere_discards_the_session(make_user: MakeUser) -> None:
+async def test_hard_logout_from_elsewhere_forgets_the_token_and_keeps_the_store(
+    make_user: MakeUser,
+) -> None:
     user = make_user("gina")
     paths = get_paths()
     result = await auth.login(paths, user.user_id, user.password)
@@ -192,8 +195,11 @@ async def test_hard_logout_from_elsewhere_discards_the_session(make_user: MakeUs
         )
     await wait_for(lambda: account.status.state == LOGGED_OUT, timeout=60)
     assert load_sessions(paths) == []
-    assert not account_dir(paths, user.user_id).exists()
+    # Unsent messages and the crypto store are kept until the user logs in or out again.
+    assert (account_dir(paths, user.user_id) / STORE_FILE).exists()
     await account.close()
+    await auth.logout(paths, user.user_id)
+    assert not account_dir(paths, user.user_id).exists()
 
 
 async def test_logout_removes_the_device_and_the_files(make_user: MakeUser) -> None:
@@ -213,3 +219,27 @@ async def test_logout_removes_the_device_and_the_files(make_user: MakeUser) -> N
             assert resp.status == 401
     with pytest.raises(UserError, match="no saved session"):
         await auth.logout(paths, user.user_id)
+
+
+async def test_a_trickling_well_known_ends_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A byte a second keeps a read timeout from ever firing; the total deadline ends it."""
+    from aiohttp import web
+    from helpers import loopback_server
+
+    from tuimatrix.core import account
+
+    monkeypatch.setattr(account, "SESSION_DEADLINE", 1.0)
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(600):
+            await response.write(b" ")
+            await asyncio.sleep(0.2)
+        return response
+
+    async with loopback_server(trickle) as url:
+        server = url.removeprefix("http://")
+        async with asyncio.timeout(15):
+            with pytest.raises(UserError, match=r"cannot reach .*timed out"):
+                await auth.login(get_paths(), f"@x:{server}", "pw")

@@ -210,3 +210,21 @@ async def test_end_of_input_at_a_prompt_stops_the_login() -> None:
         pipe.send_text("\x04")  # Ctrl-D on an empty line
         with pytest.raises(EOFError):
             await ask_login_values(None, None, interactive=True)
+
+
+def test_accounts_lists_an_account_the_server_signed_out(make_user: MakeUser) -> None:
+    from tuimatrix.core import signed_out
+
+    user = make_user("gone")
+    login(user)
+    # What the sync loop leaves after a confirmed revocation (see test_lost_token.py).
+    signed_out.record(get_paths(), user.user_id, "M_UNKNOWN_TOKEN: \x1b[31mrevoked")
+    result = tuimatrix("accounts")
+    assert result.returncode == 0
+    [line] = result.stdout.splitlines()
+    assert line.startswith(f"{user.user_id}  signed out by the server (M_UNKNOWN_TOKEN: ")
+    assert "\x1b" not in line
+    result = tuimatrix("logout", "--account", user.user_id)
+    assert result.returncode == 0, result.stderr
+    assert not account_dir(get_paths(), user.user_id).exists()
+    assert tuimatrix("accounts").stdout.splitlines() == ["no saved sessions"]

@@ -238,7 +238,7 @@ async def test_exec_send_to_a_server_that_never_answers_ends_at_its_timeout(
 ) -> None:
     """The server stores the event and never answers: exec gives up at --timeout (no hang)
     and says the fate is unknown; the event is on the server once, and never sent again."""
-    sender.proxy.inject_stall("/send/", 1000)
+    sender.proxy.inject_stall("/send/", 1000, after_upstream=True)
     started = time.monotonic()
     result = await send("stalled", "--timeout", "2")
     assert time.monotonic() - started < 30  # the HTTP read timeout alone is 90 s

@@ -65,3 +65,13 @@ def test_short_ages() -> None:
     assert short_age(int((now - 180) * 1000), now) == "3m"
     assert short_age(int((now - 7200) * 1000), now) == "2h"
     assert short_age(int((now - 5 * 86400) * 1000), now) == "5d"
+
+
+def test_status_line_says_when_a_live_sync_is_overdue() -> None:
+    text = status_text(
+        accounts_with(
+            FakeAccount("@a:x", acc.SyncStatus(acc.WAITING, "no answer yet", started=975.0))
+        ),
+        now=1000.0,
+    ).plain
+    assert text == "@a:x waiting for the server… 25s"

@@ -226,13 +226,22 @@ def format_accounts(rows: list[tuple[str, str, str]]) -> list[str]:
 
 
 def accounts_command() -> int:
-    """``tuimatrix accounts``: one line per saved session."""
+    """``tuimatrix accounts``: one line per saved session, and per account the server
+    signed out (kept until a login or a logout)."""
+    from tuimatrix.core import signed_out
     from tuimatrix.core.session import load_sessions
 
+    paths = get_paths()
     rows = [
         (clean_line(s.user_id), clean_line(s.device_id), clean_line(s.homeserver))
-        for s in load_sessions(get_paths())
+        for s in load_sessions(paths)
     ]
-    for line in format_accounts(rows):
+    gone = signed_out.all_signed_out(paths)
+    for line in format_accounts(rows) if rows or not gone else []:
         print(line)
+    for user_id, marker in gone:
+        print(
+            f"{clean_line(user_id)}  signed out by the server ({clean_line(marker.reason)}); "
+            "log in again to send what it had not sent, or log out to remove it"
+        )
     return 0

@@ -49,14 +49,28 @@ KEY_REREQUEST_DELAY = 2.0
 #: Long-poll time of a live sync (ms), and the HTTP read timeout that must exceed it (s).
 SYNC_TIMEOUT_MS = 30_000
 READ_TIMEOUT = 90.0
+#: The total deadline of any request made on an account's session without one of its own
+#: (discovery, media downloads): long enough for a large download (media.MAX_DOWNLOAD)
+#: on a slow link, finite so that a server trickling bytes cannot hold it forever. Matrix API
+#: requests get tighter ones (core.http).
+SESSION_DEADLINE = 1800.0
+#: How long a live sync may run past its long-poll time before the status stops saying
+#: "live" (seconds); the request's own deadline (core.http) ends it later.
+SYNC_OVERDUE_AFTER = 15.0
 #: Back-off between failed syncs (seconds).
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 60.0
+#: Before believing a 401 M_UNKNOWN_TOKEN (a proxy or a hiccup can send one): how many times
+#: to ask ``/whoami`` with the same token, and how long to wait before each (seconds).
+TOKEN_CHECKS = 2
+TOKEN_CHECK_PAUSE = 3.0
 
 STARTING = "starting"
 INITIAL_SYNC = "initial sync"
 CATCHING_UP = "catching up"
 LIVE = "live"
+#: a live sync is overdue: nothing has come for longer than the long-poll should take
+WAITING = "waiting for the server"
 RECONNECTING = "reconnecting"
 SOFT_LOGGED_OUT = "soft logged out"
 LOGGED_OUT = "logged out"
@@ -69,7 +83,7 @@ class SyncStatus:
     detail: str = ""
     #: when the next attempt is due (time.time()), while reconnecting
     retry_at: float | None = None
-    #: when the initial sync started (time.time()), to show how long it has taken
+    #: when the initial sync (or an overdue one) started (time.time()), to show how long
     started: float | None = None
 
 
@@ -98,7 +112,7 @@ def make_http_session() -> aiohttp.ClientSession:
     import aiohttp
 
     return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=None, connect=20, sock_read=READ_TIMEOUT),
+        timeout=aiohttp.ClientTimeout(total=SESSION_DEADLINE, connect=20, sock_read=READ_TIMEOUT),
         headers={"User-Agent": "tuimatrix"},
     )
 
@@ -123,6 +137,10 @@ class Account(Operations):
         self._listeners: list[Listener] = []
         self._sync_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        #: the loop's timings, as attributes so that tests can shorten them
+        self.sync_timeout_ms = SYNC_TIMEOUT_MS
+        self.sync_overdue_after = SYNC_OVERDUE_AFTER
+        self.token_check_pause = TOKEN_CHECK_PAUSE
         #: background crypto work (asking for keys again): kept so it is not collected
         self._crypto_tasks: set[asyncio.Task[None]] = set()
 
@@ -341,15 +359,21 @@ class Account(Operations):
         if await self.store.next_batch() is not None:
             self._set_status(SyncStatus(CATCHING_UP))
         while True:
+            timeout_ms = self.sync_timeout_ms if caught_up else 0
+            overdue = asyncio.get_running_loop().call_later(
+                timeout_ms / 1000 + self.sync_overdue_after, self._sync_overdue, time.time()
+            )
             try:
-                changes = await self.sync_once(SYNC_TIMEOUT_MS if caught_up else 0)
+                changes = await self.sync_once(timeout_ms)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                errcode = getattr(e, "errcode", None)
-                if errcode == "M_UNKNOWN_TOKEN":
-                    await self._lost_token(soft=soft_logout(e), reason=describe_error(e))
-                    return
+                if getattr(e, "errcode", None) == "M_UNKNOWN_TOKEN":
+                    lost = e if soft_logout(e) else await self._confirm_lost_token(e)
+                    if lost is not None:
+                        await self._lost_token(soft=soft_logout(lost), reason=describe_error(lost))
+                        return
+                    log.warning("the server refused our token once, then accepted it again")
                 wait = retry_after(e) or backoff
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 self._set_status(
@@ -361,11 +385,42 @@ class Account(Operations):
                 except TimeoutError:
                     pass
                 continue
+            finally:
+                overdue.cancel()
             backoff = BACKOFF_MIN
             caught_up = True
             self._set_status(SyncStatus(LIVE))
             if changes.limited or not gaps_checked:
                 gaps_checked = await self._fill_gaps_quietly()
+
+    def _sync_overdue(self, started: float) -> None:
+        if self.status.state == LIVE:
+            self._set_status(SyncStatus(WAITING, "no answer yet", started=started))
+
+    async def _confirm_lost_token(self, first: Exception) -> Exception | None:
+        """Ask ``/whoami`` with the same token, after a pause, a few times: the error that
+        says the token is really gone (soft or not), or None if the token still works or the
+        server cannot tell us now (the sync loop then goes on and will ask again)."""
+        from mautrix.errors import MatrixRequestError
+
+        last = first
+        for _ in range(TOKEN_CHECKS):
+            self._set_status(SyncStatus(RECONNECTING, "checking the session with the server"))
+            await asyncio.sleep(self.token_check_pause)
+            try:
+                await self.client.whoami()
+            except MatrixRequestError as e:
+                if getattr(e, "errcode", None) != "M_UNKNOWN_TOKEN":
+                    return None
+                if soft_logout(e):
+                    return e
+                last = e
+            except Exception as e:  # unreachable now: no verdict
+                log.info("could not check the session: %s", describe_error(e))
+                return None
+            else:
+                return None
+        return last
 
     async def _fill_gaps_quietly(self) -> bool:
         """Fill recorded gaps; a failure leaves them recorded for the next try."""
@@ -386,17 +441,25 @@ class Account(Operations):
 
     async def _lost_token(self, *, soft: bool, reason: str) -> None:
         """The server no longer accepts our token (runs inside the sync task, then it ends)."""
+        from tuimatrix.core import signed_out
+
         await self.send_queue.stop()
         self._sync_task = None  # so that start() after a relogin syncs again
         if soft:
             # Same device, same store: a new password is all it takes (auth.relogin).
             self._set_status(SyncStatus(SOFT_LOGGED_OUT, reason))
             return
-        # Logged out elsewhere or the device was deleted: the spec says to discard the session.
+        # Logged out elsewhere or the device was deleted. The token is dead, but unsent
+        # messages and the crypto store cannot be rebuilt: they stay until the user logs in
+        # again (which takes the messages over) or logs out (see core/signed_out.py).
+        unsent = len(await self.send_queue.pending())
+        await self._close_network()
         await self.store.close()
-        await self.http.close()
-        remove_account_dir(self.paths, self.user_id)
-        self._set_status(SyncStatus(LOGGED_OUT, reason))
+        detail = f"signed out by the server: {reason}"
+        if unsent:
+            detail += f"; {unsent} unsent message{'s' if unsent != 1 else ''} kept"
+        signed_out.record(self.paths, self.user_id, reason)
+        self._set_status(SyncStatus(LOGGED_OUT, detail))
 
     async def discard(self) -> None:
         """Delete everything stored for this account (after a hard logout)."""

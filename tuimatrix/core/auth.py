@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
+from tuimatrix.core import signed_out
 from tuimatrix.core.account import Account, make_http_session
 from tuimatrix.core.errors import UserError, connection_reason, describe_error
 from tuimatrix.core.files import write_atomic
@@ -247,17 +248,29 @@ async def login(
             # We guessed the server name wrong, and with it the device id: start over.
             await api.request(Method.POST, Path.v3.logout)
             user_id = real_user_id
-        if not keys_here and await _server_has_keys(api, user_id, device_id):
+        # The server deleted a signed-out account's device: its store cannot be used again.
+        previous = signed_out.read(paths, user_id)
+        # A device the server signed out had keys that other users' clients remember: a new
+        # device under its id would look like a device whose keys changed.
+        if previous is not None or (
+            not keys_here and await _server_has_keys(api, user_id, device_id)
+        ):
             # Logging out deletes the device and its now useless keys on the server.
             await api.request(Method.POST, Path.v3.logout)
             old, device_id = device_id, _fresh_device_id()
-            notice = (
-                f"the encryption keys of device {old} are no longer on this machine; "
-                f"started a new device {device_id}"
-            )
+            if previous is None:
+                notice = (
+                    f"the encryption keys of device {old} are no longer on this machine; "
+                    f"started a new device {device_id}"
+                )
             resp = await _password_login(api, localpart, password, device_id)
             api.token = resp["access_token"]
         device_id = str(resp.get("device_id") or device_id)
+        old_directory = None
+        if previous is not None:
+            # Logged in: only now is the old store moved, keeping unsent messages (taken
+            # over below) and room keys (kept aside). A failed login leaves it in place.
+            old_directory = signed_out.set_aside(paths, user_id)
         if not keys_here:
             # Whatever is stored belongs to another device or another login: start clean.
             remove_account_dir(paths, user_id)
@@ -266,6 +279,13 @@ async def login(
     info = SessionInfo(user_id, base_url, device_id, str(resp["access_token"]))
     save_session(paths, info)
     account = await Account.open(info, paths, crypto=crypto)
+    if previous is not None and old_directory is not None:
+        requeued = await signed_out.requeue(old_directory, account)
+        lines = [f"this account was signed out by the server ({previous.reason})"]
+        if requeued:
+            lines.append(f"{requeued} unsent message{'s' if requeued != 1 else ''} queued again")
+        lines.append(f"the old session's data is kept in {old_directory}")
+        notice = "; ".join(lines + ([notice] if notice else []))
     return LoginResult(account, notice)
 
 
@@ -305,6 +325,11 @@ async def logout(paths: Paths, user_id: str, *, force: bool = False) -> None:
     """
     info = load_session(account_dir(paths, user_id))
     if info is None:
+        if signed_out.read(paths, user_id) is not None or signed_out.set_aside_dirs(paths, user_id):
+            # The server already ended the session: only what was kept is left to remove.
+            remove_account_dir(paths, user_id)
+            signed_out.remove_set_aside(paths, user_id)
+            return
         raise UserError(f"no saved session for {user_id}")
     from tuimatrix.core.http import TuiHTTPAPI
 
@@ -320,3 +345,4 @@ async def logout(paths: Paths, user_id: str, *, force: bool = False) -> None:
                 "local session anyway)"
             ) from e
     remove_account_dir(paths, user_id)
+    signed_out.remove_set_aside(paths, user_id)

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
+from email.utils import parsedate_to_datetime
 
 # aiohttp and mautrix.errors are imported inside the functions: the app's first frame comes
 # before the network stack is imported (see core/lazy.py), and only a failure needs them here.
+
+
+#: The longest delay a server may ask of us (seconds); a longer one is cut to this. A day of
+#: silence because a header said so is never what the user wants.
+MAX_SERVER_DELAY = 300.0
 
 
 class UserError(Exception):
@@ -66,7 +74,14 @@ def is_connection_error(exc: BaseException) -> bool:
     from mautrix.errors import MatrixConnectionError, MatrixRequestError, MatrixResponseError
 
     if isinstance(exc, MatrixRequestError):
-        return getattr(exc, "http_status", 0) in (502, 503, 504) or retry_after(exc) is not None
+        if getattr(exc, "errcode", None) == "M_UNKNOWN_TOKEN":
+            # Whether the session is over is the sync loop's call, after checking with the
+            # server (one such answer may come from a proxy): until then, nothing is failed.
+            return True
+        # A 429 is "later" even when its delay was missing or unusable (inf, a string).
+        return getattr(exc, "http_status", 0) in (429, 502, 503, 504) or (
+            retry_after(exc) is not None
+        )
     return isinstance(
         exc,
         MatrixConnectionError
@@ -78,10 +93,51 @@ def is_connection_error(exc: BaseException) -> bool:
     )
 
 
+def server_delay(value: object, *, scale: float = 1.0) -> float | None:
+    """A delay a server gave (seconds, or ``scale`` of a second), as seconds in
+    ``[0, MAX_SERVER_DELAY]``; None if it is not a usable number.
+
+    Accepts numbers and strings of digits or an HTTP date (``Retry-After``). A negative or
+    past value means "now"; a huge one is cut to the maximum; ``inf``, ``nan``, ``1e309``,
+    booleans and other junk are refused, so that no caller ever sleeps on them.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            return _http_date_delay(text)
+        if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+            return None  # a word, not a number of seconds
+    else:
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float: "huge"
+            return MAX_SERVER_DELAY if value > 0 else 0.0
+    if math.isnan(number):
+        return None
+    seconds = number * scale
+    if math.isinf(seconds):
+        # "1e309" parses to inf: an absurd but numeric answer, cut like any huge one.
+        return MAX_SERVER_DELAY if seconds > 0 else 0.0
+    return min(max(seconds, 0.0), MAX_SERVER_DELAY)
+
+
+def _http_date_delay(text: str) -> float | None:
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return None  # RFC 9110 dates are GMT; a zoneless one is not an HTTP date
+    return min(max(when.timestamp() - time.time(), 0.0), MAX_SERVER_DELAY)
+
+
 def retry_after(exc: BaseException) -> float | None:
-    """Seconds the server asked us to wait (429), if it said so."""
-    value = getattr(exc, "retry_after", None)
-    return float(value) if isinstance(value, int | float) else None
+    """Seconds the server asked us to wait (429), if it said so, clamped to a sane range."""
+    return server_delay(getattr(exc, "retry_after", None))
 
 
 def soft_logout(exc: BaseException) -> bool:

@@ -4,6 +4,10 @@ mautrix turns an error response into an exception that keeps only ``errcode`` an
 the ``Retry-After`` header, ``retry_after_ms`` and ``soft_logout`` are lost, and a 429 is not
 retried. This subclass keeps them as attributes of the exception and waits out rate limits.
 Responses are parsed with orjson, which is several times faster than json on large syncs.
+
+Every request has a total deadline: aiohttp's ``sock_read`` timeout starts again on every
+byte, so a server (or anything between) that trickles a byte every few seconds would
+otherwise hold a request, and the sync loop, forever.
 """
 
 from __future__ import annotations
@@ -14,38 +18,64 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, ClientTimeout
 from mautrix.api import HTTPAPI, Method, PathBuilder
 from mautrix.errors import MatrixResponseError, make_request_error
 from yarl import URL
 
+from tuimatrix.core.errors import server_delay
 from tuimatrix.core.log_redaction import carries_secret
 
 log = logging.getLogger(__name__)
 
 #: How many 429s in a row one request waits out before giving up.
 MAX_RATE_LIMIT_RETRIES = 5
-#: The longest single wait we accept from a server before giving up on the request.
+#: The longest wait a request sits out by itself; a longer one goes back to the caller (the
+#: sync loop shows it as a countdown, the send queue retries later) rather than hang unseen.
 MAX_RETRY_AFTER = 120.0
-#: The wait when a 429 names none.
+#: The wait when a 429 names none (doubled at each attempt).
 DEFAULT_RETRY_AFTER = 2.0
+#: The total deadline of a request (seconds), answer included.
+REQUEST_DEADLINE = 120.0
+#: A long-poll (``/sync?timeout=``) may take its timeout plus this (seconds): an initial sync
+#: of a large account can take the server a minute to prepare.
+LONG_POLL_MARGIN = 90.0
+#: Uploads get more time with their size: this many bytes a second at the slowest.
+MIN_UPLOAD_RATE = 16 * 1024
 
 
 def parse_retry_after(header: str | None, body: Mapping[str, Any] | None) -> float | None:
-    """The wait a 429 asks for: the ``Retry-After`` header first, then ``retry_after_ms``."""
+    """The wait a 429 asks for, in seconds and clamped to a sane range: the ``Retry-After``
+    header first (seconds or an HTTP date), then ``retry_after_ms``. None if neither is usable
+    (missing, not finite, not a number)."""
     if header:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass  # an HTTP date: rare from homeservers; fall back to the body
+        wait = server_delay(header)
+        if wait is not None:
+            return wait
     if body is not None:
         ms = body.get("retry_after_ms")
         if isinstance(ms, int | float) and not isinstance(ms, bool):
-            return max(0.0, ms / 1000)
+            return server_delay(ms, scale=0.001)
     return None
 
 
 class TuiHTTPAPI(HTTPAPI):
+    #: per-instance overrides of the module's deadlines (tests lower them)
+    request_deadline: float = REQUEST_DEADLINE
+    long_poll_margin: float = LONG_POLL_MARGIN
+
+    def deadline(self, content: Any, query_params: Mapping[str, str] | None) -> float:
+        """The total time a request may take (seconds)."""
+        poll = (query_params or {}).get("timeout")
+        if poll is not None:
+            try:
+                poll_ms = float(poll)
+            except ValueError:
+                poll_ms = 0.0
+            return max(0.0, min(poll_ms, 3_600_000.0)) / 1000 + self.long_poll_margin
+        size = len(content) if isinstance(content, bytes | bytearray | str) else 0
+        return self.request_deadline + size / MIN_UPLOAD_RATE
+
     async def _send(
         self,
         method: Method,
@@ -55,7 +85,18 @@ class TuiHTTPAPI(HTTPAPI):
         headers: dict[str, str],
     ) -> tuple[Any, ClientResponse]:
         request = self.session.request(
-            str(method), url, data=content, params=query_params, headers=headers
+            str(method),
+            url,
+            data=content,
+            params=query_params,
+            headers=headers,
+            # Only ``total`` is replaced: the session's connect and per-read timeouts still apply.
+            timeout=ClientTimeout(
+                total=self.deadline(content, query_params),
+                connect=self.session.timeout.connect,
+                sock_connect=self.session.timeout.sock_connect,
+                sock_read=self.session.timeout.sock_read,
+            ),
         )
         async with request as response:
             raw = await response.read()
@@ -121,7 +162,7 @@ class TuiHTTPAPI(HTTPAPI):
             except Exception as e:
                 if getattr(e, "http_status", None) != 429 or attempt >= MAX_RATE_LIMIT_RETRIES:
                     raise
-                wait = getattr(e, "retry_after", None)
+                wait = server_delay(getattr(e, "retry_after", None))
                 wait = DEFAULT_RETRY_AFTER * (2**attempt) if wait is None else wait
                 if wait > MAX_RETRY_AFTER:
                     raise

@@ -10,8 +10,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label
 
-from tuimatrix.core import auth
+from tuimatrix.core import auth, signed_out
 from tuimatrix.core.errors import describe_error
+from tuimatrix.core.sanitize import clean_line
 from tuimatrix.screens.base import UsesApp
 from tuimatrix.widgets.status import StatusLine
 
@@ -26,11 +27,14 @@ class LoginScreen(UsesApp, Screen[None]):
     LoginScreen Input { margin-bottom: 1; }
     LoginScreen #error { color: $error; height: auto; }
     LoginScreen #progress { color: $text-muted; }
+    LoginScreen #signed-out { color: $warning; height: auto; margin-bottom: 1; }
     """
 
     def compose(self) -> ComposeResult:
+        self._signed_out = signed_out.all_signed_out(self.tm.paths)
         with Vertical():
             yield Label(Text("Log in to Matrix", style="bold"))
+            yield Label(self._signed_out_text(), id="signed-out")
             yield Label("User id (@you:example.org), or a user name with a homeserver below")
             yield Input(placeholder="@you:example.org", id="user")
             yield Label("Homeserver URL (optional: found from the user id)")
@@ -43,7 +47,22 @@ class LoginScreen(UsesApp, Screen[None]):
         yield StatusLine()
 
     def on_mount(self) -> None:
-        self.query_one("#user", Input).focus()
+        self.query_one("#signed-out", Label).display = bool(self._signed_out)
+        if self._signed_out:
+            self.query_one("#user", Input).value = self._signed_out[0][0]
+            self.query_one("#password", Input).focus()
+        else:
+            self.query_one("#user", Input).focus()
+
+    def _signed_out_text(self) -> Text:
+        # The reason came from the server: untrusted, and never markup.
+        return Text(
+            "\n".join(
+                f"{clean_line(user_id)} was signed out by the server ({clean_line(marker.reason)})"
+                "; log in again to send what it had not sent"
+                for user_id, marker in self._signed_out
+            )
+        )
 
     def action_cancel(self) -> None:
         if len(self.tm.accounts):

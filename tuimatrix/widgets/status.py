@@ -13,6 +13,7 @@ from tuimatrix.core.sanitize import clean_line
 
 _STATE_STYLE = {
     acc.LIVE: "green",
+    acc.WAITING: "yellow",
     acc.INITIAL_SYNC: "yellow",
     acc.CATCHING_UP: "yellow",
     acc.STARTING: "yellow",
@@ -36,7 +37,7 @@ def status_text(accounts: Accounts, message: str = "", now: float | None = None)
         label = status.state
         if status.state == acc.RECONNECTING and status.retry_at is not None:
             label += f" in {max(0, round(status.retry_at - now))}s"
-        elif status.state == acc.INITIAL_SYNC:
+        elif status.state in (acc.INITIAL_SYNC, acc.WAITING):
             label += "…"
             if status.started is not None:
                 label += f" {max(0, round(now - status.started))}s"
@@ -75,7 +76,7 @@ class StatusLine(Widget):
         # Only countdowns and elapsed times change by themselves; the rest is pushed.
         accounts = getattr(self.app, "accounts", None)
         if isinstance(accounts, Accounts) and any(
-            a.status.state in (acc.RECONNECTING, acc.INITIAL_SYNC) for a in accounts
+            a.status.state in (acc.RECONNECTING, acc.INITIAL_SYNC, acc.WAITING) for a in accounts
         ):
             self.refresh()
 
