@@ -106,7 +106,11 @@ async def test_messages_reply_edit_react_redact(make_user: MakeUser, login: Logi
     await a.edit(room_id, edit_target.event_id, "fixed")
     react = await a.react(room_id, sent.event_id, "👍")
     await a.send_queue.flush()
-    redaction = await a.redact(room_id, edit_target.event_id, reason="oops")
+    # A message of its own to delete: the edited one must keep its edit (a redaction prunes
+    # the edits of what it deletes from the store).
+    doomed = await a.send_queue.wait((await a.send_text(room_id, "doomed")).txn_id)
+    assert doomed.event_id
+    redaction = await a.redact(room_id, doomed.event_id, reason="oops")
     assert redaction.startswith("$")
     with pytest.raises(UserError, match="own messages"):
         await a.edit(room_id, sent.event_id, "not mine")
