@@ -255,3 +255,30 @@ def test_exec_timeout_must_be_a_positive_number_of_seconds(value: str) -> None:
     result = run_exec("--timeout", value, "send --room x hi")
     assert result.returncode == 2
     assert "--timeout" in one_line(result) and "not a number of seconds" in one_line(result)
+
+
+async def test_exec_send_with_a_txn_id_can_be_run_again_after_an_unknown_fate(
+    sender: Sender,
+) -> None:
+    """A script that gets exit status 3 (the answer was lost) runs the same send again with
+    the same --txn-id: the server keeps the message once, and the second run says it was sent.
+    Without a key, a second run would post it again (the loop test above shows why)."""
+    sender.proxy.inject_reset("/send/", 1000, after_upstream=True)
+    first = await send("keyed", "--timeout", "2", "--txn-id", "cron-42")
+    assert first.returncode == 3, first.stderr
+    assert await sender.bodies() == ["keyed"]  # stored although its answer was lost
+    sender.proxy.clear_faults()
+    again = await send("keyed", "--txn-id", "cron-42")
+    assert again.returncode == 0, again.stderr
+    assert await sender.bodies() == ["keyed"]
+    assert await sender.queued() == []
+    once_more = await send("keyed", "--txn-id", "cron-42")  # after a success: still once
+    assert once_more.returncode == 0, once_more.stderr
+    assert await sender.bodies() == ["keyed"]
+
+
+@pytest.mark.parametrize("key", ["", "a/b", "x" * 65, "é"])
+def test_exec_txn_id_must_fit_in_a_url_path(key: str) -> None:
+    result = run_exec("--txn-id", key, "send --room x hi")
+    assert result.returncode == 2
+    assert "--txn-id" in one_line(result)

@@ -89,6 +89,12 @@ def add_subcommands(sub: argparse._SubParsersAction[Any]) -> None:
         help=f"how long to retry a message the server has not confirmed (default {SEND_TIMEOUT:g})",
     )
     exec_parser.add_argument(
+        "--txn-id",
+        metavar="KEY",
+        help="an idempotency key for the message this command sends: run again with the same "
+        "KEY (after exit status 3, say) and the server keeps the message once",
+    )
+    exec_parser.add_argument(
         "words",
         nargs=argparse.REMAINDER,
         metavar="COMMAND LINE",
@@ -122,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
             as_json=args.json,
             queue=args.queue,
             timeout=args.timeout,
+            txn_key=args.txn_id,
         )
     if args.command == "shell":
         from tuimatrix.cli_shell import shell_command
@@ -354,6 +361,7 @@ async def exec_line(
     *,
     queue: bool = False,
     retry_for: float = SEND_TIMEOUT,
+    txn_key: str | None = None,
 ) -> Result:
     """Open, catch up, run ``line`` non-interactively, settle its messages, close."""
     from tuimatrix.commands import parse_line, runner
@@ -365,6 +373,8 @@ async def exec_line(
         await catch_up(accounts)
         for account in accounts:
             account.send_queue.one_shot_timeout = retry_for
+            if txn_key is not None:
+                account.send_queue.use_txn_key(txn_key)
         before = await _pending(accounts)
         error: Exception | None = None
         result: Result | None = None
@@ -395,6 +405,16 @@ def format_json(data: Any) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def _check_txn_key_option(key: str) -> None:
+    from tuimatrix.commands import UsageError
+    from tuimatrix.core.sendqueue import check_txn_key
+
+    try:
+        check_txn_key(key)
+    except UserError as e:
+        raise UsageError(f"--txn-id: {e}") from e
+
+
 def exec_command(
     words: Sequence[str],
     *,
@@ -402,6 +422,7 @@ def exec_command(
     as_json: bool,
     queue: bool = False,
     timeout: float = SEND_TIMEOUT,
+    txn_key: str | None = None,
 ) -> int:
     """``tuimatrix exec``: run one command line; 0 done, 1 failed, 2 usage error, 3 a
     message's fate unknown."""
@@ -412,7 +433,11 @@ def exec_command(
     try:
         if not line.strip():
             raise UsageError("exec: give a command line, e.g. exec 'tag-room favourite --room R'")
-        result = asyncio.run(exec_line(line, account, queue=queue, retry_for=timeout))
+        if txn_key is not None:
+            _check_txn_key_option(txn_key)  # a usage error before any account is opened
+        result = asyncio.run(
+            exec_line(line, account, queue=queue, retry_for=timeout, txn_key=txn_key)
+        )
     except UsageError as e:
         print(f"tuimatrix: {clean_line(str(e))}", file=sys.stderr)
         return 2

@@ -77,6 +77,20 @@ def new_txn_id() -> str:
     return f"tm{int(time.time() * 1000)}.{secrets.token_hex(6)}"
 
 
+#: what a caller's idempotency key may be: it becomes part of a URL path, as it is
+TXN_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-")
+TXN_KEY_MAX = 64
+
+
+def check_txn_key(key: str) -> str:
+    """``key`` if it can be a transaction id, else a UserError saying why."""
+    if not key or len(key) > TXN_KEY_MAX or not set(key) <= TXN_KEY_CHARS:
+        raise UserError(
+            f"a transaction key is 1 to {TXN_KEY_MAX} of the characters A-Z a-z 0-9 . _ ~ -"
+        )
+    return key
+
+
 def may_have_reached_server(exc: BaseException) -> bool:
     """Whether the server may have stored an event whose send ended with ``exc``.
 
@@ -116,6 +130,10 @@ class SendQueue:
         # Messages an attempt may have stored on the server (the answer was lost), and the
         # last connection error of each message still queued: in memory, for this process.
         self._maybe_stored: set[str] = set()
+        # A caller's idempotency key (use_txn_key): the transaction ids of this process's
+        # next messages are made from it instead of drawn at random.
+        self._txn_key: str | None = None
+        self._keyed = 0
         self._last_error: dict[str, str] = {}
 
     @staticmethod
@@ -131,9 +149,31 @@ class SendQueue:
 
         return send
 
+    def use_txn_key(self, key: str) -> None:
+        """Make the next messages' transaction ids from ``key`` (``key``, ``key.2``, …).
+
+        The server de-duplicates a transaction id of one device, across processes too: a
+        script that sends again with the same key after an unknown fate (an answer lost)
+        cannot post its message twice.
+        """
+        self._txn_key, self._keyed = check_txn_key(key), 0
+
+    def _next_txn_id(self) -> str:
+        if self._txn_key is None:
+            return new_txn_id()
+        self._keyed += 1
+        return self._txn_key if self._keyed == 1 else f"{self._txn_key}.{self._keyed}"
+
     async def enqueue(self, room_id: str, event_type: str, content: dict[str, Any]) -> LocalEcho:
         """Persist the message (and its transaction id), then wake the sender."""
-        echo = LocalEcho(new_txn_id(), room_id, event_type, content, QUEUED)
+        txn_id = self._next_txn_id()
+        if self._txn_key is not None:
+            earlier = await self.get(txn_id)
+            if earlier is not None and earlier.state == SENT:
+                return earlier  # an earlier run with this key sent it: nothing to do again
+            if earlier is not None:
+                await self.store.db.execute("DELETE FROM send_queue WHERE txn_id=$1", txn_id)
+        echo = LocalEcho(txn_id, room_id, event_type, content, QUEUED)
         try:
             await self.store.db.execute(
                 "INSERT INTO send_queue (txn_id, room_id, event_type, content, state, created_ts) "
