@@ -141,11 +141,13 @@ class Account(Operations):
         await account.store.open(mautrix=not defer_network)
         try:
             await account.rooms.load()
+            if not defer_network:
+                account._connect()
         except BaseException:
+            # An open store left behind keeps its thread, and the process, alive.
+            await account._close_network()
             await account.store.close()
             raise
-        if not defer_network:
-            account._connect()
         return account
 
     # -- the network half, built on first use -------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from mautrix.util.async_db import Connection, Database, UpgradeTable
 from yarl import URL
+
+from tuimatrix.core.errors import StoreError
 
 if TYPE_CHECKING:
     from mautrix.crypto.store.asyncpg import PgCryptoStateStore
@@ -159,6 +162,16 @@ def loads(text: str | bytes) -> Any:
     return orjson.loads(text)
 
 
+def _check_openable(path: Path) -> None:
+    """Open ``path`` as mautrix will (WAL) and read its schema; raises what would fail."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
+
+
 class Store:
     """The account's database. ``db`` is ours; ``crypto_db`` shares its connection."""
 
@@ -180,10 +193,25 @@ class Store:
         self._mautrix_lock = asyncio.Lock()
 
     async def open(self, *, mautrix: bool = True) -> None:
-        """Open the database; ``mautrix=False`` leaves mautrix's tables to :meth:`open_mautrix`."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        await self.db.start()
-        self.path.chmod(0o600)
+        """Open the database; ``mautrix=False`` leaves mautrix's tables to :meth:`open_mautrix`.
+
+        Raises :class:`StoreError` (one line naming the file) if it cannot be opened; nothing
+        is left open then.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # mautrix's start() leaks its connection (and the connection's non-daemon thread,
+            # which then keeps the process from exiting) when a pragma fails on a damaged or
+            # read-only file: the same pragmas fail here first, on a connection we close.
+            await asyncio.to_thread(_check_openable, self.path)
+            await self.db.start()
+            self.path.chmod(0o600)
+        except (OSError, sqlite3.Error) as e:
+            await self.close()
+            raise StoreError.opening(self.path, e) from e
+        except BaseException:
+            await self.close()
+            raise
         if mautrix:
             await self.open_mautrix()
 
@@ -193,8 +221,15 @@ class Store:
             if self._mautrix_started:
                 return
             crypto_db, state_db, _ = self._mautrix_stores()
-            await crypto_db.start()
-            await state_db.start()
+            try:
+                await crypto_db.start()
+                await state_db.start()
+            except (OSError, sqlite3.Error) as e:
+                await self.close()
+                raise StoreError.opening(self.path, e) from e
+            except BaseException:
+                await self.close()
+                raise
             self._mautrix_started = True
 
     def _mautrix_stores(self) -> tuple[Database, Database, PgCryptoStateStore]:
