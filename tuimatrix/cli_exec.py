@@ -244,7 +244,6 @@ async def flush_send_queues(accounts: Accounts, failed_before: set[str]) -> None
 async def exec_line(line: str, account_id: str | None = None) -> Result:
     """Open, catch up, run ``line`` non-interactively, flush the send queues, close."""
     from tuimatrix.commands import parse_line, runner
-
     from tuimatrix.core.settings import read_config_file
 
     cmd, _args = parse_line(line)  # a usage error needs no account

@@ -162,18 +162,24 @@ class Account(Operations):
 
             session = self.session
             http = make_http_session()
-            api = TuiHTTPAPI(session.homeserver, session.access_token, client_session=http)
-            client = Client(
-                mxid=UserID(session.user_id),
-                device_id=session.device_id,
-                api=api,
-                state_store=self.store.state_store,
-            )
-            crypto = (
-                Crypto(client, self.store, self.directory, self.members)
-                if self._with_crypto
-                else None
-            )
+            try:
+                api = TuiHTTPAPI(session.homeserver, session.access_token, client_session=http)
+                client = Client(
+                    mxid=UserID(session.user_id),
+                    device_id=session.device_id,
+                    api=api,
+                    state_store=self.store.state_store,
+                )
+                crypto = (
+                    Crypto(client, self.store, self.directory, self.members)
+                    if self._with_crypto
+                    else None
+                )
+            except BaseException:
+                # (A broken pickle-key file.) The session never connected: detaching its
+                # connector closes it, here where closing (a coroutine) cannot be awaited.
+                http.detach()
+                raise
             self._network = _Network(http, client, crypto, SendQueue.http_sender(api))
         return self._network
 
