@@ -18,17 +18,22 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
+from tuimatrix.app import TuimatrixApp
 from tuimatrix.core import auth
 from tuimatrix.core.crypto import PICKLE_KEY_FILE
 from tuimatrix.core.session import SESSION_FILE, STORE_FILE, account_dir
 from tuimatrix.localserver import LocalSynapse
 from tuimatrix.paths import Paths
 from tuimatrix.room_settings import settings_file
+from tuimatrix.screens.login import LoginScreen
+from tuimatrix.screens.room_list import RoomListScreen
 from tuimatrix.ui_state import state_file
 
 ROOM = "Corrupt state"
@@ -203,3 +208,68 @@ def test_exec_on_a_read_only_profile(profile: tuple[Path, str]) -> None:
     assert STORE_FILE in line and "writable" in line, line
     assert "cannot reach the server" not in line
     assert snapshot(home, lambda p: False) == before
+
+
+# -- the app -----------------------------------------------------------------------------------
+
+SIZE = (110, 36)
+
+
+class RecordingApp(TuimatrixApp):
+    """The app, keeping every status line it showed (a later one replaces the last)."""
+
+    def __init__(self, paths: Paths) -> None:
+        super().__init__(paths)
+        self.said: list[str] = []
+
+    def notify_status(self, message: str, *, error: bool = False) -> None:
+        self.said.append(message)
+        super().notify_status(message, error=error)
+
+
+def store_threads() -> int:
+    """aiosqlite's worker threads alive: one per open store connection."""
+    return sum("_connection_worker_thread" in t.name for t in threading.enumerate())
+
+
+async def until(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await pilot.pause(0.05)
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+@pytest.mark.parametrize("name", FILES)
+async def test_app_with_a_broken_file(profile: tuple[Path, str], name: str, how: str) -> None:
+    home, user_id = profile
+    paths = profile_paths(home)
+    target = profile_files(paths, user_id)[name]
+    corrupt(target, how)
+    before = snapshot(home, lambda p: _is_store(p) or p == target)
+    threads = store_threads()
+    # Problems the app must show; an empty TOML file or store is no problem, only new.
+    problem = not (how == "empty" and name in ("config.toml", "store.db"))
+    # Without a usable session or store the account cannot open: the login screen shows.
+    opens = name not in ("session.json", "store.db") or not problem
+
+    app = RecordingApp(paths)
+    async with asyncio.timeout(DEADLINE), app.run_test(size=SIZE) as pilot:
+        if opens:
+            await until(pilot, lambda: isinstance(app.screen, RoomListScreen))
+            await until(pilot, lambda: ROOM in [s.name for _, s in app.accounts.rooms()])
+        else:
+            await until(pilot, lambda: isinstance(app.screen, LoginScreen))
+        if problem:
+            await until(pilot, lambda: any(str(target) in line for line in app.said))
+            [line] = [line for line in app.said if str(target) in line]
+            assert "\n" not in line and "Traceback" not in line
+        else:
+            assert not any("error" in line for line in app.said), app.said
+        await pilot.press("ctrl+q")
+    async with asyncio.timeout(DEADLINE):  # every store closed: nothing keeps the process
+        while store_threads() > threads:
+            await asyncio.sleep(0.05)
+
+    assert snapshot(home, lambda p: _is_store(p) or p == target or ".broken-" in p.name) == before
+    if name == "session.json":
+        assert len(list(target.parent.glob(f"{SESSION_FILE}.broken-*"))) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from tuimatrix.core.account import Account, Listener, import_network
 from tuimatrix.core.errors import describe_error
@@ -53,17 +53,19 @@ class Accounts:
         self.by_user[account.user_id] = account
         account.add_listener(self._dispatch)
 
-    async def start_all(self) -> list[str]:
-        """Start syncing every account; returns one line per account that could not start."""
+    async def start_all(self, skip: Collection[str] = ()) -> list[str]:
+        """Start syncing every account (but those in ``skip``); returns one line per account
+        that could not start."""
         if self.by_user:
             # In a thread, the imports hold up the UI loop for a few ms at a time, not 0.5 s.
             await asyncio.to_thread(import_network)
+        starting = [account for account in self if account.user_id not in skip]
         results = await asyncio.gather(
-            *(account.start() for account in self), return_exceptions=True
+            *(account.start() for account in starting), return_exceptions=True
         )
         return [
             f"{account.user_id}: {describe_error(result)}"
-            for account, result in zip(self, results, strict=True)
+            for account, result in zip(starting, results, strict=True)
             if isinstance(result, BaseException)
         ]
 
