@@ -191,6 +191,7 @@ class Store:
         self._mautrix: tuple[Database, Database, PgCryptoStateStore] | None = None
         self._mautrix_started = False
         self._mautrix_lock = asyncio.Lock()
+        self._close_lock = asyncio.Lock()
 
     async def open(self, *, mautrix: bool = True) -> None:
         """Open the database; ``mautrix=False`` leaves mautrix's tables to :meth:`open_mautrix`.
@@ -206,14 +207,14 @@ class Store:
             await asyncio.to_thread(_check_openable, self.path)
             await self.db.start()
             self.path.chmod(0o600)
+            if mautrix:
+                await self.open_mautrix()
         except (OSError, sqlite3.Error) as e:
             await self.close()
             raise StoreError.opening(self.path, e) from e
         except BaseException:
             await self.close()
             raise
-        if mautrix:
-            await self.open_mautrix()
 
     async def open_mautrix(self) -> None:
         """Create or upgrade mautrix's crypto and state tables (once; after :meth:`open`)."""
@@ -221,15 +222,12 @@ class Store:
             if self._mautrix_started:
                 return
             crypto_db, state_db, _ = self._mautrix_stores()
+            # Not closed on failure: the store is open, and its owner closes it.
             try:
                 await crypto_db.start()
                 await state_db.start()
             except (OSError, sqlite3.Error) as e:
-                await self.close()
                 raise StoreError.opening(self.path, e) from e
-            except BaseException:
-                await self.close()
-                raise
             self._mautrix_started = True
 
     def _mautrix_stores(self) -> tuple[Database, Database, PgCryptoStateStore]:
@@ -266,7 +264,10 @@ class Store:
         return self._mautrix_stores()[2]
 
     async def close(self) -> None:
-        await self.db.stop()
+        # One closer at a time: two would both wait for the pool's one connection, and the
+        # one that lost the race would wait forever.
+        async with self._close_lock:
+            await self.db.stop()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
