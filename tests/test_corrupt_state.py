@@ -12,23 +12,31 @@ mount namespace of the subprocess's own (``unshare -m``), so it goes away with i
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import secrets
 import shutil
+import socket
+import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from textual.pilot import Pilot
+from tmux import Tmux, binary_env, tuimatrix_command
 
 from tuimatrix.app import TuimatrixApp
+from tuimatrix.config import load_config
 from tuimatrix.core import auth
 from tuimatrix.core.crypto import PICKLE_KEY_FILE
-from tuimatrix.core.session import SESSION_FILE, STORE_FILE, account_dir
+from tuimatrix.core.errors import StoreError, describe_error
+from tuimatrix.core.session import SESSION_FILE, STORE_FILE, account_dir, read_sessions
+from tuimatrix.core.store import Store
 from tuimatrix.localserver import LocalSynapse
 from tuimatrix.paths import Paths
 from tuimatrix.room_settings import settings_file
@@ -273,3 +281,141 @@ async def test_app_with_a_broken_file(profile: tuple[Path, str], name: str, how:
     assert snapshot(home, lambda p: _is_store(p) or p == target or ".broken-" in p.name) == before
     if name == "session.json":
         assert len(list(target.parent.glob(f"{SESSION_FILE}.broken-*"))) == 1
+
+
+# -- the pieces on their own -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage", "not-utf8", "unreadable"])
+async def test_a_store_that_will_not_open_is_named_and_left_closed(
+    tmp_path: Path, how: str
+) -> None:
+    good = Store(tmp_path / "good" / STORE_FILE)
+    await good.open()
+    await good.set_value("next_batch", "s1" * 2000)  # a few pages, to truncate
+    await good.close()
+    path = tmp_path / "good" / STORE_FILE
+    corrupt(path, how)
+    threads = store_threads()
+    store = Store(path)
+    with pytest.raises(StoreError) as raised:
+        await store.open()
+    assert str(path) in str(raised.value) and "\n" not in str(raised.value)
+    # mautrix's start() used to leak the connection (and its non-daemon thread) here.
+    async with asyncio.timeout(10):
+        while store_threads() > threads:
+            await asyncio.sleep(0.05)
+
+
+async def test_two_closers_of_one_store_both_finish(tmp_path: Path) -> None:
+    store = Store(tmp_path / STORE_FILE)
+    await store.open(mautrix=False)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_connection() -> None:
+        async with store.transaction():
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold_the_connection())
+    await holding.wait()
+    closers = [asyncio.create_task(store.close()) for _ in range(2)]
+    await asyncio.sleep(0)
+    release.set()
+    async with asyncio.timeout(10):
+        await asyncio.gather(holder, *closers)
+
+
+async def test_disk_errors_are_not_network_errors() -> None:
+    path = "/home/u/.local/share/tuimatrix/accounts/@a%3Ab/store.db"
+    read_only = describe_error(OSError(errno.EROFS, os.strerror(errno.EROFS), path))
+    assert "disk" in read_only and path in read_only and "read-only" in read_only
+    full = describe_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path))
+    assert "disk" in full and "no space left" in full
+    store = describe_error(sqlite3.OperationalError("attempt to write a readonly database"))
+    assert "store.db" in store and "readonly" in store
+    assert "server" not in read_only + full + store
+    # The network's failures stay the network's: a real refused connection on loopback.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.ClientConnectorError) as refused:
+            await http.get(f"http://127.0.0.1:{port}/")
+    assert describe_error(refused.value) == "cannot reach the server (connection refused)"
+    assert "cannot reach the server" in describe_error(aiohttp.ServerDisconnectedError())
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"user_id": 5, "homeserver": "https://h", "device_id": "D", "access_token": "t"}',
+        b'{"user_id": "@other:h", "homeserver": "https://h", "device_id": "D", '
+        b'"access_token": "t"}',
+        b'["a list"]',
+        b'{"user_id": "@a:h", "homeserver": "ftp://h", "device_id": "D", "access_token": "t"}',
+    ],
+)
+def test_a_session_with_wrong_fields_is_kept_aside(tmp_path: Path, content: bytes) -> None:
+    paths = profile_paths(tmp_path)
+    directory = account_dir(paths, "@a:h")
+    directory.mkdir(parents=True)
+    (directory / SESSION_FILE).write_bytes(content)
+    sessions, [problem] = read_sessions(paths)
+    assert sessions == [] and "@a:h" in problem and "log in again" in problem
+    [kept] = directory.glob(f"{SESSION_FILE}.broken-*")
+    assert kept.read_bytes() == content and kept.name in problem
+    assert not (directory / SESSION_FILE).exists()
+
+
+def test_a_config_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'[room]\nformat = "irc"\n# caf\xe9\n')
+    config = load_config(path)
+    assert config.errors == [f"{path}:3: not UTF-8 text (the whole file is ignored)"]
+    assert config.room.format == "elemental"  # the defaults
+
+
+# -- the real binary in a terminal ------------------------------------------------------------
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    t = Tmux()
+    yield t
+    t.stop()
+
+
+def binary(home: Path, *, read_only: bool = False) -> list[str]:
+    """The real binary on the profile at ``home`` (read-only: in its own mount namespace)."""
+    if not read_only:
+        return tuimatrix_command()
+    mount = f"mount --bind -o ro {home} {home}"
+    return ["unshare", "-m", "sh", "-c", f'{mount} && exec "$@"', "sh", *tuimatrix_command()]
+
+
+async def test_the_app_quits_on_ctrl_q_after_a_store_would_not_open(
+    profile: tuple[Path, str], tmux: Tmux
+) -> None:
+    home, user_id = profile
+    corrupt(profile_files(profile_paths(home), user_id)["store.db"], "garbage")
+    tmux.start(binary(home), {**binary_env(), "TUIMATRIX_HOME": str(home)})
+    await asyncio.to_thread(tmux.wait_for, "cannot open the store", DEADLINE)
+    tmux.keys("C-q")
+    screen = await asyncio.to_thread(tmux.wait_for, "EXITED=", DEADLINE)
+    assert "EXITED=0" in screen and "Traceback" not in screen
+
+
+async def test_the_app_on_a_read_only_profile_says_so_and_exits(
+    profile: tuple[Path, str], tmux: Tmux
+) -> None:
+    home, _ = profile
+    before = snapshot(home, lambda p: False)
+    tmux.start(binary(home, read_only=True), {**binary_env(), "TUIMATRIX_HOME": str(home)})
+    screen = await asyncio.to_thread(tmux.wait_for, "EXITED=", DEADLINE)
+    if "EXITED=0" in screen:
+        raise AssertionError(f"the app ran on a read-only profile:\n{screen}")
+    [line] = [line for line in screen.splitlines() if line.startswith("tuimatrix: ")]
+    assert "read-only file system" in line and str(home) in line, screen
+    assert "Traceback" not in screen and "cannot reach the server" not in screen
+    assert snapshot(home, lambda p: False) == before
