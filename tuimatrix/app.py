@@ -133,9 +133,15 @@ class TuimatrixApp(App[None]):
 
     @work(group="accounts")
     async def start_accounts(self) -> None:
+        errors, broken = [], set()
         for account in self.accounts:
-            verifications(account)  # verification requests are answered from the first sync
-        errors = await self.accounts.start_all()
+            try:
+                verifications(account)  # verification requests are answered from the first sync
+            except Exception as e:  # its crypto cannot load (a broken pickle-key file)
+                errors.append(f"{account.user_id}: {describe_error(e)}")
+                broken.add(account.user_id)
+        # An account whose keys cannot be read stays offline: its rooms can still be read.
+        errors += await self.accounts.start_all(skip=broken)
         if errors:
             self.notify_status("; ".join(errors), error=True)
 

@@ -152,19 +152,23 @@ async def open_accounts(paths: Paths, account_id: str | None) -> tuple[Accounts,
     from tuimatrix.commands import UsageError
     from tuimatrix.core.account import Account
     from tuimatrix.core.accounts import Accounts
-    from tuimatrix.core.session import load_sessions
+    from tuimatrix.core.session import read_sessions
 
-    sessions = load_sessions(paths)
+    sessions, problems = read_sessions(paths)
     if not sessions:
-        raise UserError("no saved session: log in first with `tuimatrix login`")
+        no_session = "no saved session: log in first with `tuimatrix login`"
+        raise UserError("; ".join(problems) or no_session)
     accounts = Accounts(paths)
     if account_id is None:
-        errors = await accounts.open_saved()
+        # A session file that could not even be renamed aside is met twice: said once.
+        errors = list(dict.fromkeys(problems + await accounts.open_saved()))
         if not len(accounts):
             raise UserError("; ".join(errors) or "cannot open the saved sessions")
         for error in errors:
             warn(error)
     else:
+        for problem in problems:
+            warn(problem)
         info = next((s for s in sessions if s.user_id == account_id), None)
         if info is None:
             known = ", ".join(clean_line(s.user_id) for s in sessions)
@@ -365,10 +369,15 @@ async def exec_line(
 ) -> Result:
     """Open, catch up, run ``line`` non-interactively, settle its messages, close."""
     from tuimatrix.commands import parse_line, runner
+    from tuimatrix.core.settings import read_config_file
 
     cmd, _args = parse_line(line)  # a usage error needs no account
     refuse_ui_only(cmd)
-    accounts, chosen = await open_accounts(get_paths(), account_id)
+    paths = get_paths()
+    _data, _text, config_problem = read_config_file(paths.config_file)
+    if config_problem:
+        warn(config_problem)  # never fatal: the commands fall back to the defaults
+    accounts, chosen = await open_accounts(paths, account_id)
     try:
         await catch_up(accounts)
         for account in accounts:

@@ -35,7 +35,6 @@ Keys (so far)::
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from textual.keys import Keys
 
 from tuimatrix.commands import UsageError, parse_line
 from tuimatrix.core.sections import DEFAULT_SECTIONS, DEFAULT_SORT, SECTION_TITLES, SORTS
+from tuimatrix.core.settings import read_config_file
 from tuimatrix.core.timeline import FORMATS
 
 #: The keymap scopes: everywhere, and per screen.
@@ -127,17 +127,9 @@ def _line_of(text: str, key: str) -> int:
 
 def load_config(path: Path) -> Config:
     config = Config()
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        return config
-    except OSError as e:
-        config.errors.append(f"{path}: cannot read: {e.strerror}")
-        return config
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        config.errors.append(f"{path}: {e} (the whole file is ignored)")
+    data, text, problem = read_config_file(path)
+    if problem:
+        config.errors.append(problem)
         return config
     room_list = data.get("room-list", {})
     if isinstance(room_list, dict):

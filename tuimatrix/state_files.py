@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def read_state(path: Path, label: str, version: int) -> tuple[dict[str, Any] | None, str]:
@@ -70,5 +73,9 @@ class StateFile:
 
         data = self.dump()
         if self.path is not None and data != self._saved:
-            write_atomic(self.path, data)
+            try:
+                write_atomic(self.path, data)
+            except OSError as e:  # at exit there is no screen left to say it on
+                log.warning("cannot save %s: %s", self.path, e.strerror or e)
+                return
             self._saved = data

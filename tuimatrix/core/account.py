@@ -159,11 +159,13 @@ class Account(Operations):
         await account.store.open(mautrix=not defer_network)
         try:
             await account.rooms.load()
+            if not defer_network:
+                account._connect()
         except BaseException:
+            # An open store left behind keeps its thread, and the process, alive.
+            await account._close_network()
             await account.store.close()
             raise
-        if not defer_network:
-            account._connect()
         return account
 
     # -- the network half, built on first use -------------------------------------------------
@@ -178,18 +180,24 @@ class Account(Operations):
 
             session = self.session
             http = make_http_session()
-            api = TuiHTTPAPI(session.homeserver, session.access_token, client_session=http)
-            client = Client(
-                mxid=UserID(session.user_id),
-                device_id=session.device_id,
-                api=api,
-                state_store=self.store.state_store,
-            )
-            crypto = (
-                Crypto(client, self.store, self.directory, self.members)
-                if self._with_crypto
-                else None
-            )
+            try:
+                api = TuiHTTPAPI(session.homeserver, session.access_token, client_session=http)
+                client = Client(
+                    mxid=UserID(session.user_id),
+                    device_id=session.device_id,
+                    api=api,
+                    state_store=self.store.state_store,
+                )
+                crypto = (
+                    Crypto(client, self.store, self.directory, self.members)
+                    if self._with_crypto
+                    else None
+                )
+            except BaseException:
+                # (A broken pickle-key file.) The session never connected: detaching its
+                # connector closes it, here where closing (a coroutine) cannot be awaited.
+                http.detach()
+                raise
             self._network = _Network(http, client, crypto, SendQueue.http_sender(api))
         return self._network
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from tuimatrix.core.account import Account, Listener, import_network
 from tuimatrix.core.errors import describe_error
 from tuimatrix.core.rooms import RoomSummary
-from tuimatrix.core.session import load_sessions
+from tuimatrix.core.session import read_sessions
 from tuimatrix.paths import Paths
 
 log = logging.getLogger(__name__)
@@ -31,19 +31,21 @@ class Accounts:
         return self.by_user.get(user_id)
 
     async def open_saved(self, *, defer_network: bool = False) -> list[str]:
-        """Open every saved session from disk (no network); returns one line per failure.
+        """Open every saved session from disk (no network); returns one line per failure
+        (an unusable session file, a store that would not open).
 
         ``defer_network``: open only the stores, for a first frame that does not wait for the
         network and crypto stack to be imported (:meth:`start_all` finishes the job).
         """
-        errors = []
-        for info in load_sessions(self.paths):
+        sessions, errors = read_sessions(self.paths)
+        for info in sessions:
             if info.user_id in self.by_user:
                 continue
             try:
                 self.add(await Account.open(info, self.paths, defer_network=defer_network))
             except Exception as e:  # a broken store must not keep the other accounts out
-                log.exception("cannot open %s", info.user_id)
+                # The caller shows the one line; the traceback only with --debug.
+                log.debug("cannot open %s", info.user_id, exc_info=True)
                 errors.append(f"{info.user_id}: {describe_error(e)}")
         return errors
 
@@ -51,17 +53,19 @@ class Accounts:
         self.by_user[account.user_id] = account
         account.add_listener(self._dispatch)
 
-    async def start_all(self) -> list[str]:
-        """Start syncing every account; returns one line per account that could not start."""
+    async def start_all(self, skip: Collection[str] = ()) -> list[str]:
+        """Start syncing every account (but those in ``skip``); returns one line per account
+        that could not start."""
         if self.by_user:
             # In a thread, the imports hold up the UI loop for a few ms at a time, not 0.5 s.
             await asyncio.to_thread(import_network)
+        starting = [account for account in self if account.user_id not in skip]
         results = await asyncio.gather(
-            *(account.start() for account in self), return_exceptions=True
+            *(account.start() for account in starting), return_exceptions=True
         )
         return [
             f"{account.user_id}: {describe_error(result)}"
-            for account, result in zip(self, results, strict=True)
+            for account, result in zip(starting, results, strict=True)
             if isinstance(result, BaseException)
         ]
 

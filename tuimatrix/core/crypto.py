@@ -49,9 +49,10 @@ from mautrix.types import (
     TrustState,
     UserID,
 )
+from olm.account import OlmAccountError
 
 from tuimatrix.core.crypto_state import CryptoStateStore, FetchMembers
-from tuimatrix.core.errors import is_connection_error
+from tuimatrix.core.errors import UserError, is_connection_error
 from tuimatrix.core.files import write_atomic
 from tuimatrix.core.store import Store, dumps, loads
 
@@ -64,11 +65,20 @@ def pickle_key(account_dir: Path) -> str:
     """The key that encrypts this device's olm pickles in the store (0600, made once)."""
     path = account_dir / PICKLE_KEY_FILE
     try:
-        return path.read_text("utf-8").strip()
+        key = path.read_bytes().decode("utf-8").strip()
     except FileNotFoundError:
         key = secrets.token_urlsafe(32)
         write_atomic(path, key + "\n", mode=0o600)
         return key
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is damaged (not UTF-8 text); {_RESTORE_KEY}") from e
+    if not key:
+        raise UserError(f"{path} is empty; {_RESTORE_KEY}")
+    return key
+
+
+#: what to do about a damaged pickle key (the olm account in the store is sealed with it)
+_RESTORE_KEY = "restore it from a backup: this device's encryption keys cannot be read without it"
 
 
 ENCRYPTED = "m.room.encrypted"
@@ -162,6 +172,7 @@ class Crypto:
         self, client: Client, store: Store, account_dir: Path, fetch_members: FetchMembers
     ) -> None:
         self.store = store
+        self.account_dir = account_dir
         self.crypto_store = PgCryptoStore(
             account_id=client.mxid, pickle_key=pickle_key(account_dir), db=store.crypto_db
         )
@@ -196,7 +207,12 @@ class Crypto:
                 log.warning("discarding the crypto keys of old device %s", stored)
                 await self.crypto_store.delete()
             await self.crypto_store.put_device_id(device_id)
-            await self.machine.load()
+            try:
+                await self.machine.load()
+            except OlmAccountError as e:
+                # Another key than the one that sealed the olm account: never replace it.
+                path = self.account_dir / PICKLE_KEY_FILE
+                raise UserError(f"{path} does not unlock the store's keys; {_RESTORE_KEY}") from e
         assert self.machine.account is not None
         if not self.machine.account.shared:
             await self.machine.share_keys()

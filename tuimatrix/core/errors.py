@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import math
+import socket
+import sqlite3
 import time
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 # aiohttp and mautrix.errors are imported inside the functions: the app's first frame comes
 # before the network stack is imported (see core/lazy.py), and only a failure needs them here.
@@ -20,10 +24,66 @@ class UserError(Exception):
     """An error whose message is meant for the user as it stands (one line)."""
 
 
+#: errno values that mean the local disk or file system, never the network.
+LOCAL_ERRNOS = frozenset(
+    {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EIO}
+    | {errno.EISDIR, errno.ENOTDIR, errno.ENOENT, errno.EMFILE, errno.ENFILE, errno.EFBIG}
+)
+
+
+class StoreError(UserError):
+    """An account's SQLite store cannot be opened or used."""
+
+    @classmethod
+    def opening(cls, path: Path, exc: BaseException) -> StoreError:
+        """The one line for a store that would not open, with what the user can do."""
+        reason = local_reason(exc)
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            # Damaged: only moving it aside helps (it holds this device's encryption keys).
+            advice = "rename it to sync this account afresh (keep the copy: it holds the keys)"
+        else:
+            advice = "check the disk has room and the directory is writable"
+        return cls(f"cannot open the store {path}: {reason}; {advice}")
+
+
+def is_local_error(exc: BaseException) -> bool:
+    """True for a failure of this machine's disk or files (not of the network)."""
+    if isinstance(exc, sqlite3.Error):
+        return True
+    if not isinstance(exc, OSError) or isinstance(
+        exc, ConnectionError | TimeoutError | socket.gaierror | socket.herror
+    ):
+        return False
+    # aiohttp's connection errors are OSErrors too; they are the network's.
+    if type(exc).__module__.startswith(("aiohttp", "mautrix")):
+        return False
+    return exc.errno in LOCAL_ERRNOS or exc.filename is not None
+
+
+def local_reason(exc: BaseException) -> str:
+    """A few words on a local failure: what went wrong, and on which file if it is known."""
+    from tuimatrix.core.sanitize import clean_line
+
+    if isinstance(exc, OSError):
+        what = exc.strerror or str(exc) or type(exc).__name__
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        return clean_line(f"{what[:1].lower()}{what[1:]}{where}")
+    return clean_line(str(exc)) or type(exc).__name__
+
+
+def describe_local_error(exc: BaseException) -> str:
+    """The one line for a local failure: the disk, or the store database, and which file."""
+    if isinstance(exc, sqlite3.Error):
+        return f"the account's store (store.db) failed: {local_reason(exc)}"
+    return f"local disk error: {local_reason(exc)}"
+
+
 def describe_error(exc: BaseException) -> str:
     """One line that says what went wrong, for the status line or stderr."""
     if isinstance(exc, UserError):
         return str(exc)
+    if is_local_error(exc):
+        return describe_local_error(exc)
     import aiohttp
     from mautrix.errors import MatrixConnectionError, MatrixRequestError, MatrixResponseError
 

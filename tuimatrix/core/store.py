@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ import orjson
 from mautrix.util.async_db import Connection, Database, UpgradeTable
 from yarl import URL
 
+from tuimatrix.core.errors import StoreError
 from tuimatrix.core.relations import ANNOTATION, EDIT
 
 if TYPE_CHECKING:
@@ -169,6 +171,16 @@ def loads(text: str | bytes) -> Any:
     return orjson.loads(text)
 
 
+def _check_openable(path: Path) -> None:
+    """Open ``path`` as mautrix will (WAL) and read its schema; raises what would fail."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
+
+
 class Store:
     """The account's database. ``db`` is ours; ``crypto_db`` shares its connection."""
 
@@ -188,14 +200,30 @@ class Store:
         self._mautrix: tuple[Database, Database, PgCryptoStateStore] | None = None
         self._mautrix_started = False
         self._mautrix_lock = asyncio.Lock()
+        self._close_lock = asyncio.Lock()
 
     async def open(self, *, mautrix: bool = True) -> None:
-        """Open the database; ``mautrix=False`` leaves mautrix's tables to :meth:`open_mautrix`."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        await self.db.start()
-        self.path.chmod(0o600)
-        if mautrix:
-            await self.open_mautrix()
+        """Open the database; ``mautrix=False`` leaves mautrix's tables to :meth:`open_mautrix`.
+
+        Raises :class:`StoreError` (one line naming the file) if it cannot be opened; nothing
+        is left open then.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # mautrix's start() leaks its connection (and the connection's non-daemon thread,
+            # which then keeps the process from exiting) when a pragma fails on a damaged or
+            # read-only file: the same pragmas fail here first, on a connection we close.
+            await asyncio.to_thread(_check_openable, self.path)
+            await self.db.start()
+            self.path.chmod(0o600)
+            if mautrix:
+                await self.open_mautrix()
+        except (OSError, sqlite3.Error) as e:
+            await self.close()
+            raise StoreError.opening(self.path, e) from e
+        except BaseException:
+            await self.close()
+            raise
 
     async def open_mautrix(self) -> None:
         """Create or upgrade mautrix's crypto and state tables (once; after :meth:`open`)."""
@@ -203,8 +231,12 @@ class Store:
             if self._mautrix_started:
                 return
             crypto_db, state_db, _ = self._mautrix_stores()
-            await crypto_db.start()
-            await state_db.start()
+            # Not closed on failure: the store is open, and its owner closes it.
+            try:
+                await crypto_db.start()
+                await state_db.start()
+            except (OSError, sqlite3.Error) as e:
+                raise StoreError.opening(self.path, e) from e
             self._mautrix_started = True
 
     def _mautrix_stores(self) -> tuple[Database, Database, PgCryptoStateStore]:
@@ -241,7 +273,10 @@ class Store:
         return self._mautrix_stores()[2]
 
     async def close(self) -> None:
-        await self.db.stop()
+        # One closer at a time: two would both wait for the pool's one connection, and the
+        # one that lost the race would wait forever.
+        async with self._close_lock:
+            await self.db.stop()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
