@@ -116,11 +116,12 @@ def corrupt(path: Path, how: str) -> None:
 
 
 def snapshot(root: Path, skip: Callable[[Path], bool]) -> dict[str, bytes]:
-    """The bytes of every file under ``root`` but those ``skip`` names."""
+    """The bytes of every file under ``root`` but those ``skip`` names, and the profile lock
+    (each process that owns the profile writes its pid there: core/profile_lock.py)."""
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and not skip(p)
+        if p.is_file() and not skip(p) and p.name != "profile.lock"
     }
 
 
