@@ -73,3 +73,77 @@ async def test_a_refused_connection_is_known_not_stored(store: Store) -> None:
     left = await queue.get(echo.txn_id)
     assert left is not None and left.state == QUEUED
     assert not queue.may_be_stored(echo.txn_id)
+
+
+def _answer(status: int, errcode: str) -> Exception:
+    from mautrix.errors import make_request_error
+
+    return make_request_error(
+        http_status=status, text="{}", errcode=errcode, message="refused (scripted)"
+    )
+
+
+@pytest.mark.parametrize(("status", "errcode"), [(401, "M_UNKNOWN_TOKEN"), (503, "M_UNKNOWN")])
+async def test_an_answer_that_says_not_handled_is_known_not_stored(
+    store: Store, status: int, errcode: str
+) -> None:
+    """A 401 (a token the server does not take) or a 503 is an answer from a server that
+    stored nothing: exec must say "not sent" (1), not "may have stored it" (3)."""
+    queue = SendQueue(store, ScriptedSender(*[_answer(status, errcode)] * 20), lambda e: None)
+    echo = await queue.enqueue("!r:x", "m.room.message", {"body": "hi"})
+    await queue.deliver(0.8)
+    left = await queue.get(echo.txn_id)
+    assert left is not None and left.state == QUEUED
+    assert not queue.may_be_stored(echo.txn_id)
+
+
+async def test_a_message_its_key_left_queued_is_this_runs_message(store: Store) -> None:
+    """``exec --queue --txn-id K`` left K queued; ``exec --txn-id K`` then fails: K is
+    withdrawn with this run's failure, never sent by a later run."""
+    from types import SimpleNamespace
+
+    from tuimatrix import cli_exec
+    from tuimatrix.core.errors import UserError
+
+    first = SendQueue(store, ScriptedSender(), lambda e: None)
+    first.use_txn_key("K")
+    await first.enqueue("!r:x", "m.room.message", {"body": "X"})
+    second = SendQueue(store, ScriptedSender(*[_answer(503, "M_UNKNOWN")] * 20), lambda e: None)
+    account: Any = SimpleNamespace(send_queue=second, user_id="@a:x")
+    before = await cli_exec.pending_before([account], "K")
+    second.use_txn_key("K")
+    echo = await second.enqueue("!r:x", "m.room.message", {"body": "X"})
+    second.one_shot_timeout = 0.5
+    done = await second.wait(echo.txn_id)
+    with pytest.raises(UserError, match="nothing is queued"):
+        await cli_exec.settle_sends(
+            [account], before, UserError(f"not sent: {done.error}"), queue=False, retry_for=0.5
+        )
+    assert await second.pending() == []
+
+
+async def test_a_deadline_during_the_sent_write_never_reads_as_not_sent(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server answered with the event id, and the deadline fell while the store was
+    writing "sent": the message counts as possibly stored (never "not sent"), and the
+    shielded write still lands."""
+    gate = asyncio.Event()
+    execute = store.db.execute
+
+    async def slow_sent_write(query: str, *args: Any) -> Any:
+        if query.startswith("UPDATE send_queue SET state=$1, event_id="):
+            await gate.wait()
+        return await execute(query, *args)
+
+    monkeypatch.setattr(store.db, "execute", slow_sent_write)
+    queue = SendQueue(store, ScriptedSender("$sent"), lambda e: None)
+    echo = await queue.enqueue("!r:x", "m.room.message", {"body": "hi"})
+    async with asyncio.timeout(5):
+        await queue.deliver(0.3)
+    assert queue.may_be_stored(echo.txn_id)
+    gate.set()
+    async with asyncio.timeout(5):
+        while (done := await queue.get(echo.txn_id)) is None or done.state != SENT:
+            await asyncio.sleep(0.01)
+    assert done.event_id == "$sent"

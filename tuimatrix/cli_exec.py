@@ -277,6 +277,20 @@ async def _pending(accounts: Accounts) -> dict[str, str]:
     }
 
 
+async def pending_before(accounts: Accounts, txn_key: str | None) -> dict[str, str]:
+    """What was pending before this run (see :func:`_pending`), less the transaction ids made
+    from this run's ``--txn-id`` key: a message an earlier run left queued under the key is
+    this run's message now, and is settled with it (never sent later after a failure)."""
+    before = await _pending(accounts)
+    if txn_key is None:
+        return before
+    return {
+        txn_id: state
+        for txn_id, state in before.items()
+        if txn_id != txn_key and not txn_id.startswith(f"{txn_key}.")
+    }
+
+
 async def _unsent(accounts: Accounts, before: dict[str, str]) -> list[tuple[Account, LocalEcho]]:
     """This run's messages that are not sent: queued since ``before`` (see :func:`_pending`),
     or failed before and queued again (``retry-send``)."""
@@ -384,7 +398,7 @@ async def exec_line(
             account.send_queue.one_shot_timeout = retry_for
             if txn_key is not None:
                 account.send_queue.use_txn_key(txn_key)
-        before = await _pending(accounts)
+        before = await pending_before(accounts, txn_key)
         error: Exception | None = None
         result: Result | None = None
         try:

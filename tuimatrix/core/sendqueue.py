@@ -41,8 +41,8 @@ BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
 #: How long a one-shot delivery keeps retrying a message (seconds), unless told otherwise.
 ONE_SHOT_TIMEOUT = 30.0
-# HTTP statuses that say the server did not handle the request: it stored nothing.
-_NOT_HANDLED = (429, 503)
+# 5xx statuses that say the server did not handle the request: it stored nothing.
+_NOT_HANDLED = (503,)
 
 
 @dataclass(frozen=True)
@@ -95,14 +95,15 @@ def may_have_reached_server(exc: BaseException) -> bool:
     """Whether the server may have stored an event whose send ended with ``exc``.
 
     Only a connection that was never made, or an answer saying the request was not handled
-    (429, 503), rules it out; a cut connection, a cut-short or garbled answer, a gateway
-    error or a timeout may all come after the server stored the event.
+    (any 4xx: refused, a token it does not take, rate-limited; or 503), rules it out; a cut
+    connection, a cut-short or garbled answer, another 5xx (a gateway's among them) or a
+    timeout may all come after the server stored the event.
     """
     import aiohttp
 
     status = getattr(exc, "http_status", None)
-    if status is not None:
-        return status not in _NOT_HANDLED
+    if isinstance(status, int) and status >= 400:
+        return status >= 500 and status not in _NOT_HANDLED
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, aiohttp.ClientConnectorError | ConnectionRefusedError):
@@ -391,11 +392,17 @@ class SendQueue:
             self._last_error.pop(echo.txn_id, None)
             self._notify(self._replace(echo, state=FAILED, error=error))
             return True
-        await self.store.db.execute(
-            "UPDATE send_queue SET state=$1, event_id=$2 WHERE txn_id=$3",
-            SENT,
-            event_id,
-            echo.txn_id,
+        # The server has it. Should a deadline cut the write below short, the message must not
+        # be taken for one that never went: it counts as possibly stored until the write is
+        # done, and the write itself is shielded from the cancellation.
+        self._maybe_stored.add(echo.txn_id)
+        await asyncio.shield(
+            self.store.db.execute(
+                "UPDATE send_queue SET state=$1, event_id=$2 WHERE txn_id=$3",
+                SENT,
+                event_id,
+                echo.txn_id,
+            )
         )
         self._maybe_stored.discard(echo.txn_id)
         self._last_error.pop(echo.txn_id, None)
