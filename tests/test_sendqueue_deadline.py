@@ -109,15 +109,16 @@ async def test_a_message_its_key_left_queued_is_this_runs_message(store: Store) 
     first.use_txn_key("K")
     await first.enqueue("!r:x", "m.room.message", {"body": "X"})
     second = SendQueue(store, ScriptedSender(*[_answer(503, "M_UNKNOWN")] * 20), lambda e: None)
-    account: Any = SimpleNamespace(send_queue=second, user_id="@a:x")
-    before = await cli_exec.pending_before([account], "K")
+    account = SimpleNamespace(send_queue=second, user_id="@a:x")
+    accounts: Any = [account]
+    before = await cli_exec.pending_before(accounts, "K")
     second.use_txn_key("K")
     echo = await second.enqueue("!r:x", "m.room.message", {"body": "X"})
     second.one_shot_timeout = 0.5
     done = await second.wait(echo.txn_id)
     with pytest.raises(UserError, match="nothing is queued"):
         await cli_exec.settle_sends(
-            [account], before, UserError(f"not sent: {done.error}"), queue=False, retry_for=0.5
+            accounts, before, UserError(f"not sent: {done.error}"), queue=False, retry_for=0.5
         )
     assert await second.pending() == []
 
