@@ -152,3 +152,23 @@ def test_accounts_only_reads_and_needs_no_lock() -> None:
     finally:
         stop(owner)
     assert "in use" not in result.stderr
+
+
+def test_taking_the_lock_leaves_a_read_only_profile_read_only() -> None:
+    """The lock makes a missing data directory (0700) but never changes an existing one's
+    mode: a profile the user made read-only (555) stays so."""
+    from tuimatrix.core import profile_lock
+    from tuimatrix.paths import get_paths
+
+    paths = get_paths()
+    paths.data_dir.mkdir(parents=True, exist_ok=True)
+    (paths.data_dir / profile_lock.LOCK_FILE).touch(mode=0o600)
+    paths.data_dir.chmod(0o555)
+    try:
+        profile_lock.own_profile(paths)
+        assert paths.data_dir.stat().st_mode & 0o777 == 0o555
+    finally:
+        paths.data_dir.chmod(0o700)
+        fd = profile_lock._held.pop(profile_lock.lock_file(paths), None)
+        if fd is not None:
+            os.close(fd)

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 from tuimatrix.core.errors import UserError
-from tuimatrix.core.files import ensure_private_dir
 from tuimatrix.paths import Paths
 
 LOCK_FILE = "profile.lock"
@@ -46,7 +45,9 @@ def own_profile(paths: Paths) -> None:
         return
     # O_CLOEXEC: a child process (Synapse in the demo, an opener) must not inherit the lock.
     try:
-        ensure_private_dir(paths.data_dir)
+        # Made if missing, but an existing directory keeps its mode: a profile the user made
+        # read-only stays read-only (the writes that matter then fail and name their file).
+        paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         writable = True
     except OSError as e:
