@@ -22,6 +22,55 @@ def is_redaction(evt: Mapping[str, Any]) -> bool:
     return evt.get("type") == "m.room.redaction" and "tm_e2ee" not in evt
 
 
+def _level(value: Any, default: int) -> int:
+    """A power level as the spec reads it (old rooms may carry numbers as strings)."""
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return default
+    return default
+
+
+def may_redact(
+    redaction_sender: Any,
+    target_sender: Any,
+    power_levels: Mapping[str, Any] | None,
+    create: Mapping[str, Any] | None,
+) -> bool:
+    """Whether a redaction by ``redaction_sender`` may remove an event of ``target_sender``.
+
+    From room version 3 on, the server accepts a redaction into the room (and sends it to
+    every client) before it knows the redacter may redact; applying it is the client's call
+    (spec "Redactions": the sender of the original, or a power level of at least ``redact``).
+    ``power_levels`` and ``create`` are the contents of the room's current state events.
+    """
+    if not isinstance(redaction_sender, str):
+        return False
+    if redaction_sender == target_sender:
+        return True
+    create = create or {}
+    creators = {create.get("creator"), create.get("sender")}
+    extra = create.get("additional_creators")
+    if create.get("room_version") == "12" and redaction_sender in {
+        *creators,
+        *(extra if isinstance(extra, list) else []),
+    }:
+        return True  # room version 12: creators hold unlimited power
+    if power_levels is None:
+        # No power levels yet: the creator has 100 and everyone else 0 (spec).
+        return redaction_sender in creators
+    users = power_levels.get("users")
+    users = users if isinstance(users, dict) else {}
+    default = _level(power_levels.get("users_default"), 0)
+    power = _level(users.get(redaction_sender), default)
+    return power >= _level(power_levels.get("redact"), 50)
+
+
 def _content(evt: Mapping[str, Any]) -> Mapping[str, Any]:
     content = evt.get("content")
     return content if isinstance(content, dict) else {}

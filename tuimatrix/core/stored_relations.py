@@ -15,7 +15,7 @@ from typing import Any
 from mautrix.util.async_db import Connection
 
 from tuimatrix.core.redaction import is_pruned, prune_event
-from tuimatrix.core.relations import EDIT, REDACTION, THREAD, edit_target, relation
+from tuimatrix.core.relations import EDIT, REDACTION, THREAD, edit_target, may_redact, relation
 from tuimatrix.core.sendqueue import SENT
 from tuimatrix.core.store import dumps, loads
 
@@ -130,6 +130,46 @@ async def _room_version(conn: Connection, room_id: str) -> str | None:
     return version if isinstance(version, str) else None
 
 
+async def _state_content(conn: Connection, room_id: str, event_type: str) -> dict[str, Any] | None:
+    """The content of the room's current ``event_type`` state (state key ""), with its
+    sender as ``sender`` for ``m.room.create`` (its creator from room version 11 on)."""
+    row = await conn.fetchrow(
+        "SELECT sender, content FROM room_state WHERE room_id=$1 AND type=$2 AND state_key=''",
+        room_id,
+        event_type,
+    )
+    if row is None:
+        return None
+    content = loads(row["content"])
+    if not isinstance(content, dict):
+        return None
+    return {**content, "sender": row["sender"]} if event_type == "m.room.create" else content
+
+
+async def _authorised(
+    conn: Connection, room_id: str, target_id: str, redaction: Mapping[str, Any]
+) -> bool:
+    """Whether ``redaction`` may remove the stored ``target_id``: False while the target is
+    not stored (it is checked again when it arrives), or when the redacter is neither its
+    sender nor powerful enough (the server sends such redactions all the same)."""
+    target_json = await conn.fetchval(
+        "SELECT json FROM events WHERE event_id=$1 AND room_id=$2", target_id, room_id
+    )
+    if target_json is None:
+        return False
+    return may_redact(
+        redaction.get("sender"),
+        loads(target_json).get("sender"),
+        await _state_content(conn, room_id, "m.room.power_levels"),
+        await _state_content(conn, room_id, "m.room.create"),
+    )
+
+
+#: state whose content a redaction never removes from the room's current state: a room once
+#: encrypted stays encrypted (clients must never fall back to sending in the clear)
+_STICKY_STATE = frozenset({"m.room.encryption"})
+
+
 async def _prune(
     conn: Connection,
     room_id: str,
@@ -138,7 +178,10 @@ async def _prune(
     in_hand: Mapping[str, dict[str, Any]],
 ) -> None:
     """Prune ``target_id`` and its edits wherever the store keeps their content: the events
-    table, the send queue, the room's current state, and copies bundled with related events."""
+    table, the send queue, the room's current state, and copies bundled with related events.
+    Nothing, unless the redaction is authorised (:func:`_authorised`)."""
+    if not await _authorised(conn, room_id, target_id, redaction):
+        return
     version = await _room_version(conn, room_id)
     edits = await conn.fetch(
         "SELECT event_id FROM relations WHERE target_id=$1 AND rel_type=$2 AND room_id=$3",
@@ -182,7 +225,7 @@ async def _prune(
         room_id,
         target_id,
     )
-    if state is not None:
+    if state is not None and state["type"] not in _STICKY_STATE:
         content = prune_event(
             {"type": state["type"], "content": loads(state["content"])}, redaction, version
         )["content"]

@@ -309,10 +309,17 @@ def _apply_relations(
     """``events`` with those redacted among them pruned (spec redaction algorithm), the
     newest edit of each original as the event it shows (its ``m.new_content`` as content),
     and the redacted ids with each redaction's reason ("" if none)."""
+    # A redaction shows only where the store applied it (the target came pruned: the store
+    # checked the redacter's power) or where the redacter sent the target itself: a forged
+    # redaction by someone without power must not blank another's message on screen either.
+    by_id = {str(evt.get("event_id")): evt for evt in events}
     redactions: dict[str, Mapping[str, Any]] = {}
     for evt in events:
         target = redaction_target(evt)
-        if target is not None:
+        if target is None:
+            continue
+        redacted = by_id.get(target)
+        if redacted is None or is_pruned(redacted) or redacted.get("sender") == evt.get("sender"):
             redactions[target] = evt
     sender_of: dict[str, Any] = {}
     #: original id -> its newest edit (one taken back does not count)

@@ -13,7 +13,7 @@ from textual.widgets import Label
 
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import describe_error
-from tuimatrix.core.relations import relation
+from tuimatrix.core.relations import redaction_target, relation
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sendqueue import DISCARDED, LocalEcho
 from tuimatrix.core.sync import SyncChanges
@@ -219,6 +219,7 @@ class RoomScreen(RoomReading, Composing):
         if older:
             # Events of this page may change newer ones already shown (a redaction or edit
             # that reached the server before its target): those are shown again.
+            await self._reread_redacted(older)
             changed = relation_targets(older) & {e["event_id"] for e in self.events}
             self.events = older + self.events
             timeline.prepend(self._items_for(older))
@@ -260,6 +261,11 @@ class RoomScreen(RoomReading, Composing):
             self.timeline.upsert(item)
 
     def _new_events(self, events: list[dict[str, Any]]) -> None:
+        if self._redacts_others_shown(events):
+            # A moderator's redaction: the store checked it and pruned its target there, not
+            # in the copy shown here; reading the window again shows what the store decided.
+            self.run_worker(self.reload(), group="reload", exclusive=True)
+            return
         self.events.extend(events)
         if any(e.get("type") == "m.room.member" for e in events):
             self.run_worker(self._refresh_names(), group="names", exclusive=True)
@@ -292,6 +298,25 @@ class RoomScreen(RoomReading, Composing):
             self.timeline.recheck_top()
         self.show_markers()
         self._mark_read()
+
+    async def _reread_redacted(self, events: list[dict[str, Any]]) -> None:
+        """Loaded events that ``events`` redact for someone else, read again from the store:
+        there the redaction was checked (power levels) and, if allowed, pruned its target."""
+        for i, shown in enumerate(self.events):
+            if self._redacts_others_shown(events, [shown]):
+                stored = await self.account.store.event(str(shown["event_id"]))
+                if stored is not None:
+                    self.events[i] = stored
+
+    def _redacts_others_shown(
+        self, events: list[dict[str, Any]], shown: list[dict[str, Any]] | None = None
+    ) -> bool:
+        """Whether ``events`` redact a loaded event that someone else sent."""
+        senders = {e.get("event_id"): e.get("sender") for e in (shown or self.events)}
+        return any(
+            (target := redaction_target(e)) in senders and senders[target] != e.get("sender")
+            for e in events
+        )
 
     async def _refresh_names(self) -> None:
         self.names = await self.account.member_names(self.room_id)
