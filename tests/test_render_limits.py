@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import random
+import sys
 import time
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
+from rich.style import Style
+from rich.text import Text
 from test_app import until
 from test_widgets_timeline import TimelineApp, item, started, visible
 
@@ -42,6 +49,116 @@ def test_marks_that_tags_keep_apart_are_capped_where_they_meet() -> None:
         (ACUTE * MAX_COMBINING_MARKS, "italic"),
         ("b", "underline"),
     ]
+
+
+def _styles(text: Text) -> list[Style]:
+    """The style of each character of ``text``: its spans combined, in order."""
+    styles = [Style.null()] * len(text.plain)
+    for span in text.spans:
+        for i in range(span.start, span.end):
+            styles[i] += Style.parse(span.style) if isinstance(span.style, str) else span.style
+    return styles
+
+
+def _capped(chars: list[tuple[str, Style]]) -> list[tuple[str, Style]]:
+    """A plain reference cap: each character with its style, marks past the cap left out."""
+    kept, run = [], 0
+    for ch, style in chars:
+        run = run + 1 if unicodedata.category(ch).startswith("M") else 0
+        if run <= MAX_COMBINING_MARKS:
+            kept.append((ch, style))
+    return kept
+
+
+def _reviewers_body(n: int) -> str:
+    """The review's hostile body: each base letter followed by marks split over two tags."""
+    return f"x<b>{ACUTE * 3}</b><i>{ACUTE * 3}</i>" * n
+
+
+def test_the_reviewers_body_keeps_four_marks_per_letter_each_in_its_style() -> None:
+    n = 2000
+    text = html_to_text(_reviewers_body(n), "fallback")
+    assert text.plain == ("x" + ACUTE * MAX_COMBINING_MARKS) * n
+    bold, italic = Style(bold=True), Style(italic=True)
+    assert _styles(text) == [Style.null(), bold, bold, bold, italic] * n
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        # Exactly the cap, split over tags: nothing is dropped.
+        (f"a<b>{ACUTE * 2}</b><i>{ACUTE * 2}</i>b", "a" + ACUTE * 4 + "b"),
+        # One past the cap: the last one goes.
+        (f"a<b>{ACUTE * 2}</b><i>{ACUTE * 3}</i>b", "a" + ACUTE * 4 + "b"),
+        # Nested tags, the run crossing every boundary.
+        (f"<b>a<i>{ACUTE}<u>{ACUTE * 2}</u>{ACUTE}</i>{ACUTE}</b>b", "a" + ACUTE * 4 + "b"),
+        # Marks with no base character before them are a run too.
+        (f"<b>{ACUTE * 3}</b><i>{ACUTE * 3}</i>b", ACUTE * 4 + "b"),
+        # A run split by a tag in a highlighted code block (its text is collected, then written
+        # token by token).
+        (
+            f'<pre><code class="language-python">a<b>{ACUTE * 3}</b>{ACUTE * 3}</code></pre>',
+            "a" + ACUTE * 4,
+        ),
+        # A space ends a run: the marks after it start a new one.
+        (f"a<b>{ACUTE * 3}</b> <i>{ACUTE * 6}</i>", "a" + ACUTE * 3 + " " + ACUTE * 4),
+    ],
+)
+def test_a_run_of_marks_split_by_tags_is_capped_once(html: str, expected: str) -> None:
+    assert html_to_text(html, "fallback").plain == expected
+
+
+_TAGS: dict[str, Style] = {
+    "b": Style(bold=True),
+    "i": Style(italic=True),
+    "u": Style(underline=True),
+}
+
+
+def test_marks_split_by_random_nested_tags_match_a_plain_reference_cap() -> None:
+    rng = random.Random(12)
+    alphabet = "ab" + ACUTE + "\u0302\u0903\ufe0f"  # Mn, Mn, Mc, Mn
+    for _ in range(300):
+        html, chars = [], []
+        for _ in range(rng.randint(1, 12)):
+            tags = rng.sample(sorted(_TAGS), rng.randint(0, 3))
+            run = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+            style = sum((_TAGS[tag] for tag in tags), Style.null())
+            html.append(
+                "".join(f"<{t}>" for t in tags) + run + "".join(f"</{t}>" for t in tags[::-1])
+            )
+            chars += [(ch, style) for ch in run]
+        text = html_to_text("".join(html), "fallback")
+        expected = _capped(chars)
+        assert text.plain == "".join(ch for ch, _ in expected), html
+        assert _styles(text) == [style for _, style in expected], html
+
+
+def _lines_run(work: Callable[[], object]) -> int:
+    """How many lines of Python ``work`` runs: a measure of its cost that no load can skew."""
+    count = 0
+
+    def trace(frame: FrameType, event: str, arg: Any) -> Callable[..., Any]:
+        nonlocal count
+        count += event == "line"
+        return trace
+
+    before = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        work()
+    finally:
+        sys.settrace(before)
+    return count
+
+
+def test_capping_marks_split_by_tags_is_linear() -> None:
+    html_to_text(_reviewers_body(2), "warm up the patterns")
+    small = _lines_run(lambda: html_to_text(_reviewers_body(100), ""))
+    large = _lines_run(lambda: html_to_text(_reviewers_body(400), ""))
+    # Four times the runs and spans: about four times the work. Cutting each run out of the
+    # finished text sliced all its spans each time: sixteen times.
+    assert large < small * 6, (small, large)
 
 
 def test_real_scripts_and_emoji_keep_their_marks() -> None:

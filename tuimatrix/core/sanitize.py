@@ -73,9 +73,9 @@ def clean_text(s: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _excess_marks_re() -> re.Pattern[str]:
-    """Marks after the first MAX_COMBINING_MARKS of a run. Built on first use: ``re`` has no
-    ``\\p{M}``, and listing the marks walks planes 0, 1 and 14 (~30 ms), where all of them are."""
+def _mark_class() -> str:
+    """A regex class of every combining mark. Built on first use: ``re`` has no ``\\p{M}``, and
+    listing the marks walks planes 0, 1 and 14 (~30 ms), where all of them are."""
     ranges: list[tuple[int, int]] = []
     for cp in (*range(0x20000), *range(0xE0000, 0xE1000)):
         if unicodedata.category(chr(cp))[0] == "M":
@@ -83,10 +83,22 @@ def _excess_marks_re() -> re.Pattern[str]:
                 ranges[-1] = (ranges[-1][0], cp)
             else:
                 ranges.append((cp, cp))
-    marks = "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+    return "[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]"
+
+
+@lru_cache(maxsize=1)
+def _excess_marks_re() -> re.Pattern[str]:
+    """Marks after the first MAX_COMBINING_MARKS of a run."""
+    marks = _mark_class()
     # A fixed-width look-behind and a possessive run: each mark is looked at a bounded number
     # of times, so 200,000 marks on one character cost what 200,000 letters do.
-    return re.compile(f"(?<=[{marks}]{{{MAX_COMBINING_MARKS}}})[{marks}]++")
+    return re.compile(f"(?<={marks}{{{MAX_COMBINING_MARKS}}}){marks}++")
+
+
+@lru_cache(maxsize=1)
+def _mark_run_re() -> re.Pattern[str]:
+    """A run of marks, possibly empty (matched at a position, so it never rescans)."""
+    return re.compile(f"{_mark_class()}*+")
 
 
 def cap_combining_marks(s: str) -> str:
@@ -98,18 +110,29 @@ def cap_combining_marks(s: str) -> str:
     return _excess_marks_re().sub("", s)
 
 
-def _cap_marks_across_tags(text: Text) -> Text:
-    """``text`` with the cap of :func:`cap_combining_marks` applied across its spans: runs of
-    marks that tags kept apart in the HTML (``a<i>◌́◌́</i><i>◌́◌́</i>…``) meet in the text."""
-    excess = list(_excess_marks_re().finditer(text.plain))
-    if not excess:
-        return text
-    kept, start = [], 0
-    for match in excess:
-        kept.append(text[start : match.start()])
-        start = match.end()
-    kept.append(text[start:])
-    return Text("").join(kept)
+def _cap_marks_after(s: str, carried: int) -> tuple[str, int]:
+    """``s`` capped as :func:`cap_combining_marks` does, as if it followed a run of ``carried``
+    marks (at most MAX_COMBINING_MARKS); and the length of the run of marks it ends with.
+
+    Text written piece by piece (the HTML converter's text nodes, which tags may split inside
+    a run: ``a<i>◌́◌́</i><i>◌́◌́</i>…``) is capped as it is written, in one pass: cutting the
+    finished ``Text`` instead costs a slice of all its spans per run, quadratic.
+    """
+    match = _mark_run_re().match(s)
+    lead = match.end() if match else 0
+    room = MAX_COMBINING_MARKS - carried
+    if lead == len(s):
+        return s[:room], carried + min(lead, room)
+    rest = cap_combining_marks(s[lead:])  # starts with a base character: no run to carry
+    # A run ending ``rest`` is capped now, so it lies within its last MAX_COMBINING_MARKS
+    # characters: search from there only, a bounded number of steps.
+    tail = len(rest)
+    for pos in range(max(1, tail - MAX_COMBINING_MARKS), tail):
+        match = _mark_run_re().match(rest, pos)
+        if match is not None and match.end() == tail:
+            tail = pos
+            break
+    return s[: min(lead, room)] + rest, len(rest) - tail
 
 
 def clean_line(s: str) -> str:
@@ -350,6 +373,7 @@ class _Converter(HTMLParser):
         self._parts: list[str] = []
         self._spans: list[Span] = []
         self._len = 0
+        self._marks = 0  # combining marks ending the text written so far (to cap across tags)
         self._stack: list[_Frame] = []
         self._open: dict[str, int] = {}  # tag → open count, so a stray end tag costs O(1)
         self._lists: list[_Frame] = []
@@ -385,6 +409,9 @@ class _Converter(HTMLParser):
 
     def _write(self, s: str, style: Style | None) -> None:
         if not s or self._len >= _MAX_OUTPUT:
+            return
+        s, self._marks = _cap_marks_after(s, self._marks)
+        if not s:
             return
         start = self._len
         self._parts.append(s)
@@ -642,4 +669,4 @@ def html_to_text(formatted_body: str, fallback_body: str, *, reveal_spoilers: bo
         return plain(fallback_body)
     if not text.plain.strip() and fallback_body.strip():
         return plain(fallback_body)
-    return _cap_marks_across_tags(text)
+    return text
