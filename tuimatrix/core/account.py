@@ -64,7 +64,7 @@ BACKOFF_MAX = 60.0
 #: before each time ``/whoami`` is asked with the same token (seconds). Spread over a minute,
 #: so that a short outage of something in between is not taken for a sign-out; even then,
 #: the token is kept for the next start to ask again (core/signed_out.py).
-TOKEN_CHECK_PAUSES = (3.0, 7.0, 20.0, 30.0)
+TOKEN_CHECK_PAUSES: tuple[float, ...] = (3.0, 7.0, 20.0, 30.0)
 
 STARTING = "starting"
 INITIAL_SYNC = "initial sync"
