@@ -12,11 +12,13 @@ import pytest
 from conftest import MakeUser
 from helpers import TestUser
 from proxy import FaultProxy
+from test_auth import server_devices
 from test_sync import bodies, wait_for
 
 from tuimatrix.core import account as acc
 from tuimatrix.core import auth, signed_out
 from tuimatrix.core.account import LIVE, Account
+from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.sendqueue import QUEUED, SENT, SendQueue
 from tuimatrix.core.session import SESSION_FILE, STORE_FILE, SessionInfo, account_dir, load_sessions
 from tuimatrix.core.store import Store
@@ -51,7 +53,7 @@ async def setup(make_user: MakeUser) -> AsyncIterator[Setup]:
     async with FaultProxy(user.base_url) as proxy:
         via = SessionInfo(info.user_id, proxy.url, info.device_id, info.access_token)
         account = await Account.open(via, paths)
-        account.token_check_pause = 0.2
+        account.token_check_pauses = (0.2, 0.2)
         account.sync_timeout_ms = 1000  # the injected 401 comes with the next long-poll
         try:
             await account.start()
@@ -190,3 +192,83 @@ async def test_one_unknown_token_answer_to_a_send_keeps_the_message_queued(setup
     assert sum(1 for _, _, path in s.proxy.requests if "/send/" in path) == 2
     await s.account.sync_once()
     assert (await bodies(s.account, s.room_id)).count("sent after a fake 401") == 1
+
+
+async def fake_sign_out(s: Setup) -> None:
+    """Something between us and the server answers 401 M_UNKNOWN_TOKEN to /sync and /whoami
+    for longer than the account's checks take, then goes away."""
+    s.proxy.inject_error("/sync", 401, UNKNOWN_TOKEN, count=10_000)
+    s.proxy.inject_error("/whoami", 401, UNKNOWN_TOKEN, count=10_000)
+    await wait_for(lambda: s.account.status.state == acc.LOGGED_OUT, timeout=60)
+    s.proxy.clear_faults()
+
+
+async def token_works(s: Setup, token: str) -> bool:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{s.user.base_url}/_matrix/client/v3/account/whoami",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response,
+    ):
+        return response.status == 200
+
+
+async def test_a_fake_sign_out_is_undone_at_the_next_start(setup: Setup) -> None:
+    s, paths = setup, get_paths()
+    device, token = s.account.session.device_id, s.account.session.access_token
+    await queue_unsent(s, "written before the fake 401s")
+    await fake_sign_out(s)
+    assert signed_out.read(paths, s.user.user_id) is not None
+    # The next start asks the server, which still accepts the token: all is as it was.
+    accounts = Accounts(paths)
+    try:
+        notices = await accounts.open_saved()
+        again = accounts.get(s.user.user_id)
+        assert again is not None, notices
+        assert any("restored as it was" in line and device in line for line in notices)
+        assert again.session.device_id == device and again.session.access_token == token
+        assert signed_out.read(paths, s.user.user_id) is None
+        assert device in await server_devices(s.user, token)
+        assert await token_works(s, token)
+        [unsent] = await again.send_queue.pending()
+        assert unsent.content["body"] == "written before the fake 401s"
+        assert s.room_id in again.rooms.summaries
+    finally:
+        await accounts.close_all()
+
+
+async def test_a_fake_sign_out_does_not_cost_the_device_at_the_next_login(setup: Setup) -> None:
+    s, paths = setup, get_paths()
+    device, token = s.account.session.device_id, s.account.session.access_token
+    await fake_sign_out(s)
+    result = await auth.login(paths, s.user.user_id, s.user.password)
+    try:
+        assert result.account.session.device_id == device
+        assert "restored as it was" in result.notice
+        assert "signed out by the server" not in result.notice
+        assert device in await server_devices(s.user, token)
+        assert await token_works(s, token)
+        assert signed_out.read(paths, s.user.user_id) is None
+        assert signed_out.set_aside_dirs(paths, s.user.user_id) == []
+        assert s.room_id in result.account.rooms.summaries
+    finally:
+        await result.account.close()
+
+
+async def test_a_real_sign_out_stays_signed_out_at_the_next_start(setup: Setup) -> None:
+    s, paths = setup, get_paths()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{s.user.base_url}/_matrix/client/v3/logout",
+            headers={"Authorization": f"Bearer {s.account.session.access_token}"},
+        ) as response:
+            assert response.status == 200
+    await wait_for(lambda: s.account.status.state == acc.LOGGED_OUT, timeout=60)
+    accounts = Accounts(paths)
+    try:
+        assert await accounts.open_saved() == []
+        assert len(accounts) == 0
+        assert signed_out.read(paths, s.user.user_id) is not None
+    finally:
+        await accounts.close_all()

@@ -60,10 +60,11 @@ SYNC_OVERDUE_AFTER = 15.0
 #: Back-off between failed syncs (seconds).
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 60.0
-#: Before believing a 401 M_UNKNOWN_TOKEN (a proxy or a hiccup can send one): how many times
-#: to ask ``/whoami`` with the same token, and how long to wait before each (seconds).
-TOKEN_CHECKS = 2
-TOKEN_CHECK_PAUSE = 3.0
+#: Before believing a 401 M_UNKNOWN_TOKEN (a proxy or a hiccup can send one): the pauses
+#: before each time ``/whoami`` is asked with the same token (seconds). Spread over a minute,
+#: so that a short outage of something in between is not taken for a sign-out; even then,
+#: the token is kept for the next start to ask again (core/signed_out.py).
+TOKEN_CHECK_PAUSES: tuple[float, ...] = (3.0, 7.0, 20.0, 30.0)
 
 STARTING = "starting"
 INITIAL_SYNC = "initial sync"
@@ -140,7 +141,7 @@ class Account(Operations):
         #: the loop's timings, as attributes so that tests can shorten them
         self.sync_timeout_ms = SYNC_TIMEOUT_MS
         self.sync_overdue_after = SYNC_OVERDUE_AFTER
-        self.token_check_pause = TOKEN_CHECK_PAUSE
+        self.token_check_pauses = TOKEN_CHECK_PAUSES
         #: background crypto work (asking for keys again): kept so it is not collected
         self._crypto_tasks: set[asyncio.Task[None]] = set()
 
@@ -406,15 +407,16 @@ class Account(Operations):
             self._set_status(SyncStatus(WAITING, "no answer yet", started=started))
 
     async def _confirm_lost_token(self, first: Exception) -> Exception | None:
-        """Ask ``/whoami`` with the same token, after a pause, a few times: the error that
-        says the token is really gone (soft or not), or None if the token still works or the
-        server cannot tell us now (the sync loop then goes on and will ask again)."""
+        """Ask ``/whoami`` with the same token, after each of ``token_check_pauses``: the
+        error that says the token is really gone (soft or not), or None if the token still
+        works or the server cannot tell us now (the sync loop then goes on and will ask
+        again)."""
         from mautrix.errors import MatrixRequestError
 
         last = first
-        for _ in range(TOKEN_CHECKS):
+        for pause in self.token_check_pauses:
             self._set_status(SyncStatus(RECONNECTING, "checking the session with the server"))
-            await asyncio.sleep(self.token_check_pause)
+            await asyncio.sleep(pause)
             try:
                 await self.client.whoami()
             except MatrixRequestError as e:
@@ -457,9 +459,10 @@ class Account(Operations):
             # Same device, same store: a new password is all it takes (auth.relogin).
             self._set_status(SyncStatus(SOFT_LOGGED_OUT, reason))
             return
-        # Logged out elsewhere or the device was deleted. The token is dead, but unsent
-        # messages and the crypto store cannot be rebuilt: they stay until the user logs in
-        # again (which takes the messages over) or logs out (see core/signed_out.py).
+        # Logged out elsewhere or the device was deleted, as far as we can tell. Unsent
+        # messages and the crypto store cannot be rebuilt, and the token may still work (a
+        # proxy's 401s): all stay until the next start asks the server again, or the user
+        # logs in again (which takes the messages over) or out (see core/signed_out.py).
         unsent = len(await self.send_queue.pending())
         await self._close_network()
         await self.store.close()

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Collection, Iterator
 
+from tuimatrix.core import signed_out
 from tuimatrix.core.account import Account, Listener, import_network
 from tuimatrix.core.errors import describe_error
 from tuimatrix.core.rooms import RoomSummary
@@ -31,18 +32,34 @@ class Accounts:
         return self.by_user.get(user_id)
 
     async def open_saved(self, *, defer_network: bool = False) -> list[str]:
-        """Open every saved session from disk (no network); returns one line per failure
-        (an unusable session file, a store that would not open).
+        """Open every saved session from disk; returns one line per failure (an unusable
+        session file, a store that would not open) and per sign-out found a false alarm.
+
+        The network is needed only for an account the server seemed to sign out: its kept
+        token is checked first (signed_out.check_kept_session), and restored if it works.
 
         ``defer_network``: open only the stores, for a first frame that does not wait for the
         network and crypto stack to be imported (:meth:`start_all` finishes the job).
         """
+        kept = [
+            user_id
+            for user_id, _ in signed_out.all_signed_out(self.paths)
+            if user_id not in self.by_user
+        ]
+        checked = await asyncio.gather(
+            *(signed_out.check_kept_session(self.paths, user_id) for user_id in kept)
+        )
+        notices = [line for line in checked if line]
         sessions, errors = read_sessions(self.paths)
+        errors = notices + errors
         for info in sessions:
             if info.user_id in self.by_user:
                 continue
             try:
-                self.add(await Account.open(info, self.paths, defer_network=defer_network))
+                account = await Account.open(info, self.paths, defer_network=defer_network)
+                self.add(account)
+                # A login that failed half-way may have left unsent messages behind.
+                errors += await signed_out.requeue_notice(self.paths, account)
             except Exception as e:  # a broken store must not keep the other accounts out
                 # The caller shows the one line; the traceback only with --debug.
                 log.debug("cannot open %s", info.user_id, exc_info=True)

@@ -236,9 +236,18 @@ async def login(
         else:
             base_url = await discover_homeserver(server_name, http)
         api = TuiHTTPAPI(base_url, client_session=http)
-        notice = ""
+        notices: list[str] = []
         for _attempt in range(2):
-            device_id = preferred_device_id(paths, user_id)
+            # A sign-out that was a false alarm gets its session (device, store) back first.
+            restored = await signed_out.check_kept_session(paths, user_id)
+            if restored:
+                notices.append(restored)
+            previous = signed_out.read(paths, user_id)
+            # After a real sign-out, a new device: one under the old id would look, to other
+            # users' clients, like a device whose keys changed.
+            device_id = (
+                _fresh_device_id() if previous is not None else preferred_device_id(paths, user_id)
+            )
             keys_here = await _store_has_keys(paths, user_id, device_id)
             resp = await _password_login(api, localpart, password, device_id)
             api.token = resp["access_token"]
@@ -248,29 +257,27 @@ async def login(
             # We guessed the server name wrong, and with it the device id: start over.
             await api.request(Method.POST, Path.v3.logout)
             user_id = real_user_id
-        # The server deleted a signed-out account's device: its store cannot be used again.
-        previous = signed_out.read(paths, user_id)
-        # A device the server signed out had keys that other users' clients remember: a new
-        # device under its id would look like a device whose keys changed.
-        if previous is not None or (
-            not keys_here and await _server_has_keys(api, user_id, device_id)
-        ):
+        # A device the server has keys for that this machine lost had keys that other users'
+        # clients remember: a new device under its id would look like a device whose keys
+        # changed. (Never a signed-out one's: that is logged in above under a new id, and its
+        # old device is not ours to delete on a guess.)
+        if previous is None and not keys_here and await _server_has_keys(api, user_id, device_id):
             # Logging out deletes the device and its now useless keys on the server.
             await api.request(Method.POST, Path.v3.logout)
             old, device_id = device_id, _fresh_device_id()
-            if previous is None:
-                notice = (
-                    f"the encryption keys of device {old} are no longer on this machine; "
-                    f"started a new device {device_id}"
-                )
+            notices.append(
+                f"the encryption keys of device {old} are no longer on this machine; "
+                f"started a new device {device_id}"
+            )
             resp = await _password_login(api, localpart, password, device_id)
             api.token = resp["access_token"]
         device_id = str(resp.get("device_id") or device_id)
-        old_directory = None
         if previous is not None:
             # Logged in: only now is the old store moved, keeping unsent messages (taken
             # over below) and room keys (kept aside). A failed login leaves it in place.
             old_directory = signed_out.set_aside(paths, user_id)
+            notices.insert(0, f"this account was signed out by the server ({previous.reason})")
+            notices.insert(1, f"the old session's data is kept in {old_directory}")
         if not keys_here:
             # Whatever is stored belongs to another device or another login: start clean.
             remove_account_dir(paths, user_id)
@@ -279,14 +286,8 @@ async def login(
     info = SessionInfo(user_id, base_url, device_id, str(resp["access_token"]))
     save_session(paths, info)
     account = await Account.open(info, paths, crypto=crypto)
-    if previous is not None and old_directory is not None:
-        requeued = await signed_out.requeue(old_directory, account)
-        lines = [f"this account was signed out by the server ({previous.reason})"]
-        if requeued:
-            lines.append(f"{requeued} unsent message{'s' if requeued != 1 else ''} queued again")
-        lines.append(f"the old session's data is kept in {old_directory}")
-        notice = "; ".join(lines + ([notice] if notice else []))
-    return LoginResult(account, notice)
+    notices.extend(await signed_out.requeue_notice(paths, account))
+    return LoginResult(account, "; ".join(notices))
 
 
 def _well_known_base(resp: dict[str, Any]) -> str | None:

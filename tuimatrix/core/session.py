@@ -79,6 +79,12 @@ def _parse_session(raw: bytes, directory: Path) -> SessionInfo:
     return SessionInfo(**fields)
 
 
+def parse_session_file(path: Path, directory: Path) -> SessionInfo:
+    """The session in ``path`` (a file of ``directory``'s account); raises BrokenSession or
+    OSError."""
+    return _parse_session(path.read_bytes(), directory)
+
+
 def _keep_aside(path: Path) -> Path | None:
     """Rename a broken session file for the user to look at; its new path, or None."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
