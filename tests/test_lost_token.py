@@ -19,7 +19,7 @@ from tuimatrix.core import account as acc
 from tuimatrix.core import auth, signed_out
 from tuimatrix.core.account import LIVE, Account
 from tuimatrix.core.accounts import Accounts
-from tuimatrix.core.sendqueue import QUEUED, SENT, SendQueue
+from tuimatrix.core.sendqueue import FAILED, QUEUED, SENT, SendQueue
 from tuimatrix.core.session import SESSION_FILE, STORE_FILE, SessionInfo, account_dir, load_sessions
 from tuimatrix.core.store import Store
 from tuimatrix.paths import get_paths
@@ -270,5 +270,76 @@ async def test_a_real_sign_out_stays_signed_out_at_the_next_start(setup: Setup) 
         assert await accounts.open_saved() == []
         assert len(accounts) == 0
         assert signed_out.read(paths, s.user.user_id) is not None
+    finally:
+        await accounts.close_all()
+
+
+async def real_sign_out(s: Setup) -> None:
+    """Another client logs this very token out: the server deletes the device."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{s.user.base_url}/_matrix/client/v3/logout",
+            headers={"Authorization": f"Bearer {s.account.session.access_token}"},
+        ) as response:
+            assert response.status == 200
+    await wait_for(lambda: s.account.status.state == acc.LOGGED_OUT, timeout=60)
+
+
+FORBIDDEN: dict[str, object] = {"errcode": "M_FORBIDDEN", "error": "not allowed here"}
+
+
+async def test_failed_messages_of_a_signed_out_session_stay_failed_not_lost(setup: Setup) -> None:
+    s, paths = setup, get_paths()
+    s.proxy.inject_error("/send/", 403, FORBIDDEN)
+    refused = await s.account.send_text(s.room_id, "refused before the sign-out")
+    assert (await s.account.send_queue.wait(refused.txn_id)).state == FAILED
+    await queue_unsent(s, "queued before the sign-out")
+    await real_sign_out(s)
+    result = await auth.login(paths, s.user.user_id, s.user.password)
+    try:
+        assert "2 unsent messages queued again" in result.notice
+        states = {e.content["body"]: e for e in await result.account.send_queue.pending()}
+        assert states["queued before the sign-out"].state == QUEUED
+        failed = states["refused before the sign-out"]
+        assert failed.state == FAILED and failed.error and "not allowed here" in failed.error
+        # Still retryable.
+        assert await result.account.send_queue.retry(failed.txn_id) is not None
+    finally:
+        await result.account.close()
+
+
+async def test_unsent_messages_survive_a_login_that_fails_half_way(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s, paths = setup, get_paths()
+    for body in ("first", "second", "third"):
+        await queue_unsent(s, body)
+    await real_sign_out(s)
+    enqueue = SendQueue.enqueue
+    calls = 0
+
+    async def fails_the_second_time(self: SendQueue, *args: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(28, "No space left on device")
+        return await enqueue(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SendQueue, "enqueue", fails_the_second_time)
+    result = await auth.login(paths, s.user.user_id, s.user.password)
+    await result.account.close()
+    assert "could not take over the unsent messages" in result.notice
+    monkeypatch.setattr(SendQueue, "enqueue", enqueue)
+    # The next start takes over the rest: every message once.
+    accounts = Accounts(paths)
+    try:
+        notices = await accounts.open_saved()
+        again = accounts.get(s.user.user_id)
+        assert again is not None, notices
+        bodies_queued = sorted(e.content["body"] for e in await again.send_queue.pending())
+        assert bodies_queued == ["first", "second", "third"]
+        assert any("2 unsent messages queued again" in line for line in notices)
+        [aside] = signed_out.set_aside_dirs(paths, s.user.user_id)
+        assert (aside / signed_out.REQUEUED_FILE).exists()  # done: not taken over again
     finally:
         await accounts.close_all()
