@@ -185,6 +185,7 @@ async def test_hard_logout_from_elsewhere_forgets_the_token_and_keeps_the_store(
     paths = get_paths()
     result = await auth.login(paths, user.user_id, user.password)
     account = result.account
+    account.token_check_pauses = (0.2, 0.2)  # the checks before a sign-out is believed
     await account.start()
     await wait_for(lambda: account.status.state == LIVE)
     # Another client deletes this session's token.
