@@ -102,12 +102,9 @@ async def test_one_unknown_token_answer_loses_nothing(setup: Setup) -> None:
     assert (await bodies(s.account, s.room_id)).count("must survive") == 1
 
 
-async def test_a_real_sign_out_keeps_unsent_messages_for_the_next_login(setup: Setup) -> None:
-    s, paths = setup, get_paths()
-    directory = account_dir(paths, s.user.user_id)
-    old_device = s.account.session.device_id
-    await queue_unsent(s, "written before the sign-out")
-    # Another client logs this very token out: the server deletes the device.
+async def sign_out_from_elsewhere(s: Setup) -> None:
+    """Another client logs this very token out (the server deletes the device); wait until
+    the account has noticed."""
     async with aiohttp.ClientSession() as http:
         async with http.post(
             f"{s.user.base_url}/_matrix/client/v3/logout",
@@ -115,6 +112,14 @@ async def test_a_real_sign_out_keeps_unsent_messages_for_the_next_login(setup: S
         ) as response:
             assert response.status == 200
     await wait_for(lambda: s.account.status.state == acc.LOGGED_OUT, timeout=60)
+
+
+async def test_a_real_sign_out_keeps_unsent_messages_for_the_next_login(setup: Setup) -> None:
+    s, paths = setup, get_paths()
+    directory = account_dir(paths, s.user.user_id)
+    old_device = s.account.session.device_id
+    await queue_unsent(s, "written before the sign-out")
+    await sign_out_from_elsewhere(s)
     assert "signed out by the server" in s.account.status.detail
     assert "1 unsent message kept" in s.account.status.detail
     # The dead token is forgotten; the store (queue and crypto) is kept.
@@ -258,13 +263,7 @@ async def test_a_fake_sign_out_does_not_cost_the_device_at_the_next_login(setup:
 
 async def test_a_real_sign_out_stays_signed_out_at_the_next_start(setup: Setup) -> None:
     s, paths = setup, get_paths()
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{s.user.base_url}/_matrix/client/v3/logout",
-            headers={"Authorization": f"Bearer {s.account.session.access_token}"},
-        ) as response:
-            assert response.status == 200
-    await wait_for(lambda: s.account.status.state == acc.LOGGED_OUT, timeout=60)
+    await sign_out_from_elsewhere(s)
     accounts = Accounts(paths)
     try:
         assert await accounts.open_saved() == []
@@ -272,17 +271,6 @@ async def test_a_real_sign_out_stays_signed_out_at_the_next_start(setup: Setup) 
         assert signed_out.read(paths, s.user.user_id) is not None
     finally:
         await accounts.close_all()
-
-
-async def real_sign_out(s: Setup) -> None:
-    """Another client logs this very token out: the server deletes the device."""
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{s.user.base_url}/_matrix/client/v3/logout",
-            headers={"Authorization": f"Bearer {s.account.session.access_token}"},
-        ) as response:
-            assert response.status == 200
-    await wait_for(lambda: s.account.status.state == acc.LOGGED_OUT, timeout=60)
 
 
 FORBIDDEN: dict[str, object] = {"errcode": "M_FORBIDDEN", "error": "not allowed here"}
@@ -294,7 +282,7 @@ async def test_failed_messages_of_a_signed_out_session_stay_failed_not_lost(setu
     refused = await s.account.send_text(s.room_id, "refused before the sign-out")
     assert (await s.account.send_queue.wait(refused.txn_id)).state == FAILED
     await queue_unsent(s, "queued before the sign-out")
-    await real_sign_out(s)
+    await sign_out_from_elsewhere(s)
     result = await auth.login(paths, s.user.user_id, s.user.password)
     try:
         assert "2 unsent messages queued again" in result.notice
@@ -314,7 +302,7 @@ async def test_unsent_messages_survive_a_login_that_fails_half_way(
     s, paths = setup, get_paths()
     for body in ("first", "second", "third"):
         await queue_unsent(s, body)
-    await real_sign_out(s)
+    await sign_out_from_elsewhere(s)
     enqueue = SendQueue.enqueue
     calls = 0
 

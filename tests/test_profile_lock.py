@@ -104,19 +104,10 @@ def test_a_killed_owner_leaves_no_stale_lock() -> None:
         stop(third)
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        [],
-        ["run"],
-        ["exec", "describe-room --room x"],
-        ["shell"],
-        ["login", "--user", "@a:localhost", "--password-stdin"],
-        ["logout"],
-    ],
-    ids=["app", "run", "exec", "shell", "login", "logout"],
-)
-def test_every_command_that_syncs_or_sends_refuses_a_second_process(args: list[str]) -> None:
+def run_beside_an_owner(
+    args: list[str],
+) -> tuple[subprocess.Popen[str], subprocess.CompletedProcess[str]]:
+    """``tuimatrix ARGS`` run while another process owns the profile (stopped after)."""
     [(owner, line)] = start_at_once(1)
     try:
         assert line == "owner"
@@ -130,6 +121,23 @@ def test_every_command_that_syncs_or_sends_refuses_a_second_process(args: list[s
         )
     finally:
         stop(owner)
+    return owner, result
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["run"],
+        ["exec", "describe-room --room x"],
+        ["shell"],
+        ["login", "--user", "@a:localhost", "--password-stdin"],
+        ["logout"],
+    ],
+    ids=["app", "run", "exec", "shell", "login", "logout"],
+)
+def test_every_command_that_syncs_or_sends_refuses_a_second_process(args: list[str]) -> None:
+    owner, result = run_beside_an_owner(args)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     [refusal] = result.stderr.splitlines()
@@ -138,19 +146,7 @@ def test_every_command_that_syncs_or_sends_refuses_a_second_process(args: list[s
 
 
 def test_accounts_only_reads_and_needs_no_lock() -> None:
-    [(owner, line)] = start_at_once(1)
-    try:
-        assert line == "owner"
-        result = subprocess.run(
-            [sys.executable, "-m", "tuimatrix", "accounts"],
-            input="",
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ},
-        )
-    finally:
-        stop(owner)
+    _, result = run_beside_an_owner(["accounts"])
     assert "in use" not in result.stderr
 
 

@@ -122,14 +122,14 @@ def edit(n: int, original: int, body: str) -> dict[str, Any]:
     )
 
 
-def redaction(n: int, target: str) -> dict[str, Any]:
+def redaction(n: int, target: str, reason: str | None = "posted by mistake") -> dict[str, Any]:
     return {
         "event_id": f"$r{n}",
         "type": "m.room.redaction",
         "sender": "@a:x",
         "origin_server_ts": 1000 + n,
         "redacts": target,
-        "content": {"reason": "posted by mistake"},
+        "content": {} if reason is None else {"reason": reason},
     }
 
 

@@ -11,7 +11,7 @@ from busy_room import EVENING, BusyRoomApp, busy_events
 from conftest import MakeUser
 from test_app import SIZE, until
 from test_app import peer as peer  # the fixture, shared
-from test_redaction_prune import rows_holding
+from test_redaction_prune import redaction, rows_holding
 from test_room_actions import open_room
 from test_room_reading import sent
 
@@ -160,14 +160,7 @@ def _edit(n: int, original: int, body: str, ts: int) -> dict[str, Any]:
 
 
 def _redaction(n: int, target: str) -> dict[str, Any]:
-    return {
-        "event_id": f"$r{n}",
-        "type": "m.room.redaction",
-        "sender": "@a:x",
-        "origin_server_ts": 1000 + n,
-        "redacts": target,
-        "content": {},
-    }
+    return redaction(n, target, reason=None)
 
 
 def test_the_newest_edit_by_timestamp_wins_and_a_deleted_edit_no_longer_counts() -> None:
