@@ -261,7 +261,7 @@ class RoomScreen(RoomReading, Composing):
             self.timeline.upsert(item)
 
     def _new_events(self, events: list[dict[str, Any]]) -> None:
-        if self._redacts_others_shown(events):
+        if self._redacted_for_others(events):
             # A moderator's redaction: the store checked it and pruned its target there, not
             # in the copy shown here; reading the window again shows what the store decided.
             self.run_worker(self.reload(), group="reload", exclusive=True)
@@ -302,21 +302,23 @@ class RoomScreen(RoomReading, Composing):
     async def _reread_redacted(self, events: list[dict[str, Any]]) -> None:
         """Loaded events that ``events`` redact for someone else, read again from the store:
         there the redaction was checked (power levels) and, if allowed, pruned its target."""
+        targets = self._redacted_for_others(events)
         for i, shown in enumerate(self.events):
-            if self._redacts_others_shown(events, [shown]):
+            if shown.get("event_id") in targets:
                 stored = await self.account.store.event(str(shown["event_id"]))
                 if stored is not None:
                     self.events[i] = stored
 
-    def _redacts_others_shown(
-        self, events: list[dict[str, Any]], shown: list[dict[str, Any]] | None = None
-    ) -> bool:
-        """Whether ``events`` redact a loaded event that someone else sent."""
-        senders = {e.get("event_id"): e.get("sender") for e in (shown or self.events)}
-        return any(
-            (target := redaction_target(e)) in senders and senders[target] != e.get("sender")
+    def _redacted_for_others(self, events: list[dict[str, Any]]) -> set[str]:
+        """The loaded events that ``events`` redact and that someone else sent."""
+        senders = {e.get("event_id"): e.get("sender") for e in self.events}
+        return {
+            target
             for e in events
-        )
+            if (target := redaction_target(e)) is not None
+            and target in senders
+            and senders[target] != e.get("sender")
+        }
 
     async def _refresh_names(self) -> None:
         self.names = await self.account.member_names(self.room_id)
