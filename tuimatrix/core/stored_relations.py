@@ -10,6 +10,7 @@ prunes its target from the disk (spec redaction algorithm) whether it arrives be
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from mautrix.util.async_db import Connection
@@ -67,8 +68,12 @@ async def create_relations(conn: Connection) -> None:
         "JOIN events e ON e.event_id = r.event_id WHERE r.rel_type = $1",
         REDACTION,
     )
+    rules: dict[str, _Rules] = {}
     for row in redactions:
-        await _prune(conn, row["room_id"], row["target_id"], loads(row["json"]), {})
+        room_id = row["room_id"]
+        if room_id not in rules:
+            rules[room_id] = await _room_rules(conn, room_id)
+        await _prune(conn, room_id, row["target_id"], loads(row["json"]), {}, rules[room_id])
 
 
 def _rows(room_id: str, events: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
@@ -91,78 +96,80 @@ def _rows(room_id: str, events: Iterable[Mapping[str, Any]]) -> list[tuple[Any, 
     return rows
 
 
-async def _record(conn: Connection, room_id: str, events: Iterable[Mapping[str, Any]]) -> None:
-    rows = _rows(room_id, events)
-    if rows:
-        await conn.executemany(_RELATION_SQL, rows)
-
-
 async def index_events(conn: Connection, room_id: str, events: list[dict[str, Any]]) -> None:
-    """Record the relations of ``events`` (just stored in ``room_id``) and apply every
-    redaction they bring or meet: a new redaction prunes its stored target, and a new event
-    that a stored redaction removes is pruned at once. Events of ``events`` that are pruned
-    are pruned in place too, so what the caller hands on matches the store."""
-    if not events:
+    """:func:`index_rooms` for one room's events."""
+    await index_rooms(conn, [(room_id, events)])
+
+
+async def index_rooms(conn: Connection, rooms: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """Record the relations of each room's ``events`` (just stored) and apply every redaction
+    they bring or meet: a new redaction prunes its stored target, and a new event that a
+    stored redaction removes is pruned at once. Events that are pruned are pruned in place
+    too, so what the caller hands on matches the store.
+
+    A whole sync's rooms in one call: two statements for all of them (a statement per room
+    made the initial sync of a large account several times slower), then only the redactions
+    found cost more."""
+    relations = [row for room_id, events in rooms for row in _rows(room_id, events)]
+    if relations:
+        await conn.executemany(_RELATION_SQL, relations)
+    in_hand: dict[str, dict[str, dict[str, Any]]] = {}
+    candidates: set[tuple[str, str]] = set()
+    for room_id, events in rooms:
+        by_id = {str(e["event_id"]): e for e in events}
+        in_hand.setdefault(room_id, {}).update(by_id)
+        # An edit of a removed message goes with it: what it says is what the sender took back.
+        targets = [*by_id, *(t for e in events if (t := edit_target(e)) is not None)]
+        targets += [rel[1] for e in events if (rel := relation(e)) and rel[0] == REDACTION]
+        candidates.update((room_id, target) for target in targets)
+    if not candidates:
         return
-    await _record(conn, room_id, events)
-    by_id = {str(e["event_id"]): e for e in events}
-    # An edit of a removed message goes with it: what it says is what the sender took back.
-    candidates = [*by_id, *(t for e in events if (t := edit_target(e)) is not None)]
-    candidates += [rel[1] for e in events if (rel := relation(e)) and rel[0] == REDACTION]
-    rows = await conn.fetch(
-        "SELECT r.target_id, e.json FROM relations r JOIN events e ON e.event_id = r.event_id "
-        "WHERE r.rel_type = $1 AND r.target_id IN (SELECT value FROM json_each($2)) "
-        "AND r.room_id = $3",
+    found = await conn.fetch(
+        "SELECT r.room_id, r.target_id, e.json FROM json_each($2) c"
+        " JOIN relations r ON r.target_id = json_extract(c.value, '$[1]')"
+        "  AND r.room_id = json_extract(c.value, '$[0]') AND r.rel_type = $1"
+        " JOIN events e ON e.event_id = r.event_id",
         REDACTION,
-        dumps(candidates),
+        dumps(sorted(candidates)),
+    )
+    rules: dict[str, _Rules] = {}
+    for row in found:
+        room_id = row["room_id"]
+        if room_id not in rules:
+            rules[room_id] = await _room_rules(conn, room_id)
+        redaction = loads(row["json"])
+        await _prune(conn, room_id, row["target_id"], redaction, in_hand[room_id], rules[room_id])
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What deciding and applying a room's redactions needs of its current state (read once
+    for every redaction a batch of events meets)."""
+
+    #: ``m.room.create``'s content, with its sender (the creator from room version 11 on)
+    create: Mapping[str, Any] | None
+    power_levels: Mapping[str, Any] | None
+
+    @property
+    def version(self) -> str | None:
+        version = (self.create or {}).get("room_version")
+        return version if isinstance(version, str) else None
+
+
+async def _room_rules(conn: Connection, room_id: str) -> _Rules:
+    rows = await conn.fetch(
+        "SELECT type, sender, content FROM room_state WHERE room_id=$1 AND state_key='' "
+        "AND type IN ('m.room.create', 'm.room.power_levels')",
         room_id,
     )
+    found: dict[str, dict[str, Any]] = {}
     for row in rows:
-        await _prune(conn, room_id, row["target_id"], loads(row["json"]), by_id)
-
-
-async def _room_version(conn: Connection, room_id: str) -> str | None:
-    content = await conn.fetchval(
-        "SELECT content FROM room_state WHERE room_id=$1 AND type='m.room.create' AND state_key=''",
-        room_id,
-    )
-    version = loads(content).get("room_version") if content else None
-    return version if isinstance(version, str) else None
-
-
-async def _state_content(conn: Connection, room_id: str, event_type: str) -> dict[str, Any] | None:
-    """The content of the room's current ``event_type`` state (state key ""), with its
-    sender as ``sender`` for ``m.room.create`` (its creator from room version 11 on)."""
-    row = await conn.fetchrow(
-        "SELECT sender, content FROM room_state WHERE room_id=$1 AND type=$2 AND state_key=''",
-        room_id,
-        event_type,
-    )
-    if row is None:
-        return None
-    content = loads(row["content"])
-    if not isinstance(content, dict):
-        return None
-    return {**content, "sender": row["sender"]} if event_type == "m.room.create" else content
-
-
-async def _authorised(
-    conn: Connection, room_id: str, target_id: str, redaction: Mapping[str, Any]
-) -> bool:
-    """Whether ``redaction`` may remove the stored ``target_id``: False while the target is
-    not stored (it is checked again when it arrives), or when the redacter is neither its
-    sender nor powerful enough (the server sends such redactions all the same)."""
-    target_json = await conn.fetchval(
-        "SELECT json FROM events WHERE event_id=$1 AND room_id=$2", target_id, room_id
-    )
-    if target_json is None:
-        return False
-    return may_redact(
-        redaction.get("sender"),
-        loads(target_json).get("sender"),
-        await _state_content(conn, room_id, "m.room.power_levels"),
-        await _state_content(conn, room_id, "m.room.create"),
-    )
+        content = loads(row["content"])
+        if isinstance(content, dict):
+            found[row["type"]] = content
+            if row["type"] == "m.room.create":
+                found[row["type"]] = {**content, "sender": row["sender"]}
+    return _Rules(found.get("m.room.create"), found.get("m.room.power_levels"))
 
 
 #: state whose content a redaction never removes from the room's current state: a room once
@@ -176,36 +183,39 @@ async def _prune(
     target_id: str,
     redaction: Mapping[str, Any],
     in_hand: Mapping[str, dict[str, Any]],
+    rules: _Rules,
 ) -> None:
     """Prune ``target_id`` and its edits wherever the store keeps their content: the events
     table, the send queue, the room's current state, and copies bundled with related events.
-    Nothing, unless the redaction is authorised (:func:`_authorised`)."""
-    if not await _authorised(conn, room_id, target_id, redaction):
-        return
-    version = await _room_version(conn, room_id)
-    edits = await conn.fetch(
-        "SELECT event_id FROM relations WHERE target_id=$1 AND rel_type=$2 AND room_id=$3",
-        target_id,
-        EDIT,
-        room_id,
-    )
-    ids = [target_id, *(r["event_id"] for r in edits)]
-    # Of this room only: a redaction sent in one room removes nothing in another.
+
+    Nothing while the target is not stored (it is checked again when it arrives), nor when
+    the redacter is neither its sender nor powerful enough (from room version 3 on, the server
+    sends such redactions all the same: core.relations.may_redact)."""
+    # The target and its edits; of this room only: a redaction sent in one room removes
+    # nothing in another.
     rows = await conn.fetch(
-        "SELECT event_id, json FROM events "
-        "WHERE event_id IN (SELECT value FROM json_each($1)) AND room_id=$2",
-        dumps(ids),
+        "SELECT event_id, json FROM events WHERE room_id=$2 AND (event_id=$1 OR event_id IN "
+        "(SELECT event_id FROM relations WHERE target_id=$1 AND rel_type=$3 AND room_id=$2))",
+        target_id,
         room_id,
+        EDIT,
     )
+    events = {row["event_id"]: loads(row["json"]) for row in rows}
+    target = events.get(target_id)
+    if target is None or not may_redact(
+        redaction.get("sender"), target.get("sender"), rules.power_levels, rules.create
+    ):
+        return
+    ids = list(events)
+    version = rules.version
     pruned_events: list[dict[str, Any]] = []
     updates = []
-    for row in rows:
-        evt = loads(row["json"])
+    for event_id, evt in events.items():
         pruned = evt if is_pruned(evt) else prune_event(evt, redaction, version)
         pruned_events.append(pruned)
         if pruned is not evt:
-            updates.append((dumps(pruned), row["event_id"]))
-        held = in_hand.get(row["event_id"])
+            updates.append((dumps(pruned), event_id))
+        held = in_hand.get(event_id)
         if held is not None and not is_pruned(held):
             held.clear()
             held.update(pruned)
@@ -220,12 +230,15 @@ async def _prune(
         room_id,
         dumps(ids),
     )
-    state = await conn.fetchrow(
-        "SELECT type, content FROM room_state WHERE room_id=$1 AND event_id=$2",
-        room_id,
-        target_id,
-    )
-    if state is not None and state["type"] not in _STICKY_STATE:
+    if "state_key" not in target or target.get("type") in _STICKY_STATE:
+        state = None  # only a state event can be the room's current state
+    else:
+        state = await conn.fetchrow(
+            "SELECT type, content FROM room_state WHERE room_id=$1 AND event_id=$2",
+            room_id,
+            target_id,
+        )
+    if state is not None:
         content = prune_event(
             {"type": state["type"], "content": loads(state["content"])}, redaction, version
         )["content"]

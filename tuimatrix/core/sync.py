@@ -17,7 +17,7 @@ from typing import Any
 from mautrix.util.async_db import Connection
 
 from tuimatrix.core.store import dumps
-from tuimatrix.core.stored_relations import index_events
+from tuimatrix.core.stored_relations import index_events, index_rooms
 
 #: The filter we sync with: lazy-loaded members keep large rooms cheap.
 SYNC_FILTER: dict[str, Any] = {
@@ -358,8 +358,7 @@ async def _apply_joined_or_left(
             stored.append((room_id, new))
         changes.rooms.add(room_id)
     await writes.write(conn)
-    for room_id, new in stored:
-        await index_events(conn, room_id, new)
+    await index_rooms(conn, stored)
 
 
 def _timeline_rows(
