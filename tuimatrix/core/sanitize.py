@@ -107,6 +107,8 @@ def cap_combining_marks(s: str) -> str:
     The terminal stacks every mark in one cell and Textual writes them all again on each
     redraw: one character carrying 200,000 marks was 6.5 MB of output per frame.
     """
+    if s.isascii():
+        return s  # no marks: most messages skip the regex (it tripled clean_text's cost)
     return _excess_marks_re().sub("", s)
 
 
