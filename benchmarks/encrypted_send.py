@@ -82,8 +82,8 @@ async def _device(http: aiohttp.ClientSession, base: str, user_id: str, n: int) 
 
 
 async def measure(quick: bool) -> list[Result]:
+    from tuimatrix.cli.localserver import LocalSynapse
     from tuimatrix.core import auth
-    from tuimatrix.localserver import LocalSynapse
     from tuimatrix.paths import get_paths
 
     # mautrix warns about every device that is not cross-signed: none of these is.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import TestUser, loopback_server, unique_localpart
 
-from tuimatrix.localserver import LocalSynapse
+from tuimatrix.cli.localserver import LocalSynapse
 
 MakeUser = Callable[..., TestUser]
 

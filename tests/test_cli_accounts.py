@@ -17,7 +17,7 @@ from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from tuimatrix.cli_accounts import LoginValues, ask_login_values, log_in
+from tuimatrix.cli.accounts import LoginValues, ask_login_values, log_in
 from tuimatrix.core import auth
 from tuimatrix.core.session import account_dir, load_sessions
 from tuimatrix.paths import get_paths

@@ -24,9 +24,9 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from tuimatrix.cli_completion import CommandCompleter, split_partial
-from tuimatrix.cli_exec import ExecContext, command_line, format_json
-from tuimatrix.cli_shell import shell
+from tuimatrix.cli.completion import CommandCompleter, split_partial
+from tuimatrix.cli.exec import ExecContext, command_line, format_json
+from tuimatrix.cli.shell import shell
 from tuimatrix.commands import REGISTRY, Param, UsageError, load_commands
 from tuimatrix.core import auth
 from tuimatrix.core.account import Account

@@ -31,18 +31,18 @@ from textual.pilot import Pilot
 from tmux import Tmux, binary_env, tuimatrix_command
 
 from tuimatrix.app import TuimatrixApp
+from tuimatrix.cli.localserver import LocalSynapse
 from tuimatrix.config import load_config
 from tuimatrix.core import auth
-from tuimatrix.core.crypto import PICKLE_KEY_FILE
+from tuimatrix.core.e2ee.crypto import PICKLE_KEY_FILE
 from tuimatrix.core.errors import StoreError, describe_error
 from tuimatrix.core.session import SESSION_FILE, STORE_FILE, account_dir, read_sessions
 from tuimatrix.core.store import Store
-from tuimatrix.localserver import LocalSynapse
 from tuimatrix.paths import Paths
-from tuimatrix.room_settings import settings_file
 from tuimatrix.screens.login import LoginScreen
 from tuimatrix.screens.room_list import RoomListScreen
-from tuimatrix.ui_state import state_file
+from tuimatrix.ui.folds import state_file
+from tuimatrix.ui.room_settings import settings_file
 
 ROOM = "Corrupt state"
 #: how long a run may take before it counts as a hang (s)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tuimatrix.commands import REGISTRY, load_commands
-from tuimatrix.keymap import DEFAULT_KEYS, PREFIX_KEY
+from tuimatrix.ui.keymap import DEFAULT_KEYS, PREFIX_KEY
 
 README = Path(__file__).parent.parent / "README.md"
 

@@ -480,7 +480,7 @@ async def test_keys_come_once_our_devices_have_verified_each_other(
     by itself, and the old messages decrypt."""
     import asyncio
 
-    from tuimatrix.core.verification_trust import trust_verified
+    from tuimatrix.core.e2ee.verification_trust import trust_verified
 
     bob = make_user("bob")
     a = await login(make_user("alice"))

@@ -25,21 +25,21 @@ from test_sync import Login, login  # noqa: F401
 from tuimatrix.commands import Param, UsageError
 from tuimatrix.commands.runner import run_line
 from tuimatrix.core.account import Account
-from tuimatrix.core.errors import UserError
-from tuimatrix.core.key_backup import (
+from tuimatrix.core.e2ee.key_backup import (
     KeyBackup,
     decrypt_session,
     encrypt_session,
     pk_decryption,
 )
-from tuimatrix.core.key_export import (
+from tuimatrix.core.e2ee.key_export import (
     HEADER,
     KeyFileError,
     decrypt_key_file,
     encrypt_key_file,
 )
-from tuimatrix.core.local_secrets import LocalSecrets, unb64
-from tuimatrix.core.recovery import load_cross_signing
+from tuimatrix.core.e2ee.local_secrets import LocalSecrets, unb64
+from tuimatrix.core.e2ee.recovery import load_cross_signing
+from tuimatrix.core.errors import UserError
 from tuimatrix.core.session import load_sessions
 from tuimatrix.core.sync import SyncChanges
 
@@ -429,7 +429,7 @@ async def test_setup_recovery_stopped_halfway_goes_on_with_the_same_keys(
 ) -> None:
     """The cross-signing keys were published, then secret storage failed (the network): run
     again, it finishes with the same keys, asking nothing (nobody has to verify us again)."""
-    from tuimatrix.core import recovery
+    from tuimatrix.core.e2ee import recovery
 
     a = await login(make_user("alice"))
     await a.sync_once()

@@ -21,10 +21,10 @@ import pytest
 from conftest import MakeUser
 from proxy import FaultProxy
 
+from tuimatrix.cli.localserver import LocalSynapse
 from tuimatrix.core import auth
 from tuimatrix.core.account import Account
 from tuimatrix.core.session import load_sessions, save_session
-from tuimatrix.localserver import LocalSynapse
 from tuimatrix.paths import get_paths
 
 ROOM = "Faulty room"

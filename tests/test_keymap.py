@@ -12,11 +12,11 @@ from tuimatrix.app import TuimatrixApp
 from tuimatrix.config import load_config, valid_key
 from tuimatrix.core import auth
 from tuimatrix.core.account import LIVE, Account
-from tuimatrix.keymap import DEFAULT_KEYS, merged_keys
 from tuimatrix.paths import get_paths
 from tuimatrix.screens.prompts import ConfirmScreen, RoomPickerScreen, TextPromptScreen
 from tuimatrix.screens.room import RoomScreen
 from tuimatrix.screens.room_list import RoomListScreen
+from tuimatrix.ui.keymap import DEFAULT_KEYS, merged_keys
 
 
 def write_config(text: str) -> Path:
@@ -151,7 +151,7 @@ async def test_palette_offers_commands_with_their_keys(make_user: MakeUser) -> N
     async with app.run_test(size=SIZE) as pilot:
         account = next(iter(app.accounts))
         await until(pilot, lambda: account.status.state == LIVE)
-        from tuimatrix.palette import CommandsProvider
+        from tuimatrix.ui.palette import CommandsProvider
 
         provider = CommandsProvider(app.screen)
         offered = {title: help_text for title, help_text, _ in provider._commands()}

@@ -1,4 +1,4 @@
-"""The loopback Synapse (tuimatrix.localserver) and the fault-injecting proxy (tests/proxy.py)."""
+"""The loopback Synapse (cli/localserver.py) and the fault-injecting proxy (tests/proxy.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from conftest import MakeUser
 from helpers import password_login
 from proxy import FaultProxy
 
-from tuimatrix.localserver import LocalSynapse
+from tuimatrix.cli.localserver import LocalSynapse
 
 VERSIONS = "/_matrix/client/versions"
 

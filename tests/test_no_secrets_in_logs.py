@@ -116,8 +116,8 @@ async def test_a_request_carrying_the_password_is_logged_without_its_body(
     a call made inside mautrix (which we cannot mark), so the password is never formatted."""
     from mautrix.api import Method, Path
 
+    from tuimatrix.core.e2ee.uia import password_auth
     from tuimatrix.core.http import TuiHTTPAPI
-    from tuimatrix.core.uia import password_auth
 
     alice = make_user("alice")
     async with aiohttp.ClientSession() as http:

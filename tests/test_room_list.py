@@ -30,7 +30,7 @@ from tuimatrix.paths import Paths, get_paths
 from tuimatrix.screens.room import RoomScreen
 from tuimatrix.screens.room_list import RoomListScreen
 from tuimatrix.screens.space import SpaceScreen
-from tuimatrix.ui_state import RoomListState, state_file
+from tuimatrix.ui.folds import RoomListState, state_file
 from tuimatrix.widgets.room_row import fit_columns
 from tuimatrix.widgets.room_tree import HeaderRow, RoomRow
 

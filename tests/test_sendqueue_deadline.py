@@ -102,7 +102,7 @@ async def test_a_message_its_key_left_queued_is_this_runs_message(store: Store) 
     withdrawn with this run's failure, never sent by a later run."""
     from types import SimpleNamespace
 
-    from tuimatrix import cli_exec
+    from tuimatrix.cli import exec as cli_exec
     from tuimatrix.core.errors import UserError
 
     first = SendQueue(store, ScriptedSender(), lambda e: None)

@@ -10,13 +10,13 @@ from conftest import MakeUser
 from test_app import SIZE, until
 from test_keymap import prepared
 
-from tuimatrix import idle_gc
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.core.account import LIVE, Account
 from tuimatrix.core.lazy import Method, Path, RoomID
 from tuimatrix.core.session import SessionInfo
-from tuimatrix.keymap import binding_title
 from tuimatrix.paths import get_paths
+from tuimatrix.ui import idle_gc
+from tuimatrix.ui.keymap import binding_title
 
 #: What the room list's first frame must not wait for (about half a second of imports).
 LATER = (
@@ -25,7 +25,7 @@ LATER = (
     "mautrix.types",
     "mautrix.crypto",
     "olm",
-    "tuimatrix.core.crypto",
+    "tuimatrix.core.e2ee.crypto",
     "tuimatrix.commands.messages",
     "tuimatrix.screens.room",
 )

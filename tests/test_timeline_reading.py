@@ -10,7 +10,7 @@ from tuimatrix.config import load_config
 from tuimatrix.core.receipts import readers, receipt_label
 from tuimatrix.core.timeline import build_items, membership_run, merge_runs, reaction_senders
 from tuimatrix.paths import Paths
-from tuimatrix.room_settings import RoomSettings
+from tuimatrix.ui.room_settings import RoomSettings
 
 TS = 1_764_000_000_000  # a fixed day, mid-morning UTC
 

@@ -22,7 +22,7 @@ from textual.widgets import Static
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.core import auth
 from tuimatrix.core.account import LIVE, Account
-from tuimatrix.core.sas import (
+from tuimatrix.core.e2ee.sas import (
     MAC_V1,
     MAC_V2,
     calculate_mac,
@@ -31,9 +31,8 @@ from tuimatrix.core.sas import (
     mac_info,
     sas_info,
 )
-from tuimatrix.core.sas_emoji import SAS_EMOJI, emoji_indices, sas_decimals, sas_emoji
-from tuimatrix.core.timeline import event_item
-from tuimatrix.core.verification import (
+from tuimatrix.core.e2ee.sas_emoji import SAS_EMOJI, emoji_indices, sas_decimals, sas_emoji
+from tuimatrix.core.e2ee.verification import (
     S_CANCELLED,
     S_DONE,
     S_SAS,
@@ -42,6 +41,7 @@ from tuimatrix.core.verification import (
     VerificationManager,
     verifications,
 )
+from tuimatrix.core.timeline import event_item
 from tuimatrix.paths import get_paths
 from tuimatrix.screens.verification import VerificationScreen
 

@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from tuimatrix import __version__, cli_accounts, cli_exec
+from tuimatrix import __version__
+from tuimatrix.cli import accounts as cli_accounts
+from tuimatrix.cli import exec as cli_exec
 from tuimatrix.core.errors import UserError, describe_error
 from tuimatrix.core.log_redaction import RedactingFormatter
 
@@ -71,7 +73,7 @@ def _run_app(debug: bool) -> int:
 
 #: Commands that sync, send or rewrite the profile's sessions: one process at a time owns
 #: the profile. ``accounts`` only reads files: it stays free. ``demo`` owns its throwaway
-#: profile once it has made it (cli_demo).
+#: profile once it has made it (tuimatrix.cli.demo).
 OWNING_COMMANDS = frozenset({None, "run", "exec", "shell", "login", "logout"})
 
 
@@ -100,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _log_to_file(args.debug)  # log lines on stderr would garble the prompt
             return cli_exec.run(args)
         if args.command == "demo":
-            from tuimatrix.cli_demo import run_demo
+            from tuimatrix.cli.demo import run_demo
 
             return run_demo(log=lambda: _log_to_file(args.debug))
         return _run_app(args.debug)

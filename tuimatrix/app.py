@@ -15,21 +15,21 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
-from tuimatrix import idle_gc
 from tuimatrix.commands import Command, UsageError, commands_loaded, load_commands, parse_line
 from tuimatrix.commands.runner import Cancelled, run
 from tuimatrix.config import load_config
 from tuimatrix.core import account as acc
 from tuimatrix.core.account import Account, import_network
 from tuimatrix.core.accounts import Accounts
+from tuimatrix.core.e2ee.verification import VerificationChanged, verifications
 from tuimatrix.core.errors import describe_error
 from tuimatrix.core.sanitize import clean_text
-from tuimatrix.core.verification import VerificationChanged, verifications
-from tuimatrix.keymap import PREFIX_KEY, binding_id, binding_title, describe, merged_keys
-from tuimatrix.palette import CommandsProvider, OpenRoomProvider
 from tuimatrix.paths import Paths, get_paths
-from tuimatrix.room_settings import RoomSettings
-from tuimatrix.ui_context import UIContext
+from tuimatrix.ui import idle_gc
+from tuimatrix.ui.context import UIContext
+from tuimatrix.ui.keymap import PREFIX_KEY, binding_id, binding_title, describe, merged_keys
+from tuimatrix.ui.palette import CommandsProvider, OpenRoomProvider
+from tuimatrix.ui.room_settings import RoomSettings
 from tuimatrix.widgets.status import StatusLine
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ import time
 
 from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
 from tuimatrix.commands.runner import need_account
-from tuimatrix.core.devices import delete_devices, list_devices, rename_device
+from tuimatrix.core.e2ee.devices import delete_devices, list_devices, rename_device
 from tuimatrix.core.sanitize import clean_line
 
 #: how each trust level reads in the list (mautrix TrustState names → words)

@@ -41,7 +41,7 @@ async def _secret(ctx: Context, name: str, title: str) -> str:
     ),
 )
 async def setup_recovery(ctx: Context, inv: Invocation) -> Result:
-    from tuimatrix.core import recovery
+    from tuimatrix.core.e2ee import recovery
 
     account = need_account(inv)
     replace = bool(inv.args.get("replace"))
@@ -86,7 +86,7 @@ async def setup_recovery(ctx: Context, inv: Invocation) -> Result:
     "Cross-sign this device with the keys in secret storage and restore the key backup",
 )
 async def verify_with_recovery_key(ctx: Context, inv: Invocation) -> Result:
-    from tuimatrix.core import recovery
+    from tuimatrix.core.e2ee import recovery
 
     account = need_account(inv)
     key = await _secret(ctx, "recovery_key", "Your recovery key")
@@ -111,8 +111,8 @@ async def verify_with_recovery_key(ctx: Context, inv: Invocation) -> Result:
 
 @command("backup-status", "encryption: Key backup status", "Whether room keys are backed up")
 async def backup_status(ctx: Context, inv: Invocation) -> Result:
-    from tuimatrix.core.key_backup import KeyBackup
-    from tuimatrix.core.key_export import need_crypto
+    from tuimatrix.core.e2ee.key_backup import KeyBackup
+    from tuimatrix.core.e2ee.key_export import need_crypto
 
     account = need_account(inv)
     need_crypto(account)
@@ -153,7 +153,7 @@ async def backup_status(ctx: Context, inv: Invocation) -> Result:
     "Download the room keys in the key backup, so that old messages decrypt",
 )
 async def restore_backup(ctx: Context, inv: Invocation) -> Result:
-    from tuimatrix.core.key_backup import KeyBackup
+    from tuimatrix.core.e2ee.key_backup import KeyBackup
 
     account = need_account(inv)
     imported, total, rooms = await KeyBackup.of(account).restore()
@@ -178,7 +178,7 @@ def _path(inv: Invocation) -> Path:
     Param("overwrite", "flag", "replace the file if it exists", required=False, option=True),
 )
 async def export_keys(ctx: Context, inv: Invocation) -> Result:
-    from tuimatrix.core.key_export import export_keys as export
+    from tuimatrix.core.e2ee.key_export import export_keys as export
 
     account = need_account(inv)
     path = _path(inv)
@@ -211,7 +211,7 @@ async def export_keys(ctx: Context, inv: Invocation) -> Result:
     Param("path", "path", "the file to read"),
 )
 async def import_keys(ctx: Context, inv: Invocation) -> Result:
-    from tuimatrix.core.key_export import import_keys as do_import
+    from tuimatrix.core.e2ee.key_export import import_keys as do_import
 
     account = need_account(inv)
     path = _path(inv)

@@ -10,7 +10,7 @@ from tuimatrix.commands.membership import room_label, user_arg
 from tuimatrix.commands.messages import event_arg
 from tuimatrix.commands.runner import need_account, need_room
 from tuimatrix.core.account import Account
-from tuimatrix.core.devices import users_trust
+from tuimatrix.core.e2ee.devices import users_trust
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.operations import (
     CREATOR_POWER,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
 from tuimatrix.commands.runner import need_account
+from tuimatrix.core.e2ee.verification import Verification, verifications
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.core.verification import Verification, verifications
 
 
 def _started(v: Verification) -> Result:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import aiohttp
     from mautrix.client import Client
 
-    from tuimatrix.core.crypto import Crypto
+    from tuimatrix.core.e2ee.crypto import Crypto
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 #: at load time: the crypto stack is imported after the first frame, see import_network).
 ENCRYPTED = "m.room.encrypted"
 #: What syncing and sending need that the room list does not: about half a second of imports.
-NETWORK_MODULES = ("aiohttp", "mautrix.client", "tuimatrix.core.http", "tuimatrix.core.crypto")
+NETWORK_MODULES = ("aiohttp", "mautrix.client", "tuimatrix.core.http", "tuimatrix.core.e2ee.crypto")
 
 #: After a verification between our devices, how long before asking for keys again (s): the
 #: other device marks this one verified only when its own last step is done.
@@ -176,7 +176,7 @@ class Account(Operations):
             from mautrix.client import Client
             from mautrix.types import UserID
 
-            from tuimatrix.core.crypto import Crypto
+            from tuimatrix.core.e2ee.crypto import Crypto
             from tuimatrix.core.http import TuiHTTPAPI
 
             session = self.session
@@ -252,7 +252,7 @@ class Account(Operations):
                 redecrypted = set()
             if redecrypted:
                 self._emit(SyncChanges(rooms=redecrypted, limited=redecrypted))
-            from tuimatrix.core.key_backup import KeyBackup
+            from tuimatrix.core.e2ee.key_backup import KeyBackup
 
             KeyBackup.of(self).start()  # uploads new room keys to the key backup
         self.send_queue.start()

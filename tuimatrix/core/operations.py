@@ -18,7 +18,7 @@ from tuimatrix.core.store import loads
 if TYPE_CHECKING:
     from mautrix.client import Client
 
-    from tuimatrix.core.crypto import Crypto
+    from tuimatrix.core.e2ee.crypto import Crypto
     from tuimatrix.core.sendqueue import SendQueue
     from tuimatrix.core.store import Store
 

@@ -43,7 +43,7 @@ from tuimatrix.core.sections import (
 )
 from tuimatrix.core.sync import SyncChanges
 from tuimatrix.screens.base import UsesApp
-from tuimatrix.ui_state import RoomListState, section_key, space_key
+from tuimatrix.ui.folds import RoomListState, section_key, space_key
 from tuimatrix.widgets.room_row import RoomLook, room_look, short_age
 from tuimatrix.widgets.room_rows import RowBuilder
 from tuimatrix.widgets.room_tree import HeaderRow, RoomRow, RoomTree, Row, header_row

@@ -17,9 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from tuimatrix.core.account import Account
-from tuimatrix.core.errors import describe_error
-from tuimatrix.core.sanitize import clean_line
-from tuimatrix.core.verification import (
+from tuimatrix.core.e2ee.verification import (
     S_CANCELLED,
     S_CONFIRMED,
     S_DONE,
@@ -28,6 +26,8 @@ from tuimatrix.core.verification import (
     Verification,
     verifications,
 )
+from tuimatrix.core.errors import describe_error
+from tuimatrix.core.sanitize import clean_line
 from tuimatrix.screens.base import UsesApp
 
 #: The buttons each state offers (ids; their labels are in _LABELS).

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tuimatrix.core.sections import MAX_DEPTH, Node, RoomRef, Section
-from tuimatrix.ui_state import section_key, space_key
+from tuimatrix.ui.folds import section_key, space_key
 from tuimatrix.widgets.room_tree import RoomRow, Row, header_row, room_row
 
 #: a tree node: the room, and the room ids of the spaces above it

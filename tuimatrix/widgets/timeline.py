@@ -32,7 +32,6 @@ from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
 
-from tuimatrix import idle_gc
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.timeline import (
     FAILED,
@@ -42,6 +41,7 @@ from tuimatrix.core.timeline import (
     membership_run,
     merge_runs,
 )
+from tuimatrix.ui import idle_gc
 from tuimatrix.widgets.inline_image import image_rows, image_strips
 from tuimatrix.widgets.scrollbar import ThriftyScrollBar
 

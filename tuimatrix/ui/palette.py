@@ -18,8 +18,8 @@ from textual.fuzzy import Matcher
 
 from tuimatrix.commands import REGISTRY, Command, load_commands
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.keymap import key_for
 from tuimatrix.screens.prompts import fuzzy_offsets
+from tuimatrix.ui.keymap import key_for
 
 if TYPE_CHECKING:
     from tuimatrix.app import TuimatrixApp

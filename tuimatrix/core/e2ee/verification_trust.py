@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from mautrix.types import DeviceIdentity
 
     from tuimatrix.core.account import Account
-    from tuimatrix.core.crypto import Crypto
+    from tuimatrix.core.e2ee.crypto import Crypto
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from tuimatrix import demo
+from tuimatrix.cli import demo_seed as demo
 from tuimatrix.core.profile_lock import own_profile
 from tuimatrix.paths import get_paths
 

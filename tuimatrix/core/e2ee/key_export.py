@@ -25,7 +25,7 @@ from tuimatrix.core.errors import UserError
 
 if TYPE_CHECKING:
     from tuimatrix.core.account import Account
-    from tuimatrix.core.crypto import Crypto
+    from tuimatrix.core.e2ee.crypto import Crypto
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ async def import_sessions(account: Account, sessions: list[Any]) -> ImportResult
         rooms = await crypto.retry(imported=True)
         if rooms:
             account._emit(SyncChanges(rooms=set(rooms), limited=set(rooms)))
-        from tuimatrix.core.key_backup import KeyBackup
+        from tuimatrix.core.e2ee.key_backup import KeyBackup
 
         KeyBackup.of(account).wake()  # imported keys go to the backup too
     return ImportResult(imported, len(sessions), frozenset(rooms))

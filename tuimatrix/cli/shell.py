@@ -15,8 +15,8 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer
 from prompt_toolkit.history import FileHistory, History
 
-from tuimatrix.cli_completion import CommandCompleter, ValueCompleter
-from tuimatrix.cli_exec import (
+from tuimatrix.cli.completion import CommandCompleter, ValueCompleter
+from tuimatrix.cli.exec import (
     SHELL_BUILTINS,
     catch_up,
     format_json,

@@ -30,8 +30,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from tuimatrix.core.errors import UserError
-from tuimatrix.core.sas import (
+from tuimatrix.core.e2ee.sas import (
     ACCEPT,
     CANCEL,
     DONE,
@@ -53,12 +52,13 @@ from tuimatrix.core.sas import (
     mac_info,
     sas_info,
 )
-from tuimatrix.core.sas_emoji import sas_decimals, sas_emoji
-from tuimatrix.core.verification_trust import trust_verified
+from tuimatrix.core.e2ee.sas_emoji import sas_decimals, sas_emoji
+from tuimatrix.core.e2ee.verification_trust import trust_verified
+from tuimatrix.core.errors import UserError
 
 if TYPE_CHECKING:
     from tuimatrix.core.account import Account
-    from tuimatrix.core.crypto import Crypto
+    from tuimatrix.core.e2ee.crypto import Crypto
 
 log = logging.getLogger(__name__)
 #: How many verifications (finished ones, mostly) are remembered before the oldest go.

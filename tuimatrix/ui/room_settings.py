@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tuimatrix.core.timeline import FORMATS
 from tuimatrix.paths import Paths
-from tuimatrix.state_files import StateFile, corrupt, read_state
+from tuimatrix.ui.state_files import StateFile, corrupt, read_state
 
 VERSION = 1
 LABEL = "room settings"

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuimatrix.cli.localserver import LocalSynapse
 from tuimatrix.core import auth
 from tuimatrix.core.account import Account
 from tuimatrix.core.files import ensure_private_dir
-from tuimatrix.localserver import LocalSynapse
 from tuimatrix.paths import Paths, get_paths
 
 DEMO_USER = "demo"

@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
             txn_key=args.txn_id,
         )
     if args.command == "shell":
-        from tuimatrix.cli_shell import shell_command
+        from tuimatrix.cli.shell import shell_command
 
         return shell_command(args.account)
     raise ValueError(f"not an exec/shell command: {args.command}")

@@ -14,8 +14,8 @@ from mautrix.api import Method, Path
 from mautrix.errors import MatrixRequestError
 from mautrix.types import DeviceID, UserID
 
+from tuimatrix.core.e2ee.uia import password_auth, uia_session
 from tuimatrix.core.errors import UserError
-from tuimatrix.core.uia import password_auth, uia_session
 
 if TYPE_CHECKING:
     from tuimatrix.core.account import Account

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from tuimatrix.cli_exec import BUILTIN_TAGS, NEEDS_QUOTES
+from tuimatrix.cli.exec import BUILTIN_TAGS, NEEDS_QUOTES
 from tuimatrix.core.sanitize import clean_line
 
 if TYPE_CHECKING:

@@ -51,7 +51,7 @@ from mautrix.types import (
 )
 from olm.account import OlmAccountError
 
-from tuimatrix.core.crypto_state import CryptoStateStore, FetchMembers
+from tuimatrix.core.e2ee.crypto_state import CryptoStateStore, FetchMembers
 from tuimatrix.core.errors import UserError, is_connection_error
 from tuimatrix.core.files import write_atomic
 from tuimatrix.core.store import Store, dumps, loads

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from tuimatrix.paths import Paths
-from tuimatrix.state_files import StateFile, corrupt, read_state
+from tuimatrix.ui.state_files import StateFile, corrupt, read_state
 
 VERSION = 1
 LABEL = "room list"

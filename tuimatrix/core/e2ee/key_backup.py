@@ -25,10 +25,10 @@ from olm.pk import (
     PkSigning,
 )
 
+from tuimatrix.core.e2ee.key_export import import_session, need_crypto, session_data
+from tuimatrix.core.e2ee.local_secrets import BACKUP, LocalSecrets, b64, unb64
 from tuimatrix.core.errors import UserError, describe_error
-from tuimatrix.core.key_export import import_session, need_crypto, session_data
 from tuimatrix.core.lazy import Method, Path
-from tuimatrix.core.local_secrets import BACKUP, LocalSecrets, b64, unb64
 
 if TYPE_CHECKING:
     from tuimatrix.core.account import Account
@@ -155,7 +155,7 @@ class KeyBackup:
             self.stop()
 
     async def _run(self) -> None:
-        from tuimatrix.core.recovery import load_cross_signing
+        from tuimatrix.core.e2ee.recovery import load_cross_signing
 
         try:
             await load_cross_signing(self.account)

@@ -6,7 +6,7 @@ key in secret storage (account data encrypted with that key), and signs this dev
 A new device given the recovery key reads them back, signs itself and restores the backup.
 
 mautrix keeps the cross-signing private keys only in memory; ours are also kept sealed in the
-store (:mod:`tuimatrix.core.local_secrets`), so this device can still sign after a restart.
+store (:mod:`tuimatrix.core.e2ee.local_secrets`), so this device can still sign after a restart.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tuimatrix.core.e2ee.key_export import need_crypto
+from tuimatrix.core.e2ee.local_secrets import CROSS_SIGNING, LocalSecrets, b64, unb64
+from tuimatrix.core.e2ee.uia import password_auth, uia_session
 from tuimatrix.core.errors import UserError
-from tuimatrix.core.key_export import need_crypto
-from tuimatrix.core.local_secrets import CROSS_SIGNING, LocalSecrets, b64, unb64
-from tuimatrix.core.uia import password_auth, uia_session
 
 if TYPE_CHECKING:
     from mautrix.crypto import OlmMachine
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from mautrix.crypto.ssss.key import Key
 
     from tuimatrix.core.account import Account
-    from tuimatrix.core.key_backup import KeyBackup
+    from tuimatrix.core.e2ee.key_backup import KeyBackup
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ async def setup_recovery(
     from mautrix.crypto.cross_signing_key import CrossSigningSeeds
     from mautrix.types import EventType
 
-    from tuimatrix.core.key_backup import KeyBackup
+    from tuimatrix.core.e2ee.key_backup import KeyBackup
 
     machine = await _ready_machine(account)
     saved = None if replace or not await can_resume(account) else await _saved_seeds(account)
@@ -239,7 +239,7 @@ async def verify_with_recovery_key(account: Account, recovery_key: str) -> Recov
     from mautrix.errors import MNotFound
     from mautrix.types import EventType
 
-    from tuimatrix.core.key_backup import KeyBackup
+    from tuimatrix.core.e2ee.key_backup import KeyBackup
 
     machine = await _ready_machine(account)
     try:
