@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import MakeUser
+from mautrix.errors import MatrixRequestError
 from proxy import FaultProxy
 from test_sync import bodies, wait_for
 
@@ -229,3 +230,17 @@ async def test_the_server_gone_and_back(room: Room) -> None:
     await room.proxy.come_up()
     room.account.sync_now()
     await room.live_with_every_message_once()
+
+
+async def test_rate_limit_waits_count_against_the_request_deadline(room: Room) -> None:
+    """Five 429s that each ask for a wait the client accepts must not make one request last
+    five waits: the request gives the 429 back to its caller once its deadline would pass."""
+    room.account.client.api.request_deadline = 3.0  # type: ignore[attr-defined]
+    room.proxy.inject_429("/joined_rooms", count=6, retry_after=2)
+    async with asyncio.timeout(30):
+        with pytest.raises(MatrixRequestError) as caught:
+            await room.account.client.get_joined_rooms()
+    assert caught.value.http_status == 429
+    # One 2 s wait fits in the 3 s deadline, a second would not: two attempts, where the
+    # request used to sit out all five waits and try six times.
+    assert sum(1 for _, _, path in room.proxy.requests if "/joined_rooms" in path) == 2

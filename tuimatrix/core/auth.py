@@ -88,6 +88,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+#: The total deadline of one discovery request (seconds). The session's own deadline is the
+#: 30-minute one of a long-poll sync: a server that trickles its well-known file a byte at a
+#: time must not hold the login prompt that long.
+DISCOVERY_DEADLINE = 30.0
+
+
+def _discovery_timeout() -> aiohttp.ClientTimeout:
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=DISCOVERY_DEADLINE)
+
+
 async def discover_homeserver(server_name: str, session: aiohttp.ClientSession) -> str:
     """The client base URL of ``server_name`` from ``/.well-known/matrix/client``.
 
@@ -100,7 +112,9 @@ async def discover_homeserver(server_name: str, session: aiohttp.ClientSession) 
     scheme = "http" if _is_loopback(host) else "https"
     base = f"{scheme}://{server_name}"
     try:
-        async with session.get(f"{base}/.well-known/matrix/client") as resp:
+        async with session.get(
+            f"{base}/.well-known/matrix/client", timeout=_discovery_timeout()
+        ) as resp:
             if resp.status == 200:
                 data = json.loads(await resp.text())
                 url = data["m.homeserver"]["base_url"]
@@ -120,7 +134,9 @@ async def check_homeserver(base_url: str, session: aiohttp.ClientSession) -> Non
     import aiohttp
 
     try:
-        async with session.get(f"{base_url}/_matrix/client/versions") as resp:
+        async with session.get(
+            f"{base_url}/_matrix/client/versions", timeout=_discovery_timeout()
+        ) as resp:
             data = json.loads(await resp.text()) if resp.status == 200 else None
     except (aiohttp.ClientError, OSError, TimeoutError) as e:
         raise UserError(f"cannot reach {base_url} ({connection_reason(e)})") from e

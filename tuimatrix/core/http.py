@@ -144,27 +144,32 @@ class TuiHTTPAPI(HTTPAPI):
         # mautrix logs request bodies at debug level; some of its own calls carry the password
         # (the UIA of a cross-signing upload) and cannot be marked by their callers.
         sensitive = sensitive or carries_secret(content)
+        # One deadline for the whole request, rate-limit waits and mautrix's own retries of
+        # a dropped connection included: five 429s must not stretch it to five deadlines.
+        loop = asyncio.get_running_loop()
+        deadline_at = loop.time() + self.deadline(content, query_params)
         attempt = 0
         while True:
             try:
-                return await super().request(
-                    method,
-                    path,
-                    content,
-                    # mautrix mutates the headers dict (Authorization); give it a fresh one.
-                    headers=dict(headers) if headers else None,
-                    query_params=query_params,
-                    retry_count=retry_count,
-                    metrics_method=metrics_method,
-                    min_iter_size=min_iter_size,
-                    sensitive=sensitive,
-                )
+                async with asyncio.timeout_at(deadline_at):
+                    return await super().request(
+                        method,
+                        path,
+                        content,
+                        # mautrix mutates the headers dict (Authorization); give it a fresh one.
+                        headers=dict(headers) if headers else None,
+                        query_params=query_params,
+                        retry_count=retry_count,
+                        metrics_method=metrics_method,
+                        min_iter_size=min_iter_size,
+                        sensitive=sensitive,
+                    )
             except Exception as e:
                 if getattr(e, "http_status", None) != 429 or attempt >= MAX_RATE_LIMIT_RETRIES:
                     raise
                 wait = server_delay(getattr(e, "retry_after", None))
                 wait = DEFAULT_RETRY_AFTER * (2**attempt) if wait is None else wait
-                if wait > MAX_RETRY_AFTER:
+                if wait > MAX_RETRY_AFTER or loop.time() + wait >= deadline_at:
                     raise
                 attempt += 1
                 log.info("rate limited on %s; waiting %.1fs", path, wait)
