@@ -158,8 +158,9 @@ def test_the_checker_names_modules_and_packages() -> None:
 # -- the contract ------------------------------------------------------------------------------
 
 
-def test_core_sources_import_nothing_of_the_ui_or_the_front_ends() -> None:
-    """Also catches imports inside functions, which the subprocess check may not reach."""
+def test_core_sources_have_no_textual_import() -> None:
+    """Nor of the app, screens, widgets, ui, cli or commands. Also catches imports inside
+    functions, which the subprocess check may not reach."""
     names = {module_name(path) for path in core_modules()}
     assert {"tuimatrix.core.account", "tuimatrix.core.e2ee.crypto"} <= names  # sub-packages too
     bad = {
@@ -170,7 +171,9 @@ def test_core_sources_import_nothing_of_the_ui_or_the_front_ends() -> None:
     assert bad == {}
 
 
-def test_importing_all_of_core_loads_no_ui_and_no_front_end() -> None:
+def test_core_never_imports_textual() -> None:
+    """Nor the app, screens, widgets, ui, cli or commands: importing every core module (in
+    a fresh interpreter) loads none of them."""
     code = "".join(f"import {module_name(path)}\n" for path in core_modules())
     assert loaded_after(code, CORE_FORBIDDEN) == []
 
