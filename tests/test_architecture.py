@@ -21,10 +21,13 @@ CORE = PACKAGE / "core"
 UI = ("textual", "tuimatrix.app", "tuimatrix.screens", "tuimatrix.widgets", "tuimatrix.ui")
 #: Core also never reaches up into the front ends that sit on it (it may use paths and config).
 CORE_FORBIDDEN = (*UI, "tuimatrix.cli", "tuimatrix.commands")
-#: The command-line front ends, and the config reader they share with the app.
+#: The command-line front ends (and the local Synapse the tests and the demo start), and what
+#: they share with the app: the config reader and the on-disk locations.
 COMMAND_LINE = [
     *(PACKAGE / "cli" / f"{name}.py" for name in ("exec", "shell", "completion", "accounts")),
+    PACKAGE / "cli" / "localserver.py",
     PACKAGE / "config.py",
+    PACKAGE / "paths.py",
 ]
 
 
@@ -179,7 +182,8 @@ def test_core_never_imports_textual() -> None:
 
 
 def test_command_line_sources_import_no_textual() -> None:
-    """exec, shell, their completion, the accounts commands and config.py: not even lazily."""
+    """exec, shell, their completion, the accounts commands, the local server, config.py and
+    paths.py: not even lazily."""
     bad = {
         module_name(path): found
         for path in COMMAND_LINE
