@@ -17,6 +17,7 @@ from tuimatrix.core.session import SessionInfo
 from tuimatrix.paths import get_paths
 from tuimatrix.ui import idle_gc
 from tuimatrix.ui.keymap import binding_title
+from tuimatrix.ui.textual_private import key_bindings
 
 #: What the room list's first frame must not wait for (about half a second of imports).
 LATER = (
@@ -68,9 +69,9 @@ async def test_keys_get_their_titles_once_the_commands_load(make_user: MakeUser)
     async with app.run_test(size=SIZE) as pilot:
         account = next(iter(app.accounts))
         await until(pilot, lambda: account.status.state == LIVE)
-        [binding] = app._bindings.key_to_bindings["ctrl+r"]
+        [binding] = key_bindings(app)["ctrl+r"]
         assert binding.description == binding_title(["room-list"]) != "room-list"
-        [binding] = app.room_list._bindings.key_to_bindings["f"]
+        [binding] = key_bindings(app.room_list)["f"]
         assert binding.description == binding_title(["tag-room favourite"])
 
 

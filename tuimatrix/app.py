@@ -30,6 +30,7 @@ from tuimatrix.ui.context import UIContext
 from tuimatrix.ui.keymap import PREFIX_KEY, binding_id, binding_title, describe, merged_keys
 from tuimatrix.ui.palette import CommandsProvider, OpenRoomProvider
 from tuimatrix.ui.room_settings import RoomSettings
+from tuimatrix.ui.textual_private import installed_screens, key_bindings
 from tuimatrix.widgets.status import StatusLine
 
 if TYPE_CHECKING:
@@ -236,13 +237,13 @@ class TuimatrixApp(App[None]):
         return screen
 
     def room_screens(self) -> Iterable[RoomScreen]:
-        names = [name for name in self._installed_screens if name.startswith("room:")]
+        names = [name for name in installed_screens(self) if name.startswith("room:")]
         if not names:
             return  # without importing the room screen, which the first frame does not need
         from tuimatrix.screens.room import RoomScreen
 
         for name in names:
-            screen = self._installed_screens.get(name)
+            screen = installed_screens(self).get(name)
             if isinstance(screen, RoomScreen):
                 yield screen
 
@@ -333,9 +334,9 @@ class TuimatrixApp(App[None]):
         for key, lines in self.config.keys.get(scope, {}).items():
             if not lines:
                 # Textual keeps a node's bindings in a BindingsMap; dropping the key unbinds it.
-                node._bindings.key_to_bindings.pop(key, None)
+                key_bindings(node).pop(key, None)
         for key, lines in self.keys[scope].items():
-            node._bindings.key_to_bindings[key] = [
+            key_bindings(node)[key] = [
                 Binding(
                     key,
                     f"app.run_keys({scope!r}, {key!r})",
@@ -406,7 +407,7 @@ class TuimatrixApp(App[None]):
             self.notify(clean_text(message), severity="error", markup=False)
 
     def refresh_status(self) -> None:
-        for screen in [*self._installed_screens.values(), *self.screen_stack]:
+        for screen in [*installed_screens(self).values(), *self.screen_stack]:
             if isinstance(screen, Screen):
                 for line in screen.query(StatusLine):
                     line.refresh()

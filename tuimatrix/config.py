@@ -30,31 +30,38 @@ Keys (so far)::
     [media]
     download-dir = "~/Downloads/matrix"   # default: the platform's download directory
     opener = "xdg-open"                   # default: xdg-open (open on macOS)
+
+The one reader of config.toml, for the app and for ``exec`` and ``shell`` alike: it imports no
+Textual (key names are checked against a table of Textual's), so the command line can use it.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from textual.keys import Keys
+from typing import Any
 
 from tuimatrix.commands import UsageError, parse_line
 from tuimatrix.core.sections import DEFAULT_SECTIONS, DEFAULT_SORT, SECTION_TITLES, SORTS
-from tuimatrix.core.settings import read_config_file
 from tuimatrix.core.timeline import FORMATS
+from tuimatrix.paths import Paths
 
 #: The keymap scopes: everywhere, and per screen.
 SCOPES = ("global", "room-list", "room", "thread")
 
 _MODIFIERS = {"ctrl", "shift", "alt", "meta", "super", "hyper"}
-_KEY_NAMES = {k.value for k in Keys} | {
-    "enter", "escape", "tab", "space", "backspace", "delete", "insert", "home", "end",
-    "pageup", "pagedown", "up", "down", "left", "right",
+#: The values of ``textual.keys.Keys`` (textual 8.2) that name one key, without a modifier:
+#: the only ones a key's last ``+`` part can match. Kept here so that reading the config needs
+#: no Textual; tests/test_config.py checks the table against the installed Textual.
+TEXTUAL_KEY_NAMES = frozenset({
+    "<any>", "<ignore>", "<scroll-down>", "<scroll-up>", "backspace", "ctrl-at", "delete",
+    "down", "end", "enter", "escape", "home", "insert", "left", "pagedown", "pageup", "return",
+    "right", "space", "tab", "up",
     *(f"f{i}" for i in range(1, 25)),
-}  # fmt: skip
+})  # fmt: skip
 
 
 #: The room list's columns, most important first: a narrow terminal drops them from the end.
@@ -100,12 +107,21 @@ class RoomConfig:
 
 
 @dataclass
+class EncryptionConfig:
+    """``[encryption]``: end-to-end encryption of the rooms this client creates."""
+
+    #: new private rooms and direct chats are end-to-end encrypted
+    new_rooms: bool = True
+
+
+@dataclass
 class Config:
     #: scope -> key -> command lines (an empty list unbinds the key's default)
     keys: dict[str, dict[str, list[str]]] = field(default_factory=lambda: {s: {} for s in SCOPES})
     room_list: RoomListConfig = field(default_factory=RoomListConfig)
     room: RoomConfig = field(default_factory=RoomConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
+    encryption: EncryptionConfig = field(default_factory=EncryptionConfig)
     #: one line per problem: "FILE:LINE: reason"
     errors: list[str] = field(default_factory=list)
 
@@ -115,7 +131,7 @@ def valid_key(key: str) -> bool:
     *mods, base = key.split("+")
     if any(m not in _MODIFIERS for m in mods) or not base:
         return False
-    return len(base) == 1 or base in _KEY_NAMES
+    return len(base) == 1 or base in TEXTUAL_KEY_NAMES
 
 
 def _line_of(text: str, key: str) -> int:
@@ -123,6 +139,34 @@ def _line_of(text: str, key: str) -> int:
     pattern = re.compile(r"^\s*[\"']?" + re.escape(key) + r"[\"']?\s*=", re.M)
     match = pattern.search(text)
     return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
+def read_config_file(path: Path) -> tuple[dict[str, Any], str, str]:
+    """config.toml's tables, its text, and a problem line ("" if none).
+
+    A missing file is no problem; an unreadable one, text that is not UTF-8 or not TOML is
+    one line naming the file (and the line, where known) and means the defaults.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}, "", ""
+    except OSError as e:
+        return {}, "", f"{path}: cannot read: {(e.strerror or str(e)).lower()} (defaults used)"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        return {}, "", f"{path}:{line}: not UTF-8 text (the whole file is ignored)"
+    try:
+        return tomllib.loads(text), text, ""
+    except tomllib.TOMLDecodeError as e:
+        return {}, text, f"{path}: {e} (the whole file is ignored)"
+
+
+def encrypt_new_rooms(paths: Paths) -> bool:
+    """``[encryption] new-rooms``, read afresh: a change applies to the next room created."""
+    return load_config(paths.config_file).encryption.new_rooms
 
 
 def load_config(path: Path) -> Config:
@@ -148,8 +192,9 @@ def load_config(path: Path) -> Config:
         config.errors.append(f"{path}:{_line_of(text, 'room')}: [room] must be a table")
     encryption = data.get("encryption", {})
     new_rooms = encryption.get("new-rooms", True) if isinstance(encryption, dict) else None
-    if not isinstance(new_rooms, bool):
-        # core/settings.py reads it (exec has no Textual); here it is only checked.
+    if isinstance(new_rooms, bool):
+        config.encryption.new_rooms = new_rooms
+    else:
         config.errors.append(
             f"{path}:{_line_of(text, 'encryption')}: [encryption] new-rooms must be true or false"
         )

@@ -383,7 +383,7 @@ async def exec_line(
 ) -> Result:
     """Open, catch up, run ``line`` non-interactively, settle its messages, close."""
     from tuimatrix.commands import parse_line, runner
-    from tuimatrix.core.settings import read_config_file
+    from tuimatrix.config import read_config_file
 
     cmd, _args = parse_line(line)  # a usage error needs no account
     refuse_ui_only(cmd)

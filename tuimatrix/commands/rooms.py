@@ -9,6 +9,7 @@ from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, c
 from tuimatrix.commands.membership import room_label, user_arg
 from tuimatrix.commands.messages import event_arg
 from tuimatrix.commands.runner import need_account, need_room
+from tuimatrix.config import encrypt_new_rooms
 from tuimatrix.core.account import Account
 from tuimatrix.core.e2ee.devices import users_trust
 from tuimatrix.core.errors import UserError
@@ -20,7 +21,6 @@ from tuimatrix.core.operations import (
     server_of,
 )
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.core.settings import encrypt_new_rooms
 from tuimatrix.paths import get_paths
 
 #: An alias localpart: no whitespace, and neither of the sigil or the server separator.

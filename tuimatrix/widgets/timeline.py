@@ -16,7 +16,6 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import ClassVar
 
-from rich._wrap import divide_line  # the line breaker Text.wrap uses
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
@@ -42,6 +41,12 @@ from tuimatrix.core.timeline import (
     merge_runs,
 )
 from tuimatrix.ui import idle_gc
+from tuimatrix.ui.textual_private import (
+    divide_line,
+    hovered_click_link,
+    install_vertical_scrollbar,
+    made_vertical_scrollbar,
+)
 from tuimatrix.widgets.inline_image import image_rows, image_strips
 from tuimatrix.widgets.scrollbar import ThriftyScrollBar
 
@@ -758,7 +763,7 @@ class TimelineView(ScrollView, can_focus=True):
             return False
         hover = self.hover_style
         # Textual restyles hovered @click links: none are drawn here, but should one be, let it.
-        return not (self.auto_links and hover._link_id and hover._meta and "@click" in hover.meta)
+        return not (self.auto_links and hovered_click_link(hover))
 
     def _render_plain_lines(self, crop: Region) -> list[Strip]:
         """What Textual's StylesCache does for a plain box, keyed by the rows' content.
@@ -842,7 +847,8 @@ class TimelineView(ScrollView, can_focus=True):
     def vertical_scrollbar(self) -> ScrollBar:
         """The vertical scrollbar (created on first use, as Textual does): one that repaints
         only the rows its thumb changes, not all of them on every scroll step."""
-        if self._vertical_scrollbar is None:
+        bar = made_vertical_scrollbar(self)
+        if bar is None:
             bar = ThriftyScrollBar(
                 vertical=True, name="vertical", thickness=self.scrollbar_size_vertical
             )
@@ -850,9 +856,8 @@ class TimelineView(ScrollView, can_focus=True):
             # Where the view already is: scrolled before the bar first shows (a room opens at
             # its newest message), the thumb would otherwise sit at the top until a scroll.
             bar.set_reactive(ThriftyScrollBar.position, bar.validate_position(self.scroll_y))
-            self._vertical_scrollbar = bar
-            self.app._start_widget(self, bar)
-        return self._vertical_scrollbar
+            install_vertical_scrollbar(self, bar)
+        return bar
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         """Track whether we follow the bottom, and ask for history near the top."""
@@ -1172,7 +1177,7 @@ class TimelineView(ScrollView, can_focus=True):
         if size == old:
             return
         height = self.container_size.height - self.scrollbar_size_horizontal
-        bar = self._vertical_scrollbar
+        bar = made_vertical_scrollbar(self)
         if (
             size.width != old.width
             or bar is None
