@@ -25,8 +25,9 @@ from tuimatrix.core.accounts import Accounts
 from tuimatrix.paths import get_paths
 
 COMMANDS_DIR = Path(tuimatrix.commands.__file__).parent
-#: the script pip installed, as a user runs it
-BINARY = Path(sys.executable).with_name("tuimatrix")
+#: the script pip installed, as a user runs it (else the module, where none is beside python)
+_SCRIPT = Path(sys.executable).with_name("tuimatrix")
+BINARY = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "tuimatrix"]
 
 #: app-only command lines, complete (so nothing but the front end is missing)
 APP_ONLY = [
@@ -44,7 +45,7 @@ APP_ONLY = [
 def test_an_app_only_command_in_exec_is_one_usage_line_and_exit_2(line: str) -> None:
     # No session is saved: the refusal comes before any account is opened.
     result = subprocess.run(
-        [str(BINARY), "exec", line], input="", capture_output=True, text=True, timeout=90
+        [*BINARY, "exec", line], input="", capture_output=True, text=True, timeout=90
     )
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
