@@ -25,7 +25,8 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from tuimatrix.cli.completion import CommandCompleter, split_partial
-from tuimatrix.cli.exec import ExecContext, command_line, format_json
+from tuimatrix.cli.exec import ExecContext, command_line
+from tuimatrix.cli.output import format_json
 from tuimatrix.cli.shell import shell
 from tuimatrix.commands import REGISTRY, Param, UsageError, load_commands
 from tuimatrix.core import auth

@@ -22,6 +22,7 @@ from mautrix.crypto.attachments import decrypt_attachment
 from test_sync import Login, login  # noqa: F401  (the fixture)
 
 from tuimatrix.commands import Param, UsageError
+from tuimatrix.commands.front_end import FrontEnd, NoScreens
 from tuimatrix.commands.runner import run_line
 from tuimatrix.config import load_config
 from tuimatrix.core.account import Account
@@ -36,6 +37,7 @@ class ScriptContext:
     """A non-interactive context (like ``exec``): nothing is asked, the room is given."""
 
     interactive = False
+    ui: FrontEnd = NoScreens()
 
     def __init__(self, *accounts: Account, room_id: str | None = None) -> None:
         self.accounts = Accounts(get_paths())

@@ -23,6 +23,7 @@ from textual.widgets import DataTable
 
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.commands import REGISTRY, load_commands
+from tuimatrix.core.room_names import fuzzy_offsets
 from tuimatrix.core.session import load_sessions
 from tuimatrix.paths import get_paths
 from tuimatrix.screens.invite import InviteScreen
@@ -31,7 +32,6 @@ from tuimatrix.screens.prompts import (
     ConfirmScreen,
     RoomPickerScreen,
     TextPromptScreen,
-    fuzzy_offsets,
 )
 from tuimatrix.screens.room import RoomScreen
 from tuimatrix.screens.search import SearchResultsScreen

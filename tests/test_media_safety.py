@@ -26,6 +26,7 @@ from textual.worker import WorkerCancelled
 
 from tuimatrix.commands import REGISTRY, Invocation
 from tuimatrix.commands import media as media_commands
+from tuimatrix.commands.front_end import NoScreens
 from tuimatrix.commands.messages import _image_info
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.media import MediaTooLarge, fetch_mxc, media_of, opens_unasked, parse_mxc
@@ -233,7 +234,7 @@ class RefusingContext:
     """An interactive context whose user answers "no" to every question."""
 
     interactive = True
-    app = None
+    ui = NoScreens()
 
     def __init__(self) -> None:
         self.asked: list[str] = []

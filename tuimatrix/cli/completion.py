@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from tuimatrix.cli.exec import BUILTIN_TAGS, NEEDS_QUOTES
+from tuimatrix.commands.grammar import positional_at, quote_word, read_words, scan
+from tuimatrix.core.room_names import nameable_rooms
 from tuimatrix.core.sanitize import clean_line
 
 if TYPE_CHECKING:
@@ -23,43 +23,11 @@ if TYPE_CHECKING:
 def split_partial(text: str) -> tuple[list[str], str, int]:
     """Shell words of ``text`` up to the cursor: (complete words, current word, its start).
 
-    The current word is the one the cursor is in (unquoted so far; "" after a space); its
-    start is its offset in ``text``, quote included. Never fails on an open quote.
+    The command line's own grammar (:func:`~tuimatrix.commands.grammar.scan`); never fails
+    on an open quote.
     """
-    words: list[str] = []
-    value: list[str] = []
-    start: int | None = None
-    quote: str | None = None
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote is not None:
-            if c == quote:
-                quote = None
-            elif c == "\\" and quote == '"' and i + 1 < len(text) and text[i + 1] in '"\\':
-                i += 1
-                value.append(text[i])
-            else:
-                value.append(c)
-        elif c.isspace():
-            if start is not None:
-                words.append("".join(value))
-                value, start = [], None
-        else:
-            if start is None:
-                start = i
-            if c in "'\"":
-                quote = c
-            elif c == "\\":
-                if i + 1 < len(text):
-                    i += 1
-                    value.append(text[i])
-            else:
-                value.append(c)
-        i += 1
-    if start is None:
-        return words, "", len(text)
-    return words, "".join(value), start
+    scanned = scan(text)
+    return scanned.words, scanned.current, scanned.start
 
 
 def _matches(candidates: Iterable[tuple[str, str]], typed: str) -> list[tuple[str, str]]:
@@ -134,17 +102,18 @@ class CommandCompleter(Completer):
         ids += [(name, "shell") for name in self.builtins]
         return sorted(ids)
 
-    def rooms(self, *, spaces_only: bool = False) -> list[tuple[str, str]]:
-        """(name or alias, what it is) of the joined and invited rooms of every account."""
+    def rooms(
+        self, account: Account | None = None, *, spaces_only: bool = False
+    ) -> list[tuple[str, str]]:
+        """(name or alias, what it is) of the joined and invited rooms of ``account``, or of
+        every account."""
         names: list[tuple[str, str]] = []
         aliases: list[tuple[str, str]] = []
         several = len(self.accounts) > 1
-        for account, room in self.accounts.rooms():
-            if room.membership not in ("join", "invite") or (spaces_only and not room.is_space):
-                continue
+        for owner, room in nameable_rooms(self.accounts, account, spaces_only=spaces_only):
             meta = room.canonical_alias or ("space" if room.is_space else "room")
             if several:
-                meta += f" · {account.user_id}"
+                meta += f" · {owner.user_id}"
             if room.display_name:
                 names.append((room.display_name, meta))
             if room.canonical_alias:
@@ -159,13 +128,9 @@ class CommandCompleter(Completer):
         return [(account.user_id, "account") for account in self.accounts]
 
     def tags(self) -> list[tuple[str, str]]:
-        custom = {
-            tag
-            for _account, room in self.accounts.rooms()
-            for tag in room.tags
-            if tag.startswith("u.")
-        }
-        return [(tag, "tag") for tag in BUILTIN_TAGS] + [(tag, "tag") for tag in sorted(custom)]
+        from tuimatrix.commands.tags import tag_suggestions
+
+        return [(tag, "tag") for tag in tag_suggestions(self.accounts)]
 
     def values(self, param: Param) -> list[tuple[str, str]]:
         """The values offered for ``param``, by its kind (and an ``account`` by its name)."""
@@ -213,25 +178,11 @@ class CommandCompleter(Completer):
         params = cmd.all_params
         options = {p.flag_name: p for p in params if p.option}
         positionals = [p for p in params if not p.option]
-        used: set[str] = set()
-        pending: Param | None = None  # an option waiting for its value
-        count = 0
-        loose = False
-        for word in words[1:]:
-            if pending is not None:
-                pending = None
-            elif not loose and word == "--":
-                loose = True
-            elif not loose and word.startswith("--"):
-                flag, eq, _value = word.partition("=")
-                used.add(flag)
-                option = options.get(flag)
-                if option is not None and option.kind != "flag" and not eq:
-                    pending = option
-            else:
-                count += 1
-        if pending is not None:
-            return self._offer(self.values(pending), current, quote=True)
+        read = read_words(params, words[1:])
+        used = {option.flag for option in read.options}
+        loose = read.no_more_options
+        if read.pending is not None:  # an option waiting for its value
+            return self._offer(self.values(read.pending), current, quote=True)
         if not loose and current.startswith("--") and "=" in current:
             flag, _eq, typed = current.partition("=")
             option = options.get(flag)
@@ -241,7 +192,7 @@ class CommandCompleter(Completer):
                 (f"{flag}={text}", display, meta)
                 for text, display, meta in self._offer(self.values(option), typed, quote=True)
             ]
-        param = _positional(positionals, count)
+        param = positional_at(positionals, len(read.arguments))
         if not loose and (current.startswith("-") or param is None):
             flags = [(p.flag_name, p.help) for p in options.values() if p.flag_name not in used]
             return self._offer(flags, current)
@@ -257,21 +208,6 @@ class CommandCompleter(Completer):
             (quote_word(value) if quote else value, value, meta)
             for value, meta in _matches(candidates, typed)
         ]
-
-
-def quote_word(value: str) -> str:
-    """``value`` as one word for ``shlex.split`` (no comments): quoted only where needed."""
-    if value and not NEEDS_QUOTES.search(value):
-        return value
-    return shlex.quote(value)
-
-
-def _positional(positionals: list[Param], index: int) -> Param | None:
-    """The positional parameter that the word at ``index`` fills (a "rest" one takes all)."""
-    for i, param in enumerate(positionals):
-        if param.rest or i == index:
-            return param
-    return None
 
 
 class ValueCompleter(Completer):

@@ -11,44 +11,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import re
-import shlex
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from tuimatrix.core.errors import UserError, describe_error
+from tuimatrix.cli.opening import catch_up, open_accounts
+from tuimatrix.cli.output import format_json, warn
+from tuimatrix.commands.front_end import FrontEnd, NoScreens
+from tuimatrix.commands.grammar import quote_word
+from tuimatrix.core.errors import UsageError, UserError, describe_error
 from tuimatrix.core.sanitize import clean_line, clean_text
-from tuimatrix.paths import Paths, get_paths
+from tuimatrix.paths import get_paths
 
 if TYPE_CHECKING:
-    from tuimatrix.commands import Command, Param, Result
+    from tuimatrix.commands import Param, Result
     from tuimatrix.core.account import Account
     from tuimatrix.core.accounts import Accounts
     from tuimatrix.core.sendqueue import LocalEcho
 
 #: the subcommands this module runs
 COMMANDS = frozenset({"exec", "shell"})
-
-#: words the shell understands itself (not registry commands)
-SHELL_BUILTINS = {
-    "use": "use ROOM: act on ROOM when a command is given no --room (`use -` forgets it)",
-    "help": "help [COMMAND]: list the commands, or show one command's usage",
-    "exit": "exit: leave the shell (also quit, or Ctrl-D)",
-    "quit": "quit: leave the shell",
-}
-
-#: tags offered for completion before the u.* tags in use
-BUILTIN_TAGS = ("favourite", "low-priority")
-
-# Characters JSON may carry inside strings that a terminal could still act on (C1 controls,
-# DEL, bidi overrides and isolates, line/paragraph separators): written as \\u escapes.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-# What ``shlex.split`` (comments off) would not keep in one word as it is.
-NEEDS_QUOTES = re.compile(r"[\s'\"\\]")
-
-T = TypeVar("T")
 
 #: How long ``exec`` retries a message the server has not confirmed (seconds, --timeout).
 SEND_TIMEOUT = 30.0
@@ -137,74 +119,6 @@ def run(args: argparse.Namespace) -> int:
     raise ValueError(f"not an exec/shell command: {args.command}")
 
 
-# -- shared: opening and catching up -----------------------------------------------------------
-
-
-def warn(message: str) -> None:
-    print(f"tuimatrix: warning: {clean_line(message)}", file=sys.stderr)
-
-
-async def open_accounts(paths: Paths, account_id: str | None) -> tuple[Accounts, Account | None]:
-    """Open the saved sessions (only ``account_id``'s if given); and the account in context.
-
-    The account in context is ``account_id``'s, or the only one; None when several are open.
-    """
-    from tuimatrix.commands import UsageError
-    from tuimatrix.core.account import Account
-    from tuimatrix.core.accounts import Accounts
-    from tuimatrix.core.session import read_sessions
-
-    sessions, problems = read_sessions(paths)
-    if not sessions:
-        no_session = "no saved session: log in first with `tuimatrix login`"
-        raise UserError("; ".join(problems) or no_session)
-    accounts = Accounts(paths)
-    if account_id is None:
-        # A session file that could not even be renamed aside is met twice: said once.
-        errors = list(dict.fromkeys(problems + await accounts.open_saved()))
-        if not len(accounts):
-            raise UserError("; ".join(errors) or "cannot open the saved sessions")
-        for error in errors:
-            warn(error)
-    else:
-        for problem in problems:
-            warn(problem)
-        info = next((s for s in sessions if s.user_id == account_id), None)
-        if info is None:
-            known = ", ".join(clean_line(s.user_id) for s in sessions)
-            raise UsageError(f"--account: no saved session for {account_id} (accounts: {known})")
-        accounts.add(await Account.open(info, paths))
-    chosen = next(iter(accounts)) if len(accounts) == 1 else None
-    return accounts, chosen
-
-
-async def catch_up(accounts: Accounts) -> None:
-    """One sync for every account, so that rooms and names are fresh.
-
-    An account that cannot sync is a warning while another could; when none could, the
-    (first) failure is raised.
-    """
-    listed = list(accounts)
-    results = await asyncio.gather(
-        *(account.sync_once() for account in listed), return_exceptions=True
-    )
-    failures = [
-        (account, result)
-        for account, result in zip(listed, results, strict=True)
-        if isinstance(result, BaseException)
-    ]
-    for _account, result in failures:
-        if not isinstance(result, Exception):  # CancelledError, KeyboardInterrupt
-            raise result
-    if failures and len(failures) == len(listed):
-        account, error = failures[0]
-        if len(listed) == 1:
-            raise error
-        raise UserError(f"{account.user_id}: {describe_error(error)}") from error
-    for account, error in failures:
-        warn(f"{account.user_id}: cannot catch up: {describe_error(error)}")
-
-
 # -- exec --------------------------------------------------------------------------------------
 
 
@@ -215,13 +129,15 @@ def command_line(words: Sequence[str]) -> str:
         words = words[1:]
     if len(words) == 1:
         return words[0]
-    return shlex.join(words)
+    return " ".join(quote_word(word) for word in words)
 
 
 class ExecContext:
     """The context of ``tuimatrix exec``: nothing can be asked, there is no current room."""
 
     interactive: bool = False
+    #: no screens: an app-only command is a usage error
+    ui: FrontEnd = NoScreens()
 
     def __init__(self, accounts: Accounts, account: Account | None = None) -> None:
         self.accounts = accounts
@@ -236,8 +152,6 @@ class ExecContext:
         return None, None
 
     def _cannot_ask(self, what: str) -> UserError:
-        from tuimatrix.commands import UsageError
-
         return UsageError(f"{what}: nothing can be asked in exec; give it on the command line")
 
     async def choose_room(self, title: str, account: Account | None) -> tuple[Account, str] | None:
@@ -255,13 +169,6 @@ class ExecContext:
 
     async def confirm(self, question: str) -> bool:
         raise self._cannot_ask(f"{question} (--yes)")
-
-
-def refuse_ui_only(cmd: Command) -> None:
-    from tuimatrix.commands import UsageError
-
-    if cmd.ui_only:
-        raise UsageError(f"{cmd.id} works only in the app")
 
 
 class SendUnknown(UserError):
@@ -386,7 +293,7 @@ async def exec_line(
     from tuimatrix.config import read_config_file
 
     cmd, _args = parse_line(line)  # a usage error needs no account
-    refuse_ui_only(cmd)
+    runner.refuse_app_only(ExecContext.ui, cmd)
     paths = get_paths()
     _data, _text, config_problem = read_config_file(paths.config_file)
     if config_problem:
@@ -417,19 +324,7 @@ async def exec_line(
         await accounts.close_all()
 
 
-def format_json(data: Any) -> str:
-    """``data`` as indented JSON (``{"ok": true}`` for None), safe to write to a terminal."""
-    import orjson
-
-    value = {"ok": True} if data is None else data
-    text = orjson.dumps(
-        value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
-    ).decode("utf-8")
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
 def _check_txn_key_option(key: str) -> None:
-    from tuimatrix.commands import UsageError
     from tuimatrix.core.sendqueue import check_txn_key
 
     try:
@@ -449,7 +344,6 @@ def exec_command(
 ) -> int:
     """``tuimatrix exec``: run one command line; 0 done, 1 failed, 2 usage error, 3 a
     message's fate unknown."""
-    from tuimatrix.commands import UsageError
     from tuimatrix.commands.runner import Cancelled
 
     line = command_line(words)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
 import signal
 import sys
 from collections.abc import Coroutine
@@ -16,15 +15,11 @@ from prompt_toolkit.completion import Completer
 from prompt_toolkit.history import FileHistory, History
 
 from tuimatrix.cli.completion import CommandCompleter, ValueCompleter
-from tuimatrix.cli.exec import (
-    SHELL_BUILTINS,
-    catch_up,
-    format_json,
-    open_accounts,
-    refuse_ui_only,
-    warn,
-)
-from tuimatrix.core.errors import describe_error
+from tuimatrix.cli.opening import catch_up, open_accounts
+from tuimatrix.cli.output import format_json, warn
+from tuimatrix.commands.front_end import FrontEnd, NoScreens
+from tuimatrix.core.errors import UsageError, describe_error
+from tuimatrix.core.room_names import resolve_room, room_label
 from tuimatrix.core.sanitize import clean_line, clean_text
 from tuimatrix.paths import Paths, get_paths
 
@@ -34,6 +29,14 @@ if TYPE_CHECKING:
     from tuimatrix.core.accounts import Accounts
 
 T = TypeVar("T")
+
+#: words the shell understands itself (not registry commands)
+SHELL_BUILTINS = {
+    "use": "use ROOM: act on ROOM when a command is given no --room (`use -` forgets it)",
+    "help": "help [COMMAND]: list the commands, or show one command's usage",
+    "exit": "exit: leave the shell (also quit, or Ctrl-D)",
+    "quit": "quit: leave the shell",
+}
 
 # -- the shell ---------------------------------------------------------------------------------
 
@@ -55,6 +58,8 @@ class ShellContext:
     """The context of ``tuimatrix shell``: asks for what is missing; a room only after `use`."""
 
     interactive: bool = True
+    #: no screens: an app-only command is a usage error
+    ui: FrontEnd = NoScreens()
 
     def __init__(
         self, accounts: Accounts, account: Account | None, completer: CommandCompleter
@@ -76,14 +81,7 @@ class ShellContext:
         return None, None
 
     async def choose_room(self, title: str, account: Account | None) -> tuple[Account, str] | None:
-        from tuimatrix.commands.runner import resolve_room
-
-        rooms = self.completer.rooms()
-        if account is not None:
-            summaries = account.rooms.summaries.values()
-            mine = {r.display_name for r in summaries} | {r.canonical_alias for r in summaries}
-            rooms = [r for r in rooms if r[0] in mine]
-        answer = await _prompt(f"{title} ", ValueCompleter(rooms))
+        answer = await _prompt(f"{title} ", ValueCompleter(self.completer.rooms(account)))
         if not answer or not answer.strip():
             return None
         return await resolve_room(self.accounts, answer, account)
@@ -151,8 +149,7 @@ class Shell:
         if self.ctx.room is None:
             return "tuimatrix> "
         account, room_id = self.ctx.room
-        room = account.rooms.summaries.get(room_id)
-        return f"tuimatrix [{clean_line(room.display_name) if room else room_id}]> "
+        return f"tuimatrix [{room_label(account, room_id)}]> "
 
     async def run(self) -> int:
         """Read and run lines until ``exit``, ``quit`` or Ctrl-D; the exit status (0)."""
@@ -172,10 +169,11 @@ class Shell:
 
     async def handle(self, line: str) -> bool:
         """Run one line; False when it asks to leave. Errors are printed, never raised."""
-        from tuimatrix.commands import UsageError, parse_line, runner
+        from tuimatrix.commands import runner
+        from tuimatrix.commands.grammar import split_line
 
         try:
-            words = shlex.split(line)
+            words = split_line(line)
         except ValueError as e:
             self.print(f"error: cannot parse the line: {e}")
             return True
@@ -191,8 +189,6 @@ class Shell:
             if name == "use":
                 await self._interruptible(self.use(words[1:]))
                 return True
-            cmd, _args = parse_line(line)
-            refuse_ui_only(cmd)
             result = await self._interruptible(runner.run_line(self.ctx, line))
         except runner.Cancelled:
             self.print("cancelled")
@@ -245,8 +241,6 @@ class Shell:
 
     async def use(self, words: list[str]) -> None:
         """``use ROOM``: the room that commands act on when given no --room; ``use -`` forgets."""
-        from tuimatrix.commands.runner import resolve_room
-
         text = " ".join(words).strip()
         if text == "-":
             self.ctx.room = None
@@ -261,14 +255,13 @@ class Shell:
             chosen = asked
         self.ctx.room = chosen
         account, room_id = chosen
-        room = account.rooms.summaries.get(room_id)
-        name = clean_line(room.display_name) if room else room_id
+        name = room_label(account, room_id)
         who = f" ({account.user_id})" if len(self.accounts) > 1 else ""
         self.print(f"using {name}{who}")
 
     def help(self, words: list[str]) -> None:
         """``help``: every command with its usage; ``help COMMAND``: one in detail."""
-        from tuimatrix.commands import REGISTRY, UsageError, load_commands
+        from tuimatrix.commands import REGISTRY, load_commands
 
         load_commands()
         if not words:
@@ -316,8 +309,6 @@ async def shell(account_id: str | None = None, *, history: History | None = None
 
 def shell_command(account: str | None) -> int:
     """``tuimatrix shell``: 0 when left, 1 when the sessions cannot be opened, 2 on usage."""
-    from tuimatrix.commands import UsageError
-
     try:
         return asyncio.run(shell(account))
     except UsageError as e:

@@ -9,15 +9,16 @@ room, or on ``--room ROOM`` (id, alias or name) of ``--account MXID``.
 
 from __future__ import annotations
 
-import shlex
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from tuimatrix.commands.front_end import FrontEnd
+from tuimatrix.commands.grammar import read_words, split_line
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
-from tuimatrix.core.errors import UserError
+from tuimatrix.core.errors import UsageError as UsageError
 
 Kind = Literal[
     "room",
@@ -35,10 +36,6 @@ Kind = Literal[
     # a password or key: never echoed, never in history; exec reads it from stdin
     "secret",
 ]
-
-
-class UsageError(UserError):
-    """The command line is wrong (exit status 2 in ``exec``)."""
 
 
 @dataclass(frozen=True)
@@ -68,11 +65,16 @@ class Result:
 
 
 class Context(Protocol):
-    """Where a command runs: the UI, the shell or ``exec``."""
+    """Where a command runs: the UI, the shell or ``exec``.
+
+    Prompts are here; screens are behind :attr:`ui` (see :mod:`tuimatrix.commands.front_end`).
+    """
 
     accounts: Accounts
     #: True where missing arguments can be asked for
     interactive: bool
+    #: the front end's screens (the app's), or :class:`~.front_end.NoScreens`
+    ui: FrontEnd
 
     def current(self) -> tuple[Account | None, str | None]:
         """The account and room in context (the room under the cursor, the open room)."""
@@ -210,7 +212,7 @@ def convert(param: Param, value: str) -> Any:
 def parse_line(line: str) -> tuple[Command, dict[str, Any]]:
     """``ID ARG… [--flag] [--name VALUE]`` → the command and its arguments (missing: absent)."""
     try:
-        words = shlex.split(line)
+        words = split_line(line)
     except ValueError as e:
         raise UsageError(f"cannot parse the command line: {e}") from None
     if not words:
@@ -225,36 +227,22 @@ def parse_words(words: Sequence[str]) -> tuple[Command, dict[str, Any]]:
     if cmd is None:
         raise UsageError(f"unknown command {command_id!r}")
     params = cmd.all_params
-    options = {p.flag_name: p for p in params if p.option}
-    positionals = [p for p in params if not p.option]
+    read = read_words(params, rest)
     args: dict[str, Any] = {}
-    loose: list[str] = []
-    i = 0
-    while i < len(rest):
-        word = rest[i]
-        if word == "--":
-            loose.extend(rest[i + 1 :])
-            break
-        if word.startswith("--") and len(word) > 2:
-            name, eq, value = word.partition("=")
-            param = options.get(name)
-            if param is None:
-                raise UsageError(f"{cmd.id}: unknown option {name} (usage: {cmd.usage()})")
-            if param.kind == "flag":
-                if eq:
-                    raise UsageError(f"{cmd.id}: {name} takes no value")
-                args[param.name] = True
-            else:
-                if not eq:
-                    i += 1
-                    if i >= len(rest):
-                        raise UsageError(f"{cmd.id}: {name} needs a value")
-                    value = rest[i]
-                args[param.name] = convert(param, value)
+    for option in read.options:
+        param = option.param
+        if param is None:
+            raise UsageError(f"{cmd.id}: unknown option {option.flag} (usage: {cmd.usage()})")
+        if param.kind == "flag":
+            if option.inline:
+                raise UsageError(f"{cmd.id}: {option.flag} takes no value")
+            args[param.name] = True
+        elif option.value is None:
+            raise UsageError(f"{cmd.id}: {option.flag} needs a value")
         else:
-            loose.append(word)
-        i += 1
-    for param in positionals:
+            args[param.name] = convert(param, option.value)
+    loose = list(read.arguments)
+    for param in (p for p in params if not p.option):
         if not loose:
             break
         if param.rest:
@@ -267,6 +255,8 @@ def parse_words(words: Sequence[str]) -> tuple[Command, dict[str, Any]]:
     return cmd, args
 
 
+#: the package's modules that register no commands
+_NOT_COMMANDS = ("runner", "front_end", "grammar")
 _loaded = False
 # The app loads the commands in a thread after its first frame; a caller on another thread
 # waits for the whole registry rather than seeing half of it.
@@ -283,7 +273,7 @@ def load_commands() -> None:
 
     with _load_lock:
         for module in pkgutil.iter_modules(__path__):
-            if not module.name.startswith("_") and module.name not in ("runner",):
+            if not module.name.startswith("_") and module.name not in _NOT_COMMANDS:
                 importlib.import_module(f"{__name__}.{module.name}")
         _loaded = True
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tuimatrix.commands import Context, Invocation, Param, Result, command
 from tuimatrix.commands.runner import need_room
-from tuimatrix.commands.view import ui_app
 from tuimatrix.core.timeline import FORMATS
 
 
@@ -17,7 +16,6 @@ from tuimatrix.core.timeline import FORMATS
     ui_only=True,
 )
 async def set_format(ctx: Context, inv: Invocation) -> Result:
-    app = ui_app(ctx, inv.command.id)
     account, room_id = need_room(inv)
-    app.set_message_format(account, room_id, str(inv.args["format"]))
+    ctx.ui.set_message_format(account, room_id, str(inv.args["format"]))
     return Result(f"message format: {inv.args['format']}")

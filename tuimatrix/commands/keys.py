@@ -64,10 +64,9 @@ async def setup_recovery(ctx: Context, inv: Invocation) -> Result:
     # An earlier run from this device that stopped halfway goes on with the same keys.
     result = await recovery.setup_recovery(account, password, replace=replace or not resume)
     data = {"recovery_key": result.recovery_key, "backup_version": result.backup_version}
-    show = getattr(ctx, "show_secret", None)
-    if show is not None:
+    if ctx.ui.screens:
         # The app shows the key in a modal that must be dismissed, never in the status line.
-        await show("Your recovery key", RECOVERY_WARNING, result.recovery_key)
+        await ctx.ui.show_secret_once("Your recovery key", RECOVERY_WARNING, result.recovery_key)
         return Result(
             f"recovery set up: this device is cross-signed, keys back up to version "
             f"{result.backup_version}",

@@ -7,39 +7,34 @@ is the message as shown: its newest edit where the room's screen has one loaded.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
 from tuimatrix.commands.messages import EVENT, ROOM_SCREEN, event_arg
 from tuimatrix.commands.runner import need_room
-from tuimatrix.config import Config, load_config
 from tuimatrix.core import media as core_media
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.links import message_links
 from tuimatrix.core.opener import open_with_system
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.core.timeline import message_body
 from tuimatrix.paths import get_paths
+
+if TYPE_CHECKING:
+    from tuimatrix.config import Config
 
 #: event id → the file this process saved it to, so opening twice downloads once
 _saved: dict[str, Path] = {}
 
 
 def _config(ctx: Context) -> Config:
-    app = getattr(ctx, "app", None)
-    config = getattr(app, "config", None)
-    return config if isinstance(config, Config) else load_config(get_paths().config_file)
+    # Imported here: tuimatrix.config imports textual (key names), which the registry must
+    # load without.
+    from tuimatrix.config import load_config
 
-
-def room_screen(app: Any, account: Account, room_id: str) -> Any:
-    """The open screen of ``room_id`` in ``app`` (None outside the app), if any."""
-    for screen in app.room_screens() if app is not None else ():
-        if screen.account is account and screen.room_id == room_id:
-            return screen
-    return None
+    config = ctx.ui.config()
+    return config if config is not None else load_config(get_paths().config_file)
 
 
 async def shown_content(
@@ -53,8 +48,7 @@ async def shown_message(
     ctx: Context, account: Account, room_id: str, event_id: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Message ``event_id`` as stored, and its content as shown (see :func:`shown_content`)."""
-    screen = room_screen(getattr(ctx, "app", None), account, room_id)
-    events: list[dict[str, Any]] = list(screen.events) if screen is not None else []
+    events = ctx.ui.loaded_events(account, room_id)
     original = next((e for e in events if e.get("event_id") == event_id), None)
     if original is None:
         original = await account.store.event(event_id)
@@ -181,11 +175,9 @@ async def open_link(ctx: Context, inv: Invocation) -> Result:
         if not 1 <= index <= len(links):
             raise UsageError(f"open-link: --index is 1 to {len(links)}")
         url = links[index - 1]
-    elif getattr(ctx, "app", None) is not None:
-        from tuimatrix.screens.links import LinkPickerScreen
-
+    elif ctx.ui.screens:
         # Even one link is shown first: the user sees where it goes before it opens.
-        chosen = await ctx.app.push_screen_wait(LinkPickerScreen(links))  # type: ignore[attr-defined]
+        chosen = await ctx.ui.pick_link(links)
         if chosen is None:
             return Result("cancelled")
         url = chosen
@@ -210,21 +202,17 @@ async def open_link(ctx: Context, inv: Invocation) -> Result:
 async def reveal_spoiler(ctx: Context, inv: Invocation) -> Result:
     account, room_id = need_room(inv)
     event_id = event_arg(inv)
-    screen = room_screen(getattr(ctx, "app", None), account, room_id)
+    view = ctx.ui.room_view(account, room_id)
     item = None
-    if screen is not None and screen.is_mounted:
-        item = next((i for i in screen.timeline.items if i.key == event_id), None)
-    if item is None:
+    if view is not None:
+        item = next((i for i in view.items() if i.key == event_id), None)
+    if item is None or view is None:
         raise UserError("reveal-spoiler: that message is not shown")
     content = await shown_content(ctx, account, room_id, event_id)
     if "data-mx-spoiler" not in str(content.get("formatted_body", "")):
         raise UserError("reveal-spoiler: that message has no spoiler")
     reveal = not item.extra.get("spoiler_revealed")
-    # Kept by the screen: a rebuild of its items (a reaction arriving) keeps it revealed.
-    (screen.revealed.add if reveal else screen.revealed.discard)(event_id)
-    body = message_body(content, reveal_spoilers=reveal)
-    extra = {**item.extra, "spoiler_revealed": reveal}
-    screen.timeline.upsert(dataclasses.replace(item, body=body, extra=extra))
+    view.show_spoiler(item, content, reveal)
     return Result("spoiler revealed" if reveal else "spoiler hidden")
 
 
@@ -238,12 +226,9 @@ async def reveal_spoiler(ctx: Context, inv: Invocation) -> Result:
     ui_only=True,
 )
 async def view_image(ctx: Context, inv: Invocation) -> Result:
-    from tuimatrix.screens.image import ImageScreen, decode_image
-
     account, media = await _media(ctx, inv)
     if media.msgtype != "m.image":
         raise UserError("view-image: that message is not an image")
     data = await core_media.thumbnail(account, media, 800, 600)
-    image = await decode_image(data)
-    ctx.app.push_screen(ImageScreen(image, clean_line(media.name)))  # type: ignore[attr-defined]
+    await ctx.ui.show_image(data, clean_line(media.name))
     return Result()

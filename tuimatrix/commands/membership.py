@@ -8,6 +8,7 @@ from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, c
 from tuimatrix.commands.runner import need_account, need_room
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import UserError
+from tuimatrix.core.room_names import room_label
 from tuimatrix.core.sanitize import clean_line
 
 #: ``@localpart:server`` (the spec's grammar is looser for historical ids; so are we).
@@ -22,12 +23,6 @@ def user_arg(inv: Invocation, name: str = "user") -> str:
             f"{inv.command.id}: {clean_line(user_id)!r} is not a user id (expected @name:server)"
         )
     return user_id
-
-
-def room_label(account: Account, room_id: str) -> str:
-    """The room's display name from our model (cleaned), else its id."""
-    room = account.rooms.summaries.get(room_id)
-    return clean_line(room.display_name) if room and room.display_name else clean_line(room_id)
 
 
 USER = Param("user", "user", "the user id (@name:server)")

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
-from tuimatrix.commands.membership import room_label
 from tuimatrix.commands.runner import need_room
 from tuimatrix.core.account import Account
 from tuimatrix.core.compose import Outgoing, markdown_message
 from tuimatrix.core.emoji_names import reaction_key
 from tuimatrix.core.errors import UserError
+from tuimatrix.core.room_names import room_label
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sendqueue import FAILED, SENT, LocalEcho
 from tuimatrix.core.threads import root_of, send_in_thread
@@ -186,8 +186,7 @@ async def reply(ctx: Context, inv: Invocation) -> Result:
     account, room_id = need_room(inv)
     event_id = event_arg(inv)
     # A reply to a message in a thread (or on a thread's screen) stays in that thread.
-    on_screen = getattr(ctx, "current_thread", None)
-    root = on_screen() if on_screen else None
+    root = ctx.ui.current_thread()
     if root is None and (found := await root_of(account, room_id, event_id)) != event_id:
         root = found
     message = markdown_message(_text(inv))
@@ -210,15 +209,9 @@ async def reply(ctx: Context, inv: Invocation) -> Result:
 
 def _loaded_events(ctx: Context, inv: Invocation) -> list[dict[str, Any]]:
     """The events the screen on view holds, if it shows the command's room (or its thread)."""
-    screen = getattr(getattr(ctx, "app", None), "screen", None)
-    if getattr(screen, "account", None) is not inv.account or (
-        getattr(screen, "room_id", None) != inv.room_id
-    ):
+    if inv.account is None or inv.room_id is None:
         return []
-    events = getattr(screen, "events", None)  # a room's list, a thread's dict by event id
-    if isinstance(events, dict):
-        events = list(events.values())
-    return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
+    return ctx.ui.events_on_view(inv.account, inv.room_id)
 
 
 def _replaces(evt: dict[str, Any], original: dict[str, Any]) -> bool:
@@ -265,8 +258,7 @@ async def _current_text(ctx: Context, inv: Invocation) -> str | None:
     if original is None:
         original = await inv.account.store.event(event_id)
     if original is None:
-        selected = getattr(ctx, "selected_message", None)
-        item = selected() if selected else None
+        item = ctx.ui.selected_event()
         return str(item.body.plain) if item is not None and item.key == event_id else None
     return _written_text(original, loaded)
 

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tuimatrix.commands import Context, Invocation, Result, UsageError, command
+from tuimatrix.commands.front_end import RoomView
 from tuimatrix.commands.messages import EVENT, event_arg
 from tuimatrix.commands.runner import need_room
-from tuimatrix.commands.view import ui_app
-
-if TYPE_CHECKING:
-    from tuimatrix.screens.room import RoomScreen
 
 ROOM_SCREEN = ("room",)
 
 
-def _room_screen(ctx: Context, inv: Invocation) -> RoomScreen:
+def _room_screen(ctx: Context, inv: Invocation) -> RoomView:
     """The open screen of the command's room (jumps act on what it has loaded)."""
-    app = ui_app(ctx, inv.command.id)
     account, room_id = need_room(inv)
-    for screen in app.room_screens():
-        if screen.account is account and screen.room_id == room_id and screen.is_mounted:
-            return screen
-    raise UsageError(f"{inv.command.id}: open the room first")
+    view = ctx.ui.room_view(account, room_id)
+    if view is None:
+        raise UsageError(f"{inv.command.id}: open the room first")
+    return view
 
 
 @command(
@@ -63,8 +57,8 @@ async def show_reactions(ctx: Context, inv: Invocation) -> Result:
     summary = screen.reaction_summary(event_arg(inv))
     if not summary:
         return Result("no reactions to that message")
-    # Names and keys are sanitised (reaction_senders); markup=False keeps "[" literal.
-    screen.app.notify(summary, title="Reactions", markup=False, timeout=15)
+    # Names and keys are sanitised (reaction_senders).
+    ctx.ui.show_notice("Reactions", summary)
     return Result()
 
 
@@ -77,7 +71,6 @@ async def show_reactions(ctx: Context, inv: Invocation) -> Result:
     ui_only=True,
 )
 async def toggle_membership_events(ctx: Context, inv: Invocation) -> Result:
-    app = ui_app(ctx, inv.command.id)
     account, room_id = need_room(inv)
-    hidden = app.toggle_membership_events(account, room_id)
+    hidden = ctx.ui.toggle_membership_events(account, room_id)
     return Result("membership events hidden" if hidden else "membership events shown")

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
-from tuimatrix.commands.membership import room_label, user_arg
+from tuimatrix.commands.membership import user_arg
 from tuimatrix.commands.messages import event_arg
 from tuimatrix.commands.runner import need_account, need_room
 from tuimatrix.config import encrypt_new_rooms
@@ -20,6 +20,7 @@ from tuimatrix.core.operations import (
     power_level,
     server_of,
 )
+from tuimatrix.core.room_names import room_label
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.paths import get_paths
 

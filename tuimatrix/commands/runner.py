@@ -14,9 +14,10 @@ from tuimatrix.commands import (
     convert,
     parse_line,
 )
+from tuimatrix.commands.front_end import FrontEnd, app_only
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
-from tuimatrix.core.errors import UserError
+from tuimatrix.core.room_names import resolve_room
 
 
 def find_account(accounts: Accounts, user_id: str) -> Account:
@@ -25,50 +26,6 @@ def find_account(accounts: Accounts, user_id: str) -> Account:
         known = ", ".join(a.user_id for a in accounts) or "none"
         raise UsageError(f"no saved session for {user_id} (accounts: {known})")
     return account
-
-
-async def resolve_room(
-    accounts: Accounts, text: str, account: Account | None = None
-) -> tuple[Account, str]:
-    """A room by id, alias or name, among ``account``'s rooms or every account's."""
-    candidates = [account] if account else list(accounts)
-    text = text.strip()
-    if text.startswith("!"):
-        for acc in candidates:
-            if text in acc.rooms.summaries:
-                return acc, text
-        if account is not None or len(candidates) == 1:
-            return candidates[0], text  # not known locally (e.g. to join it): let the server say
-        raise UsageError(f"no account knows room {text}; give --account")
-    if text.startswith("#"):
-        for acc in candidates:
-            for room in acc.rooms.summaries.values():
-                if room.canonical_alias == text:
-                    return acc, room.room_id
-        if not candidates:
-            raise UsageError("no account is logged in")
-        try:
-            resolved = await candidates[0].client.resolve_room_alias(text)  # type: ignore[arg-type]
-        except Exception as e:
-            raise UserError(f"cannot resolve {text}: {getattr(e, 'message', e)}") from e
-        return candidates[0], str(resolved.room_id)
-    exact, partial = [], []
-    needle = text.lower()
-    for acc in candidates:
-        for room in acc.rooms.summaries.values():
-            if room.membership not in ("join", "invite"):
-                continue
-            name = room.display_name.lower()
-            if name == needle:
-                exact.append((acc, room.room_id))
-            elif needle in name:
-                partial.append((acc, room.room_id))
-    matches = exact or partial
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise UsageError(f"no room matches {text!r}")
-    raise UsageError(f"{len(matches)} rooms match {text!r}; give its id or alias")
 
 
 async def _fill(ctx: Context, inv: Invocation, param: Param) -> None:
@@ -143,7 +100,14 @@ async def run_line(ctx: Context, line: str, prefix: int = 0) -> Result:
     return await run(ctx, cmd, args, prefix)
 
 
+def refuse_app_only(ui: FrontEnd, cmd: Command) -> None:
+    """An app-only command outside the app is a usage error, before anything is asked."""
+    if cmd.ui_only and not ui.screens:
+        raise app_only(cmd.id)
+
+
 async def run(ctx: Context, cmd: Command, args: dict[str, Any], prefix: int = 0) -> Result:
+    refuse_app_only(ctx.ui, cmd)
     inv = await prepare(ctx, cmd, args, prefix)
     return await cmd.body(ctx, inv)
 

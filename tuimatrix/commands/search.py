@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from tuimatrix.commands import Context, Invocation, Param, Result, command
 from tuimatrix.commands.runner import need_room
 from tuimatrix.core.account import Account
-from tuimatrix.core.errors import describe_error
-from tuimatrix.core.search import (
-    SearchResult,
-    message_context,
-    parse_query,
-    room_label,
-    search_items,
-    search_server,
-)
+from tuimatrix.core.room_names import room_label
+from tuimatrix.core.search import SearchResult, parse_query, search_items, search_server
 from tuimatrix.core.timeline import build_items
 
 #: events searched outside the app (``exec``), where no timeline is loaded: the newest stored
 STORED_EVENTS = 1000
-#: how long a jump waits for a newly opened room to show its messages (seconds)
-JUMP_WAIT = 10.0
 
 
 async def _loaded_results(
     ctx: Context, account: Account, room_id: str, query_text: str
 ) -> list[SearchResult]:
     """Matches among the messages the room's screen shows (else the newest stored ones)."""
-    from tuimatrix.commands.media import room_screen
-
     query = parse_query(query_text)
-    screen = room_screen(getattr(ctx, "app", None), account, room_id)
-    if screen is not None and screen.is_mounted:
-        items = screen.timeline.items
+    view = ctx.ui.room_view(account, room_id)
+    if view is not None:
+        items = list(view.items())
     else:
         events = await account.store.latest_events(room_id, STORED_EVENTS)
         items = build_items(events, await account.member_names(room_id), account.user_id)
@@ -77,8 +65,7 @@ async def search(ctx: Context, inv: Invocation) -> Result:
         where = f"loaded messages of {room_label(account, room_id)}"
     rooms = {r.room_id: room_label(account, r.room_id) for r in results} if all_rooms else None
     title = f"{len(results)} found for {query_text!r} in {where}"
-    app = getattr(ctx, "app", None)
-    if app is None:
+    if not ctx.ui.screens:
         lines = [title, *([note] if note else [])]
         for r in results:
             room = f"{rooms[r.room_id]} · " if rooms else ""
@@ -86,12 +73,10 @@ async def search(ctx: Context, inv: Invocation) -> Result:
             lines.append(f"{room}{r.sender}: {first}")
         data = [_data(r) for r in results]
         return Result("\n".join(lines), data)
-    from tuimatrix.screens.search import SearchResultsScreen
-
-    chosen = await app.push_screen_wait(SearchResultsScreen(title, results, rooms, note))
+    chosen = await ctx.ui.show_results(title, results, rooms, note)
     if chosen is None:
         return Result(f"{len(results)} found")
-    return Result(await jump_to(app, account, chosen.room_id, chosen.event_id))
+    return Result(await ctx.ui.jump_to(account, chosen.room_id, chosen.event_id))
 
 
 def _data(result: SearchResult) -> dict[str, Any]:
@@ -102,42 +87,3 @@ def _data(result: SearchResult) -> dict[str, Any]:
         "ts": result.ts,
         "text": result.snippet.plain,
     }
-
-
-async def jump_to(app: Any, account: Account, room_id: str, event_id: str) -> str:
-    """Open ``room_id`` and select ``event_id`` if its timeline has it loaded."""
-    from tuimatrix.commands.media import room_screen
-
-    app.open_room(account, room_id)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + JUMP_WAIT
-    screen = None
-    while loop.time() < deadline:
-        screen = room_screen(app, account, room_id)
-        if screen is not None and screen.is_mounted and screen.timeline.items:
-            break
-        await asyncio.sleep(0.05)
-    if screen is None or not screen.is_mounted:
-        return "opened the room"
-    timeline = screen.timeline
-    if not any(item.key == event_id for item in timeline.items):
-        return await show_context(app, account, room_id, event_id)
-    timeline.focus()
-    timeline.select(event_id)
-    return "found"
-
-
-async def show_context(app: Any, account: Account, room_id: str, event_id: str) -> str:
-    """Show a message the room's timeline has not loaded, with the messages around it from
-    the server, in a read-only view over the room."""
-    from tuimatrix.screens.message_context import MessageContextScreen
-
-    try:
-        events, names = await message_context(account, room_id, event_id)
-    except Exception as e:
-        return f"that message is not loaded, and the server did not show it: {describe_error(e)}"
-    items = build_items(events, names, account.user_id)
-    title = f"{room_label(account, room_id)}: a found message"
-    fmt = app.message_format(account, room_id)
-    app.push_screen(MessageContextScreen(title, items, event_id, fmt))
-    return "that message is not in the loaded timeline: shown with its context"

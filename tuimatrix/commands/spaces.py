@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
-from tuimatrix.commands.membership import room_label
-from tuimatrix.commands.runner import need_account, need_room, resolve_room
+from tuimatrix.commands.runner import need_account, need_room
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import UserError, describe_error
 from tuimatrix.core.operations import child_vias
+from tuimatrix.core.room_names import resolve_room, room_label
 from tuimatrix.core.sanitize import clean_line
 
 SPACE = Param("space", "space", "the space (id, alias or name)")

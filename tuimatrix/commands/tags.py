@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from tuimatrix.commands import Context, Invocation, Param, Result, command
 from tuimatrix.commands.runner import need_room
+from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.operations import normalise_tag
-from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.room_names import room_label
+
+#: the tags offered first, by the names ``tag-room`` takes (m.favourite, m.lowpriority)
+NAMED_TAGS = ("favourite", "low-priority")
+
+
+def tag_suggestions(accounts: Accounts) -> list[str]:
+    """The tags a prompt or completion offers: the named ones, then the u.* tags in use."""
+    used = {tag for _account, room in accounts.rooms() for tag in room.tags}
+    return [*NAMED_TAGS, *sorted(tag for tag in used if tag.startswith("u."))]
 
 
 @command(
@@ -22,12 +32,8 @@ async def tag_room(ctx: Context, inv: Invocation) -> Result:
     # The server's tags, not our model: a toggle must not act on a stale view.
     if tag in await account.get_tags(room_id):
         await account.remove_tag(room_id, tag)
-        return Result(f"removed {tag} from {_name(account, room_id)}", {"tag": tag, "set": False})
+        return Result(
+            f"removed {tag} from {room_label(account, room_id)}", {"tag": tag, "set": False}
+        )
     await account.set_tag(room_id, tag, inv.args.get("order"))
-    return Result(f"tagged {_name(account, room_id)} {tag}", {"tag": tag, "set": True})
-
-
-def _name(account: object, room_id: str) -> str:
-    rooms = getattr(getattr(account, "rooms", None), "summaries", {})
-    room = rooms.get(room_id)
-    return clean_line(room.display_name) if room else room_id
+    return Result(f"tagged {room_label(account, room_id)} {tag}", {"tag": tag, "set": True})

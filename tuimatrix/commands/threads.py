@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
-from tuimatrix.commands.membership import room_label
 from tuimatrix.commands.messages import EVENT, event_arg
 from tuimatrix.commands.runner import need_room
-from tuimatrix.commands.view import ui_app
-from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.room_names import room_label
 from tuimatrix.core.threads import list_threads, root_of, thread_label
 
 
@@ -21,12 +19,9 @@ from tuimatrix.core.threads import list_threads, root_of, thread_label
     screens=("room",),
 )
 async def open_thread(ctx: Context, inv: Invocation) -> Result:
-    from tuimatrix.screens.thread import open_thread as show
-
-    app = ui_app(ctx, inv.command.id)
     account, room_id = need_room(inv)
     root = await root_of(account, room_id, event_arg(inv))
-    show(app, account, room_id, root)
+    ctx.ui.open_thread(account, room_id, root)
     return Result()
 
 
@@ -45,8 +40,7 @@ async def threads(ctx: Context, inv: Invocation) -> Result:
     roots, _ = await list_threads(account, room_id, limit=limit)
     names = await account.member_names(room_id)
     labels = [(str(root["event_id"]), thread_label(root, names)) for root in roots]
-    app = getattr(ctx, "app", None)
-    if app is None:
+    if not ctx.ui.screens:
         lines = [f"{root_id}  {label.plain}" for root_id, label in labels]
         where = room_label(account, room_id)
         return Result(
@@ -55,14 +49,11 @@ async def threads(ctx: Context, inv: Invocation) -> Result:
         )
     if not labels:
         return Result(f"no threads in {room_label(account, room_id)}")
-    from tuimatrix.screens.thread import ThreadPickerScreen
-    from tuimatrix.screens.thread import open_thread as show
-
-    title = f"Threads in {clean_line(room_label(account, room_id))}"
-    chosen = await app.push_screen_wait(ThreadPickerScreen(title, labels))
+    title = f"Threads in {room_label(account, room_id)}"
+    chosen = await ctx.ui.pick_thread(title, labels)
     if chosen is None:
         return Result("cancelled")
-    show(app, account, room_id, chosen)
+    ctx.ui.open_thread(account, room_id, chosen)
     return Result()
 
 
@@ -74,11 +65,6 @@ async def threads(ctx: Context, inv: Invocation) -> Result:
     screens=("room",),
 )
 async def close_thread(ctx: Context, inv: Invocation) -> Result:
-    from tuimatrix.screens.thread import ThreadScreen
-
-    app = ui_app(ctx, inv.command.id)
-    screen = app.screen
-    if not isinstance(screen, ThreadScreen):
+    if not ctx.ui.close_thread():
         return Result("no thread is open")
-    app.open_room(screen.account, screen.room_id)
     return Result()

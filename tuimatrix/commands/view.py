@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
-from tuimatrix.commands.runner import need_room, resolve_room
-from tuimatrix.core.sanitize import clean_line
-
-if TYPE_CHECKING:
-    from tuimatrix.app import TuimatrixApp
-
-
-def ui_app(ctx: Context, command_id: str) -> TuimatrixApp:
-    app = getattr(ctx, "app", None)
-    if app is None:
-        raise UsageError(f"{command_id} works only in the app")
-    return app  # type: ignore[no-any-return]
+from tuimatrix.commands import Context, Invocation, Param, Result, command
+from tuimatrix.commands.runner import need_room
+from tuimatrix.core.room_names import resolve_room, room_label
 
 
 @command("room-list", "view: Room list", "Show every room of every account", ui_only=True)
 async def room_list(ctx: Context, inv: Invocation) -> Result:
-    ui_app(ctx, inv.command.id).action_show_room_list()
+    ctx.ui.show_room_list()
     return Result()
 
 
@@ -33,9 +21,8 @@ async def room_list(ctx: Context, inv: Invocation) -> Result:
     ui_only=True,
 )
 async def open_room(ctx: Context, inv: Invocation) -> Result:
-    app = ui_app(ctx, inv.command.id)
     account, room_id = await resolve_room(ctx.accounts, str(inv.args["room"]), inv.account)
-    app.open_room(account, room_id)
+    ctx.ui.open_room(account, room_id)
     return Result()
 
 
@@ -47,9 +34,8 @@ async def open_room(ctx: Context, inv: Invocation) -> Result:
     ui_only=True,
 )
 async def close_room(ctx: Context, inv: Invocation) -> Result:
-    app = ui_app(ctx, inv.command.id)
     account, room_id = need_room(inv)
-    if not app.close_room(account, room_id):
+    if not ctx.ui.close_room(account, room_id):
         return Result("that room is not open")
     return Result("closed")
 
@@ -61,14 +47,12 @@ async def close_room(ctx: Context, inv: Invocation) -> Result:
     ui_only=True,
 )
 async def next_unread(ctx: Context, inv: Invocation) -> Result:
-    app = ui_app(ctx, inv.command.id)
-    if app.screen is app.room_list:
-        # On the room list, "next" is in the list's order from the cursor, as Ement.el's SPC.
-        listed = app.room_list.next_unread()
-        if listed is not None:
-            owner, listed_id = listed
-            app.open_room(owner, listed_id)
-            return Result(f"opened {clean_line(owner.rooms.summaries[listed_id].display_name)}")
+    # On the room list, "next" is in the list's order from the cursor, as Ement.el's SPC.
+    listed = ctx.ui.next_unread_listed()
+    if listed is not None:
+        owner, listed_id = listed
+        ctx.ui.open_room(owner, listed_id)
+        return Result(f"opened {room_label(owner, listed_id)}")
     current_account, current_room = ctx.current()
     unread = sorted(
         (
@@ -84,9 +68,8 @@ async def next_unread(ctx: Context, inv: Invocation) -> Result:
     _, _, user_id, room_id = unread[0]
     account = ctx.accounts.get(user_id)
     assert account is not None
-    app.open_room(account, room_id)
-    room = account.rooms.summaries[room_id]
-    return Result(f"opened {clean_line(room.display_name)}")
+    ctx.ui.open_room(account, room_id)
+    return Result(f"opened {room_label(account, room_id)}")
 
 
 @command(
@@ -98,12 +81,11 @@ async def next_unread(ctx: Context, inv: Invocation) -> Result:
     ui_only=True,
 )
 async def toggle_section(ctx: Context, inv: Invocation) -> Result:
-    app = ui_app(ctx, inv.command.id)
     section = inv.args.get("section")
-    return Result(app.room_list.toggle_section(str(section) if section else None))
+    return Result(ctx.ui.toggle_section(str(section) if section else None))
 
 
 @command("keys", "view: Keys", "List every key binding and the command it runs", ui_only=True)
 async def keys(ctx: Context, inv: Invocation) -> Result:
-    ui_app(ctx, inv.command.id).show_keys()
+    ctx.ui.show_keys()
     return Result()

@@ -24,6 +24,14 @@ class UserError(Exception):
     """An error whose message is meant for the user as it stands (one line)."""
 
 
+class UsageError(UserError):
+    """The command line is wrong (exit status 2 in ``exec``).
+
+    Defined here, not with the commands, so that the core's room resolver can say that a
+    name matches no room (or several) as the usage error it is.
+    """
+
+
 #: errno values that mean the local disk or file system, never the network.
 LOCAL_ERRNOS = frozenset(
     {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EIO}

@@ -143,11 +143,6 @@ async def search_server(
     return found
 
 
-def room_label(account: Account, room_id: str) -> str:
-    room = account.rooms.summaries.get(room_id)
-    return clean_line(room.display_name if room else room_id)
-
-
 #: events asked for around a found message that is not in the loaded timeline
 CONTEXT_LIMIT: Final = 10
 

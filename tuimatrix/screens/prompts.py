@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
+from tuimatrix.core.room_names import best_score, fuzzy_score, nameable_rooms, room_label
 from tuimatrix.core.sanitize import clean_line, clean_text, plain
 
 _CSS = """
@@ -25,48 +26,6 @@ _CSS = """
 }}
 {name} OptionList {{ height: auto; max-height: 20; border: none; }}
 """
-
-
-def _fold(s: str) -> str:
-    """``s`` lower-cased character by character, keeping its length (so offsets stay valid)."""
-    return "".join(low if len(low := c.lower()) == 1 else c for c in s)
-
-
-def fuzzy_offsets(needle: str, haystack: str) -> list[int] | None:
-    """Where the characters of ``needle`` are in ``haystack``, in order (case-insensitive):
-    the first contiguous run if there is one, else the leftmost letters. None if some are
-    missing. Linear in the haystack, unlike Textual's matcher, which tries every combination
-    and hangs for seconds on a long room name crafted to repeat the query's letters."""
-    needle, haystack = _fold(needle), _fold(haystack)
-    start = haystack.find(needle)
-    if start >= 0:
-        return list(range(start, start + len(needle)))
-    offsets: list[int] = []
-    for ch in needle:
-        found = haystack.find(ch, offsets[-1] + 1 if offsets else 0)
-        if found < 0:
-            return None
-        offsets.append(found)
-    return offsets
-
-
-def fuzzy_score(needle: str, haystack: str) -> int | None:
-    """Characters of ``needle`` in order in ``haystack`` (case-insensitive); higher is better.
-
-    None when they are not all there. Contiguous and early matches score higher.
-    """
-    offsets = fuzzy_offsets(needle, haystack)
-    if offsets is None:
-        return None
-    if not offsets:
-        return 0
-    if offsets[-1] - offsets[0] == len(offsets) - 1:
-        return 1000 - offsets[0]
-    score, pos = 0, 0
-    for found in offsets:
-        score += 10 if found == pos else 1
-        pos = found + 1
-    return score
 
 
 class RoomPickerScreen(ModalScreen[tuple[Account, str] | None]):
@@ -91,12 +50,8 @@ class RoomPickerScreen(ModalScreen[tuple[Account, str] | None]):
         self.title_text = title
         self.candidates: list[tuple[Account, str, str]] = []
         several = account is None and len(accounts) > 1
-        for acc, room in accounts.rooms():
-            if account is not None and acc is not account:
-                continue
-            if room.membership not in ("join", "invite") or (spaces_only and not room.is_space):
-                continue
-            label = clean_line(room.display_name)
+        for acc, room in nameable_rooms(accounts, account, spaces_only=spaces_only):
+            label = room_label(acc, room.room_id)
             if several:
                 label += f"  ({clean_line(acc.user_id)})"
             self.candidates.append((acc, room.room_id, label))
@@ -120,14 +75,7 @@ class RoomPickerScreen(ModalScreen[tuple[Account, str] | None]):
         scored = []
         for i, (acc, room_id, label) in enumerate(self.candidates):
             alias = acc.rooms.summaries[room_id].canonical_alias or ""
-            score = max(
-                (
-                    s
-                    for s in (fuzzy_score(query, label), fuzzy_score(query, alias))
-                    if s is not None
-                ),
-                default=None,
-            )
+            score = best_score(query, (label, alias))
             if score is not None:
                 scored.append((score, i))
         scored.sort(key=lambda pair: (-pair[0], pair[1]))

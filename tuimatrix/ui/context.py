@@ -1,16 +1,194 @@
-"""The app as a command context: the current room, and prompts as modal screens."""
+"""The app as a command context: the current room, prompts as modal screens, and the app's
+screens as the commands' front end (:class:`~tuimatrix.commands.front_end.FrontEnd`)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tuimatrix.commands import Param
+from tuimatrix.commands.front_end import FrontEnd
+from tuimatrix.config import Config
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
-from tuimatrix.core.timeline import TimelineItem
+from tuimatrix.core.timeline import TimelineItem, message_body
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from tuimatrix.app import TuimatrixApp
+    from tuimatrix.core.search import SearchResult
+    from tuimatrix.screens.room import RoomScreen
+
+
+def _events_of(screen: Any) -> list[dict[str, Any]]:
+    """The events a room's or a thread's screen holds, oldest first for a room.
+
+    The one place that reads a screen's event list (a room's list, a thread's dict by
+    event id): when the room screen's events become a core model, only this changes.
+    """
+    events = getattr(screen, "events", None)
+    if isinstance(events, dict):
+        events = list(events.values())
+    return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
+
+
+class OpenRoomView:
+    """A room's mounted screen as commands see it (:class:`~.front_end.RoomView`)."""
+
+    def __init__(self, screen: RoomScreen) -> None:
+        self.screen = screen
+
+    def items(self) -> Sequence[TimelineItem]:
+        return self.screen.timeline.items
+
+    async def jump_to_fully_read(self) -> str:
+        return await self.screen.jump_to_fully_read()
+
+    def jump_to_latest(self) -> str:
+        return self.screen.jump_to_latest()
+
+    def reaction_summary(self, event_id: str) -> str:
+        return self.screen.reaction_summary(event_id)
+
+    def show_spoiler(self, item: TimelineItem, content: dict[str, Any], reveal: bool) -> None:
+        # Kept by the screen: a rebuild of its items (a reaction arriving) keeps it revealed.
+        (self.screen.revealed.add if reveal else self.screen.revealed.discard)(item.key)
+        body = message_body(content, reveal_spoilers=reveal)
+        extra = {**item.extra, "spoiler_revealed": reveal}
+        self.screen.timeline.upsert(dataclasses.replace(item, body=body, extra=extra))
+
+
+class AppScreens:
+    """The app's screens, as the commands' front end."""
+
+    screens = True
+
+    def __init__(self, app: TuimatrixApp) -> None:
+        self.app = app
+
+    # -- what is on view -----------------------------------------------------------------------
+
+    def selected_event(self) -> TimelineItem | None:
+        from tuimatrix.screens.room import RoomScreen
+        from tuimatrix.screens.thread import ThreadScreen
+
+        screen = self.app.screen
+        if isinstance(screen, RoomScreen | ThreadScreen):
+            return screen.timeline.selected_item
+        return None
+
+    def current_thread(self) -> str | None:
+        from tuimatrix.screens.thread import ThreadScreen
+
+        screen = self.app.screen
+        return screen.root_id if isinstance(screen, ThreadScreen) else None
+
+    def loaded_events(self, account: Account, room_id: str) -> list[dict[str, Any]]:
+        from tuimatrix.ui.message_jump import room_screen
+
+        return _events_of(room_screen(self.app, account, room_id))
+
+    def events_on_view(self, account: Account, room_id: str) -> list[dict[str, Any]]:
+        screen = self.app.screen
+        if getattr(screen, "account", None) is not account or (
+            getattr(screen, "room_id", None) != room_id
+        ):
+            return []
+        return _events_of(screen)
+
+    def room_view(self, account: Account, room_id: str) -> OpenRoomView | None:
+        from tuimatrix.ui.message_jump import room_screen
+
+        screen = room_screen(self.app, account, room_id)
+        return OpenRoomView(screen) if screen is not None and screen.is_mounted else None
+
+    def config(self) -> Config | None:
+        return self.app.config
+
+    # -- rooms ---------------------------------------------------------------------------------
+
+    def show_room_list(self) -> None:
+        self.app.action_show_room_list()
+
+    def open_room(self, account: Account, room_id: str) -> None:
+        self.app.open_room(account, room_id)
+
+    def close_room(self, account: Account, room_id: str) -> bool:
+        return self.app.close_room(account, room_id)
+
+    def next_unread_listed(self) -> tuple[Account, str] | None:
+        if self.app.screen is not self.app.room_list:
+            return None
+        return self.app.room_list.next_unread()
+
+    def toggle_section(self, section: str | None) -> str:
+        return self.app.room_list.toggle_section(section)
+
+    def set_message_format(self, account: Account, room_id: str, message_format: str) -> None:
+        self.app.set_message_format(account, room_id, message_format)
+
+    def toggle_membership_events(self, account: Account, room_id: str) -> bool:
+        return self.app.toggle_membership_events(account, room_id)
+
+    # -- threads -------------------------------------------------------------------------------
+
+    def open_thread(self, account: Account, room_id: str, root_id: str) -> None:
+        from tuimatrix.screens.thread import open_thread
+
+        open_thread(self.app, account, room_id, root_id)
+
+    async def pick_thread(self, title: str, threads: list[tuple[str, Text]]) -> str | None:
+        from tuimatrix.screens.thread import ThreadPickerScreen
+
+        return await self.app.push_screen_wait(ThreadPickerScreen(title, threads))
+
+    def close_thread(self) -> bool:
+        from tuimatrix.screens.thread import ThreadScreen
+
+        screen = self.app.screen
+        if not isinstance(screen, ThreadScreen):
+            return False
+        self.app.open_room(screen.account, screen.room_id)
+        return True
+
+    # -- showing -------------------------------------------------------------------------------
+
+    def show_keys(self) -> None:
+        self.app.show_keys()
+
+    def show_notice(self, title: str, text: str) -> None:
+        # markup=False keeps "[" literal; the text is sanitised by whoever made it.
+        self.app.notify(text, title=title, markup=False, timeout=15)
+
+    async def pick_link(self, links: list[str]) -> str | None:
+        from tuimatrix.screens.links import LinkPickerScreen
+
+        return await self.app.push_screen_wait(LinkPickerScreen(links))
+
+    async def show_image(self, data: bytes, name: str) -> None:
+        from tuimatrix.screens.image import ImageScreen, decode_image
+
+        image = await decode_image(data)
+        self.app.push_screen(ImageScreen(image, name))
+
+    async def show_results(
+        self, title: str, results: list[SearchResult], rooms: dict[str, str] | None, note: str
+    ) -> SearchResult | None:
+        from tuimatrix.screens.search import SearchResultsScreen
+
+        return await self.app.push_screen_wait(SearchResultsScreen(title, results, rooms, note))
+
+    async def jump_to(self, account: Account, room_id: str, event_id: str) -> str:
+        from tuimatrix.ui.message_jump import jump_to
+
+        return await jump_to(self.app, account, room_id, event_id)
+
+    async def show_secret_once(self, title: str, warning: str, secret: str) -> None:
+        from tuimatrix.screens.secret_notice import SecretNoticeScreen
+
+        await self.app.push_screen_wait(SecretNoticeScreen(title, warning, secret))
 
 
 class UIContext:
@@ -19,6 +197,7 @@ class UIContext:
     def __init__(self, app: TuimatrixApp) -> None:
         self.app = app
         self.accounts: Accounts = app.accounts
+        self.ui: FrontEnd = AppScreens(app)
 
     def current(self) -> tuple[Account | None, str | None]:
         from tuimatrix.screens.room import RoomScreen
@@ -44,28 +223,11 @@ class UIContext:
 
         return await self.app.push_screen_wait(AccountPickerScreen(title, self.accounts))
 
-    def selected_message(self) -> TimelineItem | None:
-        """The message selected in the open room's timeline, if any."""
-        from tuimatrix.screens.room import RoomScreen
-        from tuimatrix.screens.thread import ThreadScreen
-
-        screen = self.app.screen
-        if isinstance(screen, RoomScreen | ThreadScreen):
-            return screen.timeline.selected_item
-        return None
-
-    def current_thread(self) -> str | None:
-        """The root of the thread on screen, if one is: replies from there go into it."""
-        from tuimatrix.screens.thread import ThreadScreen
-
-        screen = self.app.screen
-        return screen.root_id if isinstance(screen, ThreadScreen) else None
-
     async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
         from tuimatrix.screens.prompts import TextPromptScreen
 
         if param.kind == "event":
-            item = self.selected_message()
+            item = self.ui.selected_event()
             if item is None:
                 self.app.notify_status("select a message first: tab to the timeline, then ↑ ↓")
                 return None
@@ -94,8 +256,9 @@ class UIContext:
         if param.kind == "user":
             suggestions = await self._known_users()
         elif param.kind == "tag":
-            used = {t for _, room in self.accounts.rooms() for t in room.tags}
-            suggestions = ["favourite", "low-priority", *sorted(t for t in used if t[:2] == "u.")]
+            from tuimatrix.commands.tags import tag_suggestions
+
+            suggestions = tag_suggestions(self.accounts)
         screen = TextPromptScreen(
             title, suggestions=suggestions, choices=param.choices, initial=initial or ""
         )
@@ -113,9 +276,3 @@ class UIContext:
 
         answer: bool = await self.app.push_screen_wait(ConfirmScreen(question))
         return answer
-
-    async def show_secret(self, title: str, warning: str, secret: str) -> None:
-        """Show a secret once (the recovery key) in a modal the user must dismiss."""
-        from tuimatrix.screens.secret_notice import SecretNoticeScreen
-
-        await self.app.push_screen_wait(SecretNoticeScreen(title, warning, secret))

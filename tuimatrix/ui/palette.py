@@ -17,8 +17,8 @@ from textual.content import Content
 from textual.fuzzy import Matcher
 
 from tuimatrix.commands import REGISTRY, Command, load_commands
+from tuimatrix.core.room_names import fuzzy_offsets, room_label
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.screens.prompts import fuzzy_offsets
 from tuimatrix.ui.keymap import key_for
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class OpenRoomProvider(Provider):
             for account, room in app.accounts.rooms():
                 if room.membership != "join":
                     continue
-                title = f"rooms: Open {shown(room.display_name)}"
+                title = f"rooms: Open {shown(room_label(account, room.room_id))}"
                 help_text = shown(account.user_id) if several else shown(room.topic)
                 yield title, help_text, partial(app.open_room, account, room.room_id)
 
