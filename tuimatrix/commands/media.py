@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
 from tuimatrix.commands.messages import EVENT, ROOM_SCREEN, event_arg
 from tuimatrix.commands.runner import need_room
+from tuimatrix.config import Config, load_config
 from tuimatrix.core import media as core_media
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import UserError
@@ -21,18 +22,11 @@ from tuimatrix.core.opener import open_with_system
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.paths import get_paths
 
-if TYPE_CHECKING:
-    from tuimatrix.config import Config
-
 #: event id → the file this process saved it to, so opening twice downloads once
 _saved: dict[str, Path] = {}
 
 
 def _config(ctx: Context) -> Config:
-    # Imported here: tuimatrix.config imports textual (key names), which the registry must
-    # load without.
-    from tuimatrix.config import load_config
-
     config = ctx.ui.config()
     return config if config is not None else load_config(get_paths().config_file)
 
