@@ -18,7 +18,7 @@ from tuimatrix.core.room_names import (
     resolve_room,
     room_label,
 )
-from tuimatrix.core.rooms import RoomSummary
+from tuimatrix.core.rooms import RoomSummary, summary_label
 
 
 class FakeClient:
@@ -101,6 +101,13 @@ def test_room_label_falls_back_to_the_room_id() -> None:
     account = FakeAccount("@a:x").add("!nameless:x", "")
     assert room_label(cast(Any, account), "!nameless:x") == "!nameless:x"
     assert room_label(cast(Any, account), "!unknown:x") == "!unknown:x"
+
+
+def test_a_name_of_nothing_but_control_characters_counts_as_none() -> None:
+    """The room row, the room title and the pickers all use this one label."""
+    account = FakeAccount("@a:x").add("!blank:x", "\x1b\u202e\x07")
+    assert room_label(cast(Any, account), "!blank:x") == "!blank:x"
+    assert summary_label(account.rooms.summaries["!blank:x"]) == "!blank:x"
 
 
 # -- the resolver --------------------------------------------------------------------------------

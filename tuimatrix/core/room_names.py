@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.errors import UsageError, UserError
-from tuimatrix.core.rooms import RoomSummary
+from tuimatrix.core.rooms import RoomSummary, summary_label
 from tuimatrix.core.sanitize import clean_line
 
 #: memberships of the rooms a user may name (left and banned rooms are not offered)
@@ -22,7 +22,7 @@ NAMEABLE = ("join", "invite")
 def room_label(account: Account, room_id: str) -> str:
     """The room's display name as one safe line; its id when it has no name (or is unknown)."""
     room = account.rooms.summaries.get(room_id)
-    return clean_line(room.display_name) if room and room.display_name else clean_line(room_id)
+    return summary_label(room) if room is not None else clean_line(room_id)
 
 
 def nameable_rooms(

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.store import Store, loads
 from tuimatrix.core.sync import gc_paused
 
@@ -64,6 +65,13 @@ class RoomSummary:
 
 #: A room's current state by (type, state key): (sender, content).
 _State = dict[tuple[str, str], tuple[str | None, dict[str, Any]]]
+
+
+def summary_label(room: RoomSummary) -> str:
+    """What a room is called on screen, as one safe line: its display name, else its id (a
+    name that is nothing but control characters counts as none). ``room_names.room_label``
+    is the same for a room id."""
+    return clean_line(room.display_name) or clean_line(room.room_id)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from textual import on, work
 from textual.screen import Screen
 
 from tuimatrix.core.errors import describe_error
-from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.room_names import room_label
 from tuimatrix.screens.base import UsesApp
 from tuimatrix.widgets.composer import Composer
 from tuimatrix.widgets.timeline import TimelineView
@@ -34,9 +34,8 @@ class Composing(UsesApp, Screen[None]):
 
     def _room_title(self) -> Text:
         """The room's name, bold, on one line (the header adds what follows it)."""
-        room = self.account.rooms.summaries.get(self.room_id)
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(clean_line(room.display_name if room else self.room_id), "bold")
+        text.append(room_label(self.account, self.room_id), "bold")
         return text
 
     async def queue_draft(self, text: str, queue: Callable[[], Awaitable[object]]) -> bool:

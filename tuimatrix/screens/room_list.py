@@ -27,7 +27,8 @@ from tuimatrix.config import RoomListConfig
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.push_rules import notification_modes
-from tuimatrix.core.rooms import RoomSummary
+from tuimatrix.core.rooms import RoomSummary, summary_label
+from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sections import (
     Grouping,
     RoomRef,
@@ -489,7 +490,7 @@ class RoomListScreen(UsesApp, Screen[None]):
 
     def _room_name(self, ref: RoomRef) -> str:
         room = self._room(ref)
-        return room.display_name if room is not None else ref[1]
+        return summary_label(room) if room is not None else clean_line(ref[1])
 
     def _open_refs(self) -> set[RoomRef]:
         return {(screen.account.user_id, screen.room_id) for screen in self.tm.room_screens()}

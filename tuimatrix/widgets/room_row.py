@@ -14,7 +14,7 @@ from rich.style import Style
 from rich.text import Text
 
 from tuimatrix.config import COLUMNS
-from tuimatrix.core.rooms import RoomSummary
+from tuimatrix.core.rooms import RoomSummary, summary_label
 from tuimatrix.core.sanitize import clean_line
 
 COLUMN_TITLES = {
@@ -80,7 +80,7 @@ def room_look(
 ) -> RoomLook:
     """The look of ``room``; every string from the network is cleaned here."""
     return RoomLook(
-        name=clean_line(room.display_name) or clean_line(room.room_id),
+        name=summary_label(room),
         depth=depth,
         fold=fold,
         invite=room.membership == "invite",
