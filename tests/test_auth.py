@@ -227,9 +227,9 @@ async def test_a_trickling_well_known_ends_in_one_line(monkeypatch: pytest.Monke
     from aiohttp import web
     from helpers import loopback_server
 
-    from tuimatrix.core import account
+    from tuimatrix.core import http_session
 
-    monkeypatch.setattr(account, "SESSION_DEADLINE", 1.0)
+    monkeypatch.setattr(http_session, "SESSION_DEADLINE", 1.0)
 
     async def trickle(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse()
