@@ -63,3 +63,30 @@ async def test_the_http_session_has_finite_deadlines_longer_than_a_long_poll() -
         assert session.timeout.total == http_session.SESSION_DEADLINE
         assert session.timeout.sock_read == http_session.READ_TIMEOUT
     assert http_session.READ_TIMEOUT > SYNC_TIMEOUT_MS / 1000
+
+
+async def test_start_loads_the_cross_signing_keys_beside_the_key_backup(
+    make_user: MakeUser,
+    login: Login,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Account starts both (the key backup no longer imports recovery to do it)."""
+    import asyncio
+
+    from tuimatrix.core.e2ee import recovery
+
+    a = await login(make_user("alice"))
+    loaded = asyncio.Event()
+
+    async def load_cross_signing(account: object) -> bool:
+        assert account is a
+        loaded.set()
+        return False
+
+    monkeypatch.setattr(recovery, "load_cross_signing", load_cross_signing)
+    started: list[bool] = []
+    monkeypatch.setattr(KeyBackup.of(a), "start", lambda: started.append(True))
+    await a.start()
+    async with asyncio.timeout(10):
+        await loaded.wait()
+    assert started == [True]

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
     from tuimatrix.core.e2ee.crypto import Crypto
 
+# The sync states (now in core/sync_status.py) and make_http_session (core/http_session.py)
+# are still imported from here by the app, the screens and the tests.
 __all__ = [
     "CATCHING_UP",
     "INITIAL_SYNC",
