@@ -98,7 +98,7 @@ async def test_encrypted_room_in_the_app(make_user: MakeUser, peer: Peer) -> Non
             later.event_id,
         )
         assert await crypto.retry() == set()  # no key, nothing to do
-        account._emit(SyncChanges(rooms={room_id}, limited={room_id}))
+        account.emit(SyncChanges(rooms={room_id}, limited={room_id}))
         await until(
             pilot,
             lambda: (
@@ -114,6 +114,6 @@ async def test_encrypted_room_in_the_app(make_user: MakeUser, peer: Peer) -> Non
             RoomID(room_id), session.sender_key, session_id, back
         )
         assert await crypto.retry() == {room_id}
-        account._emit(SyncChanges(rooms={room_id}, limited={room_id}))
+        account.emit(SyncChanges(rooms={room_id}, limited={room_id}))
         await until(pilot, lambda: "key comes late" in timeline_text(screen))
         assert not any("waiting for the key" in t for t in timeline_text(screen))

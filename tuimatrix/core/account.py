@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tuimatrix.core.errors import describe_error, is_connection_error, retry_after, soft_logout
+from tuimatrix.core.http_session import make_http_session
 from tuimatrix.core.lazy import FilterID, Method, Path, SyncToken
 from tuimatrix.core.operations import Operations
 from tuimatrix.core.rooms import RoomModels
@@ -27,13 +28,46 @@ from tuimatrix.core.session import (
 )
 from tuimatrix.core.store import Store, dumps
 from tuimatrix.core.sync import SYNC_FILTER, SyncChanges, apply_sync
+from tuimatrix.core.sync_status import (
+    CATCHING_UP,
+    INITIAL_SYNC,
+    LIVE,
+    LOGGED_OUT,
+    RECONNECTING,
+    SOFT_LOGGED_OUT,
+    STARTING,
+    STOPPED,
+    WAITING,
+    SyncStatus,
+)
 from tuimatrix.paths import Paths
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     import aiohttp
     from mautrix.client import Client
 
     from tuimatrix.core.e2ee.crypto import Crypto
+
+# The sync states (now in core/sync_status.py) and make_http_session (core/http_session.py)
+# are still imported from here by the app, the screens and the tests.
+__all__ = [
+    "CATCHING_UP",
+    "INITIAL_SYNC",
+    "LIVE",
+    "LOGGED_OUT",
+    "RECONNECTING",
+    "SOFT_LOGGED_OUT",
+    "STARTING",
+    "STOPPED",
+    "WAITING",
+    "Account",
+    "Listener",
+    "SyncStatus",
+    "import_network",
+    "make_http_session",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +80,9 @@ NETWORK_MODULES = ("aiohttp", "mautrix.client", "tuimatrix.core.http", "tuimatri
 #: After a verification between our devices, how long before asking for keys again (s): the
 #: other device marks this one verified only when its own last step is done.
 KEY_REREQUEST_DELAY = 2.0
-#: Long-poll time of a live sync (ms), and the HTTP read timeout that must exceed it (s).
+#: Long-poll time of a live sync (ms); the HTTP read timeout (http_session.READ_TIMEOUT)
+#: must exceed it.
 SYNC_TIMEOUT_MS = 30_000
-READ_TIMEOUT = 90.0
-#: The total deadline of any request made on an account's session without one of its own
-#: (discovery, media downloads): long enough for a large download (media.MAX_DOWNLOAD)
-#: on a slow link, finite so that a server trickling bytes cannot hold it forever. Matrix API
-#: requests get tighter ones (core.http).
-SESSION_DEADLINE = 1800.0
 #: How long a live sync may run past its long-poll time before the status stops saying
 #: "live" (seconds); the request's own deadline (core.http) ends it later.
 SYNC_OVERDUE_AFTER = 15.0
@@ -65,28 +94,6 @@ BACKOFF_MAX = 60.0
 #: so that a short outage of something in between is not taken for a sign-out; even then,
 #: the token is kept for the next start to ask again (core/signed_out.py).
 TOKEN_CHECK_PAUSES: tuple[float, ...] = (3.0, 7.0, 20.0, 30.0)
-
-STARTING = "starting"
-INITIAL_SYNC = "initial sync"
-CATCHING_UP = "catching up"
-LIVE = "live"
-#: a live sync is overdue: nothing has come for longer than the long-poll should take
-WAITING = "waiting for the server"
-RECONNECTING = "reconnecting"
-SOFT_LOGGED_OUT = "soft logged out"
-LOGGED_OUT = "logged out"
-STOPPED = "stopped"
-
-
-@dataclass(frozen=True)
-class SyncStatus:
-    state: str
-    detail: str = ""
-    #: when the next attempt is due (time.time()), while reconnecting
-    retry_at: float | None = None
-    #: when the initial sync (or an overdue one) started (time.time()), to show how long
-    started: float | None = None
-
 
 Listener = Callable[["Account", object], None]
 
@@ -107,15 +114,6 @@ def import_network() -> None:
 
     for name in NETWORK_MODULES:
         importlib.import_module(name)
-
-
-def make_http_session() -> aiohttp.ClientSession:
-    import aiohttp
-
-    return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=SESSION_DEADLINE, connect=20, sock_read=READ_TIMEOUT),
-        headers={"User-Agent": "tuimatrix"},
-    )
 
 
 class Account(Operations):
@@ -251,10 +249,8 @@ class Account(Operations):
                 log.info("encryption keys not ready yet: %s", describe_error(e))
                 redecrypted = set()
             if redecrypted:
-                self._emit(SyncChanges(rooms=redecrypted, limited=redecrypted))
-            from tuimatrix.core.e2ee.key_backup import KeyBackup
-
-            KeyBackup.of(self).start()  # uploads new room keys to the key backup
+                self.emit(SyncChanges(rooms=redecrypted, limited=redecrypted))
+            self._start_key_work()
         self.send_queue.start()
         if self._sync_task is None:
             self._sync_task = asyncio.create_task(self._sync_forever(), name=f"sync {self.user_id}")
@@ -286,7 +282,9 @@ class Account(Operations):
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def _emit(self, change: object) -> None:
+    def emit(self, change: object) -> None:
+        """Tell every listener about ``change``; what this account's helpers (key backup,
+        verification) use to report their own changes too."""
         for listener in list(self._listeners):
             try:
                 listener(self, change)
@@ -294,12 +292,12 @@ class Account(Operations):
                 log.exception("listener failed")
 
     def _on_echo(self, echo: LocalEcho) -> None:
-        self._emit(echo)
+        self.emit(echo)
 
     def _set_status(self, status: SyncStatus) -> None:
         if status != self.status:
             self.status = status
-            self._emit(status)
+            self.emit(status)
 
     # -- syncing -------------------------------------------------------------------------------
 
@@ -354,7 +352,7 @@ class Account(Operations):
             changes.limited |= redecrypted
         await self.rooms.refresh(changes.rooms, account_data_changed=bool(changes.account_data))
         self.typing.update(changes.typing)
-        self._emit(changes)
+        self.emit(changes)
         return changes
 
     def sync_now(self) -> None:
@@ -446,7 +444,7 @@ class Account(Operations):
             return False
         if added:
             # Screens showing these rooms reload their timelines.
-            self._emit(SyncChanges(rooms=rooms, limited=rooms))
+            self.emit(SyncChanges(rooms=rooms, limited=rooms))
         return True
 
     async def _lost_token(self, *, soft: bool, reason: str) -> None:
@@ -510,15 +508,45 @@ class Account(Operations):
                 log.info("could not ask for missing keys again: %s", describe_error(e))
                 return
             if rooms:
-                self._emit(SyncChanges(rooms=rooms, limited=rooms))
+                self.emit(SyncChanges(rooms=rooms, limited=rooms))
 
-        task = asyncio.create_task(run(), name=f"ask for keys {self.user_id}")
+        self._in_background(run(), f"ask for keys {self.user_id}")
+
+    def room_keys_imported(self, rooms: set[str]) -> None:
+        """Room keys came from outside a sync (a key file): the ``rooms`` whose events they
+        decrypted reload, and the keys go to the key backup."""
+        from tuimatrix.core.e2ee.key_backup import KeyBackup
+
+        if rooms:
+            self.emit(SyncChanges(rooms=set(rooms), limited=set(rooms)))
+        KeyBackup.of(self).wake()
+
+    def _start_key_work(self) -> None:
+        """In the background: load this device's cross-signing keys (if they still match the
+        published ones), and upload new room keys to the key backup."""
+        from tuimatrix.core.e2ee.key_backup import KeyBackup
+        from tuimatrix.core.e2ee.recovery import load_cross_signing
+
+        async def load() -> None:
+            try:
+                await load_cross_signing(self)
+            except Exception as e:  # trust shows as unverified meanwhile; not fatal
+                log.warning("cannot load the cross-signing keys: %s", e)
+
+        self._in_background(load(), f"cross-signing keys {self.user_id}")
+        KeyBackup.of(self).start()
+
+    def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run crypto work as a task that is kept (not collected) and cancelled on close."""
+        task = asyncio.create_task(work, name=name)
         self._crypto_tasks.add(task)
         task.add_done_callback(self._crypto_tasks.discard)
 
     # -- scrollback and gaps -------------------------------------------------------------------
 
-    async def _messages(self, room_id: str, token: str, limit: int) -> dict[str, Any]:
+    async def messages(self, room_id: str, token: str, limit: int) -> dict[str, Any]:
+        """One page of events before ``token``, newest first (``GET /rooms/{id}/messages``,
+        members lazily loaded): the raw response, for core/history.py to store."""
         resp = await self.client.api.request(
             Method.GET,
             Path.v3.rooms[room_id].messages,
@@ -545,7 +573,7 @@ class Account(Operations):
             return None
         if not token:
             return []
-        resp = await self._messages(room_id, token, limit)
+        resp = await self.messages(room_id, token, limit)
         return await store_older(self, room_id, resp, key)
 
     async def fill_gaps(self, room_id: str | None = None, max_events: int = 1000) -> int:

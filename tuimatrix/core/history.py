@@ -10,7 +10,7 @@ from tuimatrix.core.store import dumps
 from tuimatrix.core.sync import insert_timeline
 
 if TYPE_CHECKING:
-    from tuimatrix.core.account import Account
+    from tuimatrix.core.account_like import AccountLike
 
 
 def _chunk(resp: dict[str, Any]) -> list[dict[str, Any]]:
@@ -52,7 +52,7 @@ async def _put_lazy_members(conn: Connection, room_id: str, resp: dict[str, Any]
 
 
 async def store_older(
-    account: Account, room_id: str, resp: dict[str, Any], token_key: str
+    account: AccountLike, room_id: str, resp: dict[str, Any], token_key: str
 ) -> list[dict[str, Any]]:
     """Store a backwards ``/messages`` page below the oldest event; returns it oldest first."""
     events = list(reversed(_chunk(resp)))
@@ -73,7 +73,7 @@ async def store_older(
 
 
 async def fill_gap(
-    account: Account, room_id: str, position: float, prev_batch: str, max_events: int
+    account: AccountLike, room_id: str, position: float, prev_batch: str, max_events: int
 ) -> int:
     """Fetch the events missing below ``position`` until one we have, and slot them in."""
     collected: list[dict[str, Any]] = []  # newest first
@@ -81,7 +81,7 @@ async def fill_gap(
     token: str | None = prev_batch
     met_known = False
     while token and len(collected) < max_events:
-        resp = await account._messages(room_id, token, min(100, max_events - len(collected)))
+        resp = await account.messages(room_id, token, min(100, max_events - len(collected)))
         states.append(resp)
         page = _chunk(resp)
         ids = [e["event_id"] for e in page]

@@ -1,12 +1,16 @@
 """Per-room notification settings, read from the ``m.push_rules`` account data.
 
-The same reading as :meth:`Operations.room_notifications`, but from the copy sync keeps, so
-the room list can show every room's setting without a request per room.
+The same reading as :meth:`Operations.room_notifications` (``core/operations/push_rules.py``,
+which asks the server), but from the copy sync keeps, so the room list can show every room's
+setting without a request per room.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+#: A room's notification settings, from loudest to quietest but "default" (the account's rules).
+NOTIFICATION_MODES = ("default", "all", "mentions", "none")
 
 
 def _rules(push_rules: Any, kind: str) -> list[dict[str, Any]]:
@@ -15,7 +19,8 @@ def _rules(push_rules: Any, kind: str) -> list[dict[str, Any]]:
     return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
 
 
-def _notifies(rule: dict[str, Any]) -> bool:
+def notifies(rule: dict[str, Any]) -> bool:
+    """Whether a push rule's actions notify (a rule with no actions silences what it matches)."""
     actions = rule.get("actions")
     return isinstance(actions, list) and "notify" in actions
 
@@ -28,14 +33,14 @@ def notification_modes(push_rules: Any) -> dict[str, str]:
     for rule in _rules(push_rules, "room"):
         room_id = rule.get("rule_id")
         if isinstance(room_id, str) and rule.get("enabled", True):
-            modes[room_id] = "all" if _notifies(rule) else "mentions"
+            modes[room_id] = "all" if notifies(rule) else "mentions"
     for rule in _rules(push_rules, "override"):
         room_id = rule.get("rule_id")
         if (
             isinstance(room_id, str)
             and room_id.startswith("!")
             and rule.get("enabled", True)
-            and not _notifies(rule)
+            and not notifies(rule)
         ):
             modes[room_id] = "none"
     return modes

@@ -44,7 +44,7 @@ from tuimatrix.core.store import Store
 from tuimatrix.paths import Paths
 
 if TYPE_CHECKING:
-    from tuimatrix.core.account import Account
+    from tuimatrix.core.account_like import AccountLike
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +101,8 @@ async def check_kept_session(paths: Paths, user_id: str) -> str:
         return f"{who}: the session kept at its sign-out ({kept}) is unusable: {e}"
     from mautrix.errors import MatrixRequestError
 
-    from tuimatrix.core.account import make_http_session
     from tuimatrix.core.http import TuiHTTPAPI
+    from tuimatrix.core.http_session import make_http_session
 
     try:
         async with make_http_session() as http:
@@ -185,7 +185,7 @@ def remove_set_aside(paths: Paths, user_id: str) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-async def requeue_set_aside(paths: Paths, account: Account) -> tuple[int, list[Path]]:
+async def requeue_set_aside(paths: Paths, account: AccountLike) -> tuple[int, list[Path]]:
     """Move the unsent messages of ``account``'s set-aside sessions into its queue: how many,
     and from which directories. Run it before the account starts sending.
 
@@ -222,7 +222,7 @@ async def requeue_set_aside(paths: Paths, account: Account) -> tuple[int, list[P
     return moved, sources
 
 
-async def requeue_notice(paths: Paths, account: Account) -> list[str]:
+async def requeue_notice(paths: Paths, account: AccountLike) -> list[str]:
     """Take over the unsent messages of ``account``'s set-aside sessions; what to tell."""
     try:
         moved, sources = await requeue_set_aside(paths, account)

@@ -31,7 +31,7 @@ from tuimatrix.core.errors import UserError, describe_error
 from tuimatrix.core.lazy import Method, Path
 
 if TYPE_CHECKING:
-    from tuimatrix.core.account import Account
+    from tuimatrix.core.account_like import AccountLike
 
 log = logging.getLogger(__name__)
 
@@ -106,16 +106,16 @@ class BackupStatus:
 class KeyBackup:
     """The key backup of one account: its key (if this device has it) and the uploader."""
 
-    _of: weakref.WeakKeyDictionary[Account, KeyBackup] = weakref.WeakKeyDictionary()
+    _of: weakref.WeakKeyDictionary[AccountLike, KeyBackup] = weakref.WeakKeyDictionary()
 
     @classmethod
-    def of(cls, account: Account) -> KeyBackup:
+    def of(cls, account: AccountLike) -> KeyBackup:
         backup = cls._of.get(account)
         if backup is None:
             backup = cls._of[account] = cls(account)
         return backup
 
-    def __init__(self, account: Account) -> None:
+    def __init__(self, account: AccountLike) -> None:
         self.account = account
         self.version: str | None = None
         self._private_key: bytes | None = None
@@ -145,9 +145,9 @@ class KeyBackup:
     def wake(self) -> None:
         self._wake.set()
 
-    def _on_change(self, account: Account, change: object) -> None:
-        from tuimatrix.core.account import LOGGED_OUT, STOPPED, SyncStatus
+    def _on_change(self, account: AccountLike, change: object) -> None:
         from tuimatrix.core.sync import SyncChanges
+        from tuimatrix.core.sync_status import LOGGED_OUT, STOPPED, SyncStatus
 
         if isinstance(change, SyncChanges):
             self._wake.set()  # room keys may have come with it
@@ -155,12 +155,6 @@ class KeyBackup:
             self.stop()
 
     async def _run(self) -> None:
-        from tuimatrix.core.e2ee.recovery import load_cross_signing
-
-        try:
-            await load_cross_signing(self.account)
-        except Exception as e:  # trust shows as unverified meanwhile; not fatal
-            log.warning("cannot load the cross-signing keys: %s", e)
         delay = RETRY_MIN
         while True:
             await self._wake.wait()
@@ -408,7 +402,7 @@ class KeyBackup:
         if imported:
             decrypted = await crypto.retry(imported=True)
             if decrypted:
-                self.account._emit(SyncChanges(rooms=set(decrypted), limited=set(decrypted)))
+                self.account.emit(SyncChanges(rooms=set(decrypted), limited=set(decrypted)))
         return imported, total, decrypted
 
     async def status(self) -> BackupStatus:

@@ -24,7 +24,7 @@ import orjson
 from tuimatrix.core.errors import UserError
 
 if TYPE_CHECKING:
-    from tuimatrix.core.account import Account
+    from tuimatrix.core.account_like import AccountLike
     from tuimatrix.core.e2ee.crypto import Crypto
 
 log = logging.getLogger(__name__)
@@ -222,10 +222,8 @@ async def import_session(crypto: Crypto, data: dict[str, Any], room_id: str | No
     return True
 
 
-async def import_sessions(account: Account, sessions: list[Any]) -> ImportResult:
+async def import_sessions(account: AccountLike, sessions: list[Any]) -> ImportResult:
     """Import sessions, then decrypt what they unlock and tell the screens to reload."""
-    from tuimatrix.core.sync import SyncChanges
-
     crypto = need_crypto(account)
     imported = 0
     for i, data in enumerate(sessions):
@@ -236,22 +234,18 @@ async def import_sessions(account: Account, sessions: list[Any]) -> ImportResult
     rooms: set[str] = set()
     if imported:
         rooms = await crypto.retry(imported=True)
-        if rooms:
-            account._emit(SyncChanges(rooms=set(rooms), limited=set(rooms)))
-        from tuimatrix.core.e2ee.key_backup import KeyBackup
-
-        KeyBackup.of(account).wake()  # imported keys go to the backup too
+        account.room_keys_imported(set(rooms))  # screens reload; the keys go to the backup
     return ImportResult(imported, len(sessions), frozenset(rooms))
 
 
-def need_crypto(account: Account) -> Crypto:
+def need_crypto(account: AccountLike) -> Crypto:
     crypto = account.crypto
     if crypto is None:
         raise UserError("encryption is off for this account")
     return crypto
 
 
-async def _loaded(account: Account) -> Crypto:
+async def _loaded(account: AccountLike) -> Crypto:
     crypto = need_crypto(account)
     if not crypto.loaded:
         await account.store.open_mautrix()
@@ -262,7 +256,9 @@ async def _loaded(account: Account) -> Crypto:
 # -- files -------------------------------------------------------------------------------------
 
 
-async def export_keys(account: Account, path: Path, passphrase: str, rounds: int = ROUNDS) -> int:
+async def export_keys(
+    account: AccountLike, path: Path, passphrase: str, rounds: int = ROUNDS
+) -> int:
     """Write every room key of ``account`` to ``path`` (0600, atomic); returns how many."""
     from functools import partial
 
@@ -279,7 +275,7 @@ async def export_keys(account: Account, path: Path, passphrase: str, rounds: int
     return len(sessions)
 
 
-async def import_keys(account: Account, path: Path, passphrase: str) -> ImportResult:
+async def import_keys(account: AccountLike, path: Path, passphrase: str) -> ImportResult:
     """Import the room keys of an export file (ours or Element's)."""
     try:
         text = await asyncio.to_thread(path.read_text, "utf-8")

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mautrix.crypto.cross_signing_key import CrossSigningPrivateKeys, CrossSigningSeeds
     from mautrix.crypto.ssss.key import Key
 
-    from tuimatrix.core.account import Account
+    from tuimatrix.core.account_like import AccountLike
     from tuimatrix.core.e2ee.key_backup import KeyBackup
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,11 @@ class RecoveryResult:
     backup_problem: str | None = None
 
 
-def _secrets(account: Account) -> LocalSecrets:
+def _secrets(account: AccountLike) -> LocalSecrets:
     return LocalSecrets(account.store, need_crypto(account).crypto_store.pickle_key)
 
 
-async def _ready_machine(account: Account) -> OlmMachine:
+async def _ready_machine(account: AccountLike) -> OlmMachine:
     crypto = need_crypto(account)
     if not crypto.loaded:
         await account.store.open_mautrix()
@@ -69,7 +69,7 @@ async def _ready_machine(account: Account) -> OlmMachine:
     return machine
 
 
-async def save_cross_signing(account: Account, seeds: CrossSigningSeeds) -> None:
+async def save_cross_signing(account: AccountLike, seeds: CrossSigningSeeds) -> None:
     await _secrets(account).put(
         CROSS_SIGNING,
         {
@@ -80,7 +80,7 @@ async def save_cross_signing(account: Account, seeds: CrossSigningSeeds) -> None
     )
 
 
-async def load_cross_signing(account: Account) -> bool:
+async def load_cross_signing(account: AccountLike) -> bool:
     """Give the machine this device's cross-signing private keys, if it has them."""
 
     crypto = need_crypto(account)
@@ -98,7 +98,7 @@ async def load_cross_signing(account: Account) -> bool:
     return True
 
 
-async def _saved_seeds(account: Account) -> CrossSigningSeeds | None:
+async def _saved_seeds(account: AccountLike) -> CrossSigningSeeds | None:
     """This device's copy of the cross-signing private keys, if it has one."""
     from mautrix.crypto.cross_signing_key import CrossSigningSeeds
 
@@ -112,7 +112,7 @@ async def _saved_seeds(account: Account) -> CrossSigningSeeds | None:
     )
 
 
-async def can_resume(account: Account) -> bool:
+async def can_resume(account: AccountLike) -> bool:
     """Whether an earlier setup-recovery on this device published the cross-signing keys and
     then stopped (the network, a crash): it can go on with them, nobody's trust is reset."""
     from mautrix.errors import MNotFound
@@ -127,7 +127,7 @@ async def can_resume(account: Account) -> bool:
     return False  # set up: doing it again would replace the recovery key (--replace)
 
 
-async def matches_published(account: Account, seeds: CrossSigningSeeds) -> bool:
+async def matches_published(account: AccountLike, seeds: CrossSigningSeeds) -> bool:
     """Whether all three cross-signing keys are the ones the server publishes for us."""
     public = seeds.to_keys().public_keys
     resp = await account.client.query_keys([account.client.mxid])
@@ -145,7 +145,7 @@ async def matches_published(account: Account, seeds: CrossSigningSeeds) -> bool:
     )
 
 
-async def published_master_key(account: Account) -> str | None:
+async def published_master_key(account: AccountLike) -> str | None:
     """Our master cross-signing public key as the server has it (None: not set up)."""
     resp = await account.client.query_keys([account.client.mxid])
     master = resp.master_keys.get(account.client.mxid) if resp.master_keys else None
@@ -156,7 +156,7 @@ async def published_master_key(account: Account) -> str | None:
 
 
 async def _publish(
-    account: Account, machine: OlmMachine, keys: CrossSigningPrivateKeys, ask: AskPassword
+    account: AccountLike, machine: OlmMachine, keys: CrossSigningPrivateKeys, ask: AskPassword
 ) -> None:
     """Upload the cross-signing public keys, with password auth if the server wants it."""
     from mautrix.errors import MatrixRequestError
@@ -182,7 +182,7 @@ async def _publish(
 
 
 async def setup_recovery(
-    account: Account, ask_password: AskPassword, *, replace: bool = False
+    account: AccountLike, ask_password: AskPassword, *, replace: bool = False
 ) -> SetupResult:
     """New cross-signing keys, secret storage, recovery key and key backup for ``account``.
 
@@ -234,7 +234,7 @@ def _open_secret_storage(recovery_key: str, key_id: str, metadata: Any) -> Key:
         raise UserError("that is not a recovery key (check for typos)") from e
 
 
-async def verify_with_recovery_key(account: Account, recovery_key: str) -> RecoveryResult:
+async def verify_with_recovery_key(account: AccountLike, recovery_key: str) -> RecoveryResult:
     """Import the cross-signing keys from secret storage, sign this device, restore the backup."""
     from mautrix.errors import MNotFound
     from mautrix.types import EventType

@@ -206,7 +206,7 @@ class VerificationManager:
             task.cancel()
 
     def _emit(self, v: Verification) -> None:
-        self.account._emit(VerificationChanged(v))
+        self.account.emit(VerificationChanged(v))
 
     # -- what the user does ---------------------------------------------------------------------
 
