@@ -413,3 +413,45 @@ def test_may_redact_follows_the_power_levels(
 
     create = {"sender": "@creator:x", "room_version": "10"}
     assert may_redact(sender, "@a:x", power, create) is allowed
+
+
+async def test_an_emptied_or_redacted_encryption_event_leaves_the_room_encrypted(
+    tmp_path: Path,
+) -> None:
+    from tuimatrix.core.e2ee.crypto_state import CryptoStateStore
+    from tuimatrix.core.operations import Operations
+
+    store = Store(tmp_path / "store.db")
+    await store.open(mautrix=False)
+    settings = {"algorithm": "m.megolm.v1.aes-sha2", "rotation_period_msgs": 7}
+    encryption = {
+        "event_id": "$e1",
+        "type": "m.room.encryption",
+        "state_key": "",
+        "sender": "@a:x",
+        "origin_server_ts": 1001,
+        "content": settings,
+    }
+
+    async def no_members(room_id: str) -> list[dict[str, Any]]:
+        return []
+
+    crypto_state = CryptoStateStore(store, no_members)
+    try:
+        for n, evt in enumerate((encryption, redaction(2, "$e1"))):
+            async with store.transaction() as conn:
+                await apply_sync(conn, sync_response(f"s{n}", evt), n == 0)
+        operations = Operations.__new__(Operations)
+        operations.store = store
+        assert await operations.is_encrypted(ROOM)
+        info = await crypto_state.get_encryption_info(ROOM)  # type: ignore[arg-type]
+        assert info is not None and info.rotation_period_msgs == 7  # the settings kept
+        # A later m.room.encryption with no algorithm does not turn it off either.
+        emptied = {**encryption, "event_id": "$e3", "content": {}}
+        async with store.transaction() as conn:
+            await apply_sync(conn, sync_response("s2", emptied), False)
+        assert await operations.is_encrypted(ROOM)
+        info = await crypto_state.get_encryption_info(ROOM)  # type: ignore[arg-type]
+        assert info is not None and info.algorithm.value == "m.megolm.v1.aes-sha2"
+    finally:
+        await store.close()

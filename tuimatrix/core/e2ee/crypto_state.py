@@ -16,7 +16,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from mautrix.crypto import StateStore
-from mautrix.types import RoomEncryptionStateEventContent, RoomID, UserID
+from mautrix.types import (
+    EncryptionAlgorithm,
+    RoomEncryptionStateEventContent,
+    RoomID,
+    UserID,
+)
 
 from tuimatrix.core.store import Store, dumps, loads
 
@@ -37,8 +42,11 @@ class CryptoStateStore(StateStore):
 
     async def get_encryption_info(self, room_id: RoomID) -> RoomEncryptionStateEventContent | None:
         state = await self.store.state_event(room_id, "m.room.encryption")
-        if state is None or not state[1].get("algorithm"):
+        if state is None:
             return None
+        if not isinstance(state[1].get("algorithm"), str) or not state[1]["algorithm"]:
+            # Emptied by a later state event: encryption stays on, with the only room algorithm.
+            return RoomEncryptionStateEventContent(algorithm=EncryptionAlgorithm.MEGOLM_V1)
         return RoomEncryptionStateEventContent.deserialize(cast(Any, state[1]))
 
     async def find_shared_rooms(self, user_id: UserID) -> list[RoomID]:

@@ -28,7 +28,9 @@ class Messages(OperationsBase):
         """From the store; for a room it does not know yet (just created), from the server."""
         state = await self.store.state_event(room_id, "m.room.encryption")
         if state is not None:
-            return bool(state[1].get("algorithm"))
+            # Sticky (the spec: encryption cannot be turned off): a redacted or emptied
+            # m.room.encryption still means the members expect privacy.
+            return True
         if await self.store.db.fetchval("SELECT 1 FROM rooms WHERE room_id=$1", room_id):
             return False
         try:
