@@ -192,7 +192,7 @@ class VerificationManager:
         self._attached_to = crypto
 
     def _on_account_change(self, account: Account, change: object) -> None:
-        from tuimatrix.core.account import LOGGED_OUT, STOPPED, SyncStatus
+        from tuimatrix.core.sync_status import LOGGED_OUT, STOPPED, SyncStatus
 
         if isinstance(change, SyncStatus) and change.state in (STOPPED, LOGGED_OUT):
             self.close()
