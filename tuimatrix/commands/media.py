@@ -54,7 +54,7 @@ async def shown_message(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Message ``event_id`` as stored, and its content as shown (see :func:`shown_content`)."""
     screen = room_screen(getattr(ctx, "app", None), account, room_id)
-    events: list[dict[str, Any]] = list(screen.events) if screen is not None else []
+    events: list[dict[str, Any]] = list(screen.timeline_model.events) if screen is not None else []
     original = next((e for e in events if e.get("event_id") == event_id), None)
     if original is None:
         original = await account.store.event(event_id)
