@@ -94,6 +94,7 @@ class FakeAccount:
     """The server holds ``server`` (older than the store, oldest first); None: no sync yet."""
 
     user_id = ME
+    client: Any = None
 
     def __init__(
         self,
@@ -116,6 +117,9 @@ class FakeAccount:
         page, self.server = self.server[-limit:], self.server[:-limit]
         self.store.events[:0] = page
         return page
+
+    async def decrypt(self, room_id: str, events: list[Event]) -> None:
+        pass  # nothing is encrypted here
 
     async def fetch_event(self, room_id: str, event_id: str) -> Event:
         self.fetched.append(event_id)
@@ -293,6 +297,33 @@ async def test_queries_about_the_window() -> None:
     assert ids(model.events_after("$nope")) == ids(model.events)
     model.set_events([message(9)])
     assert model.position("$e3") is None and model.position("$e9") == 0
+
+
+class ContextApi:
+    """``GET /context``: the found event, two before (newest first), one after."""
+
+    async def request(self, method: Any, path: Any, query_params: dict[str, str]) -> Any:
+        return {
+            "event": message(5),
+            "events_before": [message(4), message(3)],
+            "events_after": [message(6)],
+            "state": [],
+        }
+
+
+class ContextClient:
+    api = ContextApi()
+
+
+async def test_a_found_messages_context_is_a_window_of_its_own() -> None:
+    store = FakeStore([message(n) for n in range(10, 20)])
+    account = FakeAccount(store, [])
+    account.client = ContextClient()
+    model = model_of(account)
+    await model.load_context("$e5")
+    assert ids(model.events) == ["$e3", "$e4", "$e5", "$e6"]
+    assert model.names == NAMES
+    assert len(store.events) == 10  # nothing stored
 
 
 async def test_scrollback_goes_past_the_stores_window_into_the_server(

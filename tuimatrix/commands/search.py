@@ -9,9 +9,9 @@ from tuimatrix.commands import Context, Invocation, Param, Result, command
 from tuimatrix.commands.runner import need_room
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import describe_error
+from tuimatrix.core.room_timeline import RoomTimeline
 from tuimatrix.core.search import (
     SearchResult,
-    message_context,
     parse_query,
     room_label,
     search_items,
@@ -132,12 +132,12 @@ async def show_context(app: Any, account: Account, room_id: str, event_id: str) 
     the server, in a read-only view over the room."""
     from tuimatrix.screens.message_context import MessageContextScreen
 
+    model = RoomTimeline(account, room_id)
     try:
-        events, names = await message_context(account, room_id, event_id)
+        await model.load_context(event_id)
     except Exception as e:
         return f"that message is not loaded, and the server did not show it: {describe_error(e)}"
-    items = build_items(events, names, account.user_id)
     title = f"{room_label(account, room_id)}: a found message"
     fmt = app.message_format(account, room_id)
-    app.push_screen(MessageContextScreen(title, items, event_id, fmt))
+    app.push_screen(MessageContextScreen(title, model, event_id, fmt))
     return "that message is not in the loaded timeline: shown with its context"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tuimatrix.core.relations import redaction_target, relation
+from tuimatrix.core.search import message_context
 from tuimatrix.core.sendqueue import LocalEcho
 from tuimatrix.core.threads import thread_root
 from tuimatrix.core.timeline import (
@@ -99,6 +100,12 @@ class RoomTimeline:
         self.names = await self.account.member_names(self.room_id)
         self.set_events(await self.account.store.latest_events(self.room_id, self.page))
         await self._load_related(self._events)
+
+    async def load_context(self, event_id: str) -> None:
+        """The window becomes ``event_id`` with the events around it, from the server (for a
+        found message that is not loaded; nothing is stored, the room's gaps stay)."""
+        events, self.names = await message_context(self.account, self.room_id, event_id)
+        self.set_events(events)
 
     async def refresh_names(self) -> None:
         self.names = await self.account.member_names(self.room_id)
