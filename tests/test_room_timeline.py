@@ -14,6 +14,7 @@ from test_room_reading import sent
 from tuimatrix.core import auth
 from tuimatrix.core.room_timeline import RoomTimeline
 from tuimatrix.core.sendqueue import LocalEcho
+from tuimatrix.core.sync import SyncChanges
 from tuimatrix.core.timeline import build_items, event_item
 from tuimatrix.paths import get_paths
 
@@ -233,6 +234,20 @@ async def test_new_events_say_what_they_change() -> None:
     before = len(model.events)
     assert model.add_new([redaction(2, "$e2", ME)]).reread
     assert len(model.events) == before
+
+
+async def test_a_sync_adds_the_rooms_events_or_has_the_window_read_again() -> None:
+    model = model_of(FakeAccount(FakeStore([message(1)]), []))
+    await model.load_latest()
+    assert model.apply_sync(SyncChanges(new_events={"!other:example.org": [message(7)]})) is None
+    added = model.apply_sync(SyncChanges(new_events={ROOM: [message(2)]}))
+    assert added is not None and ids(added.events) == ["$e2"] and not added.reread
+    assert ids(model.events) == ["$e1", "$e2"]
+    # A limited sync: the account filled the gap in the store; the window is read again.
+    limited = SyncChanges(new_events={ROOM: [message(9)]}, limited={ROOM})
+    added = model.apply_sync(limited)
+    assert added is not None and added.reread
+    assert ids(model.events) == ["$e1", "$e2"]
 
 
 async def test_our_messages_that_came_back_are_matched_to_their_local_echoes() -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tuimatrix.core.relations import redaction_target, relation
 from tuimatrix.core.search import message_context
 from tuimatrix.core.sendqueue import LocalEcho
+from tuimatrix.core.sync import SyncChanges
 from tuimatrix.core.threads import thread_root
 from tuimatrix.core.timeline import (
     TimelineItem,
@@ -49,10 +50,13 @@ class OlderPage:
 
 @dataclass
 class NewEvents:
-    """What a sync's new events did to the window."""
+    """What a sync did to the window."""
 
-    #: a redaction of someone else's loaded event: the store checked it (power levels) and
-    #: pruned its target there, not in the window; read the window again (nothing was added)
+    #: the events added at the end of the window, oldest first
+    events: list[Event] = field(default_factory=list)
+    #: read the window again from the store (nothing was added): a ``limited`` sync, whose
+    #: gap the account filled, or a redaction of someone else's loaded event, which the store
+    #: checked (power levels) and pruned its target for, not in the window
     reread: bool = False
     #: membership events came: the member names are to be read again
     members: bool = False
@@ -167,6 +171,14 @@ class RoomTimeline:
 
     # -- sync --------------------------------------------------------------------------------
 
+    def apply_sync(self, change: SyncChanges) -> NewEvents | None:
+        """What ``change`` does to the window; None when it brought nothing for the room."""
+        if self.room_id in change.limited:
+            return NewEvents(reread=True)
+        if self.room_id not in change.new_events:
+            return None
+        return self.add_new(change.new_events[self.room_id])
+
     def add_new(self, events: list[Event]) -> NewEvents:
         """A sync's new events of the room, at the end of the window."""
         if self._redacted_for_others(events):
@@ -178,6 +190,7 @@ class RoomTimeline:
         self._events.extend(events)
         retry, self.waiting_for_sync = self.waiting_for_sync, False
         return NewEvents(
+            events,
             members=any(e.get("type") == "m.room.member" for e in events),
             relations=any(is_relation(e) for e in events),
             retry_older=retry,

@@ -14,7 +14,7 @@ from textual.widgets import Label
 
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import describe_error
-from tuimatrix.core.room_timeline import RoomTimeline
+from tuimatrix.core.room_timeline import NewEvents, RoomTimeline
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sendqueue import DISCARDED, LocalEcho
 from tuimatrix.core.sync import SyncChanges
@@ -187,10 +187,9 @@ class RoomScreen(RoomReading, Composing):
             # Not composed yet: on_mount loads everything from the store anyway.
             return
         if isinstance(change, SyncChanges):
-            if self.room_id in change.limited:
-                self.run_worker(self.reload(), group="reload", exclusive=True)
-            elif self.room_id in change.new_events:
-                self._new_events(change.new_events[self.room_id])
+            added = self.timeline_model.apply_sync(change)
+            if added is not None:
+                self._window_changed(added)
             if self.room_id in change.typing:
                 self._show_typing(change.typing[self.room_id])
             if self.room_id in change.rooms:
@@ -211,12 +210,11 @@ class RoomScreen(RoomReading, Composing):
             )
             self.timeline.upsert(item)
 
-    def _new_events(self, events: list[dict[str, Any]]) -> None:
+    def _window_changed(self, added: NewEvents) -> None:
         model = self.timeline_model
-        added = model.add_new(events)
         if added.reread:
-            # A moderator's redaction: the store checked it and pruned its target there, not
-            # in the loaded copy; reading the window again shows what the store decided.
+            # A filled gap, or a moderator's redaction (the store checked it and pruned its
+            # target there): reading the window again shows what the store holds now.
             self.run_worker(self.reload(), group="reload", exclusive=True)
             return
         if added.members:
@@ -229,7 +227,7 @@ class RoomScreen(RoomReading, Composing):
             items += [item for key, item in keep.items() if key not in echoed]
             self.timeline.set_items(items)
         else:
-            for evt in events:
+            for evt in added.events:
                 item = event_item(evt, model.names)
                 if item is not None and self.visible_items([item]):
                     # A live reply: its quote comes from what is loaded, or is fetched.
