@@ -96,11 +96,11 @@ async def test_the_store_first_then_the_root_then_the_servers_replies_page_by_pa
     account = FakeAccount([stored_reply, unrelated], pages)
     model = thread_of(account)
     await model.load_stored()
-    assert list(model.events) == ["$a"]  # the store's part, without the rest of the room
+    assert list(model.by_id) == ["$a"]  # the store's part, without the rest of the room
     assert model.names == {ME: "Me"}
     shown = []
     async for _ in model.load_from_server():
-        shown.append([e["event_id"] for e in model.ordered()])
+        shown.append([e["event_id"] for e in model.events])
     assert account.fetched == [ROOT]  # the store lacked the root
     assert shown == [
         [ROOT, "$a"],  # the root, shown before any page comes
@@ -134,7 +134,8 @@ async def test_a_syncs_events_of_the_thread_are_kept_and_the_rest_ignored() -> N
     }
     assert not model.add_new([event("$elsewhere", 3, thread=False)])
     assert model.add_new([event("$b", 4), reaction])
-    assert set(model.events) == {ROOT, "$a", "$b", "$r"}
+    assert set(model.by_id) == {ROOT, "$a", "$b", "$r"}
+    assert model.event("$r") == reaction and model.event("$elsewhere") is None
     items = model.items(ME)
     assert [i.key for i in items] == [ROOT, "$a", "$b"]
     assert items[1].extra["reactions"] == [("👍", 1, True)]

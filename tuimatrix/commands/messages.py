@@ -215,10 +215,8 @@ def _loaded_events(ctx: Context, inv: Invocation) -> list[dict[str, Any]]:
         getattr(screen, "room_id", None) != inv.room_id
     ):
         return []
-    # a room's list, a thread's dict by event id (core/room_timeline.py, thread_timeline.py)
+    # oldest first, of a room or a thread (core/room_timeline.py, core/thread_timeline.py)
     events = getattr(getattr(screen, "timeline_model", None), "events", None)
-    if isinstance(events, dict):
-        events = list(events.values())
     return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
 
 

@@ -42,7 +42,7 @@ class ThreadTimeline:
         self.room_id = room_id
         self.root_id = root_id
         #: the root, the replies and what relates to them, by event id
-        self.events: dict[str, Event] = {}
+        self.by_id: dict[str, Event] = {}
         #: disambiguated display names of the room's members
         self.names: dict[str, str] = {}
         #: items of our replies not back from the server yet, by transaction id
@@ -52,14 +52,14 @@ class ThreadTimeline:
         """The names, and the thread as far as the store holds it."""
         self.names = await self.account.member_names(self.room_id)
         for evt in await stored_thread(self.account.store, self.room_id, self.root_id):
-            self.events[str(evt["event_id"])] = evt
+            self.by_id[str(evt["event_id"])] = evt
 
     async def load_from_server(self, max_replies: int = MAX_REPLIES) -> AsyncIterator[None]:
         """The root if the store lacks it, then the server's replies page by page (up to
         ``max_replies``); yields once the root is there and after each page, for the caller
         to show what there is. Errors are the caller's."""
-        if self.root_id not in self.events:
-            self.events[self.root_id] = await self.account.fetch_event(self.room_id, self.root_id)
+        if self.root_id not in self.by_id:
+            self.by_id[self.root_id] = await self.account.fetch_event(self.room_id, self.root_id)
         yield
         token: str | None = None
         loaded = 0
@@ -67,7 +67,7 @@ class ThreadTimeline:
             replies, token = await fetch_replies(self.account, self.room_id, self.root_id, token)
             loaded += len(replies)
             for evt in replies:
-                self.events.setdefault(str(evt["event_id"]), evt)
+                self.by_id.setdefault(str(evt["event_id"]), evt)
             yield
             if token is None:
                 break
@@ -81,19 +81,24 @@ class ThreadTimeline:
             if (
                 event_id == self.root_id
                 or thread_root(evt) == self.root_id
-                or relates_to_any(evt, set(self.events))
+                or relates_to_any(evt, set(self.by_id))
             ):
-                self.events[event_id] = evt
+                self.by_id[event_id] = evt
                 added = True
         return added
 
-    def ordered(self) -> list[Event]:
-        """The loaded events, oldest first."""
-        return sorted(self.events.values(), key=_ts)
+    @property
+    def events(self) -> list[Event]:
+        """The loaded events, oldest first (as ``RoomTimeline.events``; a copy)."""
+        return sorted(self.by_id.values(), key=_ts)
+
+    def event(self, event_id: str) -> Event | None:
+        """The loaded event ``event_id``, None if it is not loaded."""
+        return self.by_id.get(event_id)
 
     def items(self, own_user_id: str) -> list[TimelineItem]:
         """The thread's items, our unsent replies last (those that came back are dropped)."""
-        events = self.ordered()
+        events = self.events
         items = build_items(
             [as_thread_view(e, self.root_id) for e in events], self.names, own_user_id
         )
@@ -105,7 +110,7 @@ class ThreadTimeline:
     def echo(self, change: LocalEcho, now_ms: int) -> TimelineItem | None:
         """The item to show for a local echo of a reply in this thread; None when the reply
         itself is shown already. A discarded echo is :meth:`drop_echo`'s."""
-        received = {transaction_id(e) for e in self.events.values()}
+        received = {transaction_id(e) for e in self.by_id.values()}
         if change.txn_id in received or (change.state == SENT and change.txn_id not in self.echoes):
             return None
         own = self.names.get(self.account.user_id, self.account.user_id)
@@ -118,5 +123,5 @@ class ThreadTimeline:
 
     def latest_reply(self) -> str | None:
         """The newest reply's event id (what threaded receipts and the fallback reply take)."""
-        replies = [e for e in self.events.values() if thread_root(e) == self.root_id]
+        replies = [e for e in self.by_id.values() if thread_root(e) == self.root_id]
         return str(max(replies, key=_ts)["event_id"]) if replies else None
