@@ -137,7 +137,7 @@ class RoomScreen(RoomReading, Composing):
 
     @work(group="replies")
     async def _resolve_replies(self, items: list[TimelineItem]) -> None:
-        """Fetch the messages replies answer (store first, then the server) for their quotes."""
+        """Quote the messages replies answer (loaded, stored, else from the server)."""
         async for item in self.timeline_model.resolve_replies(items):
             for view in self.query(TimelineView):
                 view.upsert(item)
