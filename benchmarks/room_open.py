@@ -123,7 +123,7 @@ async def _load_all(app: Any, account: Any, room_id: str) -> dict[str, float]:
     t1 = time.perf_counter()
     items = build_items(events, names)
     t2 = time.perf_counter()
-    screen.events = events
+    screen.timeline_model.set_events(events)
     screen.timeline.set_items(items)
     t3 = time.perf_counter()
     _, frame_work, _ = await _next_frame(t3)

@@ -146,7 +146,8 @@ async def test_login_chat_invite_scrollback_and_resume(
             shown = timeline_text(history_screen)
             raise AssertionError(
                 f"scrollback stuck: {len(shown)} items, first {shown[:3]}, "
-                f"loading={history_screen._loading_older} start={history_screen._at_start} "
+                f"loading={history_screen._loading_older} "
+                f"start={history_screen.timeline_model.at_start} "
                 f"scroll_y={timeline.scroll_y} max={timeline.max_scroll_y}"
             ) from None
         texts = [t for t in timeline_text(history_screen) if t.startswith("old ")]

@@ -75,7 +75,7 @@ async def test_composer_sends_markdown_pills_emotes_and_refuses_unknown_commands
     app = TuimatrixApp(get_paths())
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_room(pilot, app, room_id)
-        await until(pilot, lambda: bob.user_id in screen.names)
+        await until(pilot, lambda: bob.user_id in screen.timeline_model.names)
         composer = screen.query_one(Composer)
         composer.focus()
         await pilot.press(*"**hi** @bob", "tab", *"see ~~this~~", "enter")

@@ -22,13 +22,14 @@ from tuimatrix.app import TuimatrixApp
 from tuimatrix.core import auth
 from tuimatrix.core.account import Account
 from tuimatrix.core.media import media_of, save
+from tuimatrix.core.room_timeline import PAGE
 from tuimatrix.core.search import parse_query, search_server
 from tuimatrix.paths import get_paths
 from tuimatrix.screens.image import ImageScreen
 from tuimatrix.screens.links import LinkPickerScreen
 from tuimatrix.screens.message_context import MessageContextScreen
 from tuimatrix.screens.prompts import ConfirmScreen, TextPromptScreen
-from tuimatrix.screens.room import PAGE, RoomScreen
+from tuimatrix.screens.room import RoomScreen
 from tuimatrix.screens.search import SearchResultsScreen
 from tuimatrix.widgets.timeline import TimelineView
 

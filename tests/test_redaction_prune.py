@@ -17,11 +17,11 @@ from test_room_reading import sent
 
 from tuimatrix.core import auth
 from tuimatrix.core.redaction import prune_event
+from tuimatrix.core.room_timeline import PAGE
 from tuimatrix.core.store import Store, dumps
 from tuimatrix.core.sync import apply_sync, insert_timeline
 from tuimatrix.core.threads import thread_relation
 from tuimatrix.paths import get_paths
-from tuimatrix.screens.room import PAGE
 
 ROOM = "!room:x"
 SECRET = "the secret body"

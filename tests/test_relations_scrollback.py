@@ -18,9 +18,10 @@ from test_room_reading import sent
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.core import auth
 from tuimatrix.core.account import Account
+from tuimatrix.core.room_timeline import PAGE
 from tuimatrix.core.timeline import TimelineItem, build_items
 from tuimatrix.paths import get_paths
-from tuimatrix.screens.room import PAGE, RoomScreen
+from tuimatrix.screens.room import RoomScreen
 
 PeerFactory = Any
 

@@ -16,9 +16,10 @@ from test_room_actions import open_room
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.core import auth
 from tuimatrix.core.account import Account
+from tuimatrix.core.room_timeline import PAGE
 from tuimatrix.paths import get_paths
 from tuimatrix.screens import room_reading
-from tuimatrix.screens.room import PAGE, RoomScreen
+from tuimatrix.screens.room import RoomScreen
 from tuimatrix.screens.room_list import RoomListScreen
 from tuimatrix.widgets.timeline import MARKER_LABEL, TimelineView
 
@@ -331,8 +332,8 @@ async def test_format_per_room_persists_and_config_sets_the_default(
         await until(pilot, lambda: isinstance(app.screen, RoomListScreen))
         screen = await open_room(pilot, app, other)
         assert screen.timeline.message_format == "irc"  # no choice of its own: the config's
-        await until(pilot, lambda: bool(screen.events))
-        assert any(e["type"] == "m.room.member" for e in screen.events)
+        await until(pilot, lambda: bool(screen.timeline_model.events))
+        assert any(e["type"] == "m.room.member" for e in screen.timeline_model.events)
         assert not any(i.event_type == "m.room.member" for i in screen.timeline.items)
 
     config.unlink()

@@ -1,5 +1,6 @@
 """A found message that is not in the room's loaded timeline, shown read-only with the
-messages around it (as the server sent them), over the room."""
+messages around it (as the server sent them, in a timeline model of their own), over the
+room."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label
 
+from tuimatrix.core.room_timeline import RoomTimeline
 from tuimatrix.core.sanitize import plain
-from tuimatrix.core.timeline import TimelineItem
+from tuimatrix.core.timeline import build_items
 from tuimatrix.screens.prompts import _CSS
 from tuimatrix.widgets.timeline import TimelineView
 
@@ -29,12 +31,13 @@ class MessageContextScreen(ModalScreen[None]):
     )
 
     def __init__(
-        self, title: str, items: list[TimelineItem], event_id: str, message_format: str
+        self, title: str, timeline_model: RoomTimeline, event_id: str, message_format: str
     ) -> None:
-        """``title`` is already clean; ``items`` are sanitised timeline items."""
+        """``title`` is already clean; ``timeline_model`` holds ``event_id`` and the events
+        around it (:meth:`RoomTimeline.load_context`)."""
         super().__init__()
         self.title_text = title
-        self.items = items
+        self.timeline_model = timeline_model
         self.event_id = event_id
         self.message_format = message_format
 
@@ -47,7 +50,8 @@ class MessageContextScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         timeline = self.query_one(TimelineView)
         timeline.set_format(self.message_format)
-        timeline.set_items(self.items)
+        model = self.timeline_model
+        timeline.set_items(build_items(model.events, model.names, model.account.user_id))
         timeline.focus()
         # Once laid out, so the found message can be scrolled to.
         self.call_after_refresh(timeline.select, self.event_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
@@ -13,7 +14,7 @@ from textual.widgets import Label
 
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import describe_error
-from tuimatrix.core.relations import redaction_target, relation
+from tuimatrix.core.room_timeline import NewEvents, RoomTimeline
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sendqueue import DISCARDED, LocalEcho
 from tuimatrix.core.sync import SyncChanges
@@ -23,10 +24,6 @@ from tuimatrix.core.timeline import (
     build_items,
     echo_item,
     event_item,
-    is_relation,
-    relation_targets,
-    reply_preview,
-    reply_target,
     transaction_id,
 )
 from tuimatrix.screens.composing import Composing
@@ -34,9 +31,6 @@ from tuimatrix.screens.room_reading import RoomReading
 from tuimatrix.widgets.composer import Composer
 from tuimatrix.widgets.status import StatusLine
 from tuimatrix.widgets.timeline import TimelineView
-
-#: Events loaded when the room opens, and per scrollback step.
-PAGE = 50
 
 
 class RoomScreen(RoomReading, Composing):
@@ -54,17 +48,12 @@ class RoomScreen(RoomReading, Composing):
         super().__init__()
         self.account = account
         self.room_id = room_id
-        self.events: list[dict[str, Any]] = []  # what is loaded, oldest first
-        self.names: dict[str, str] = {}
+        #: the loaded window of the room's events (core/room_timeline.py)
+        self.timeline_model = RoomTimeline(account, room_id)
         self._loading_older = False
-        self._retry_older = False
-        self._at_start = False
         self._read_up_to: str | None = None
         #: messages whose spoilers the user revealed: they stay revealed when items are rebuilt
         self.revealed: set[str] = set()
-        #: stored edits and reactions of loaded events, by the event they change: relations
-        #: apply whatever page brought them (core/stored_relations.py)
-        self.related: dict[str, list[dict[str, Any]]] = {}
         # Shown, or under a prompt or thread of its own: quitting now is leaving the room.
         self._reading = False
 
@@ -88,7 +77,7 @@ class RoomScreen(RoomReading, Composing):
         self.timeline.set_max_body_rows(self.tm.config.room.max_message_lines)
         self._hide_membership = self.tm.hides_membership(self.account, self.room_id)
         composer = self.query_one(Composer)
-        composer.mentionables = lambda: (self.names, self._known_aliases())
+        composer.mentionables = lambda: (self.timeline_model.names, self._known_aliases())
         composer.focus()
         await self.reload()
         self.tm.refresh_status()
@@ -120,39 +109,26 @@ class RoomScreen(RoomReading, Composing):
 
     async def reload(self) -> None:
         """Show the newest events from the store, and our unsent messages after them."""
-        self.names = await self.account.member_names(self.room_id)
-        self.events = await self.account.store.latest_events(self.room_id, PAGE)
-        self.related.clear()
-        await self._load_related(self.events)
-        items = self._items_for(self.events)
+        model = self.timeline_model
+        await model.load_latest()
+        items = self._items_for(model.events)
         now = int(time.time() * 1000)
+        own = self._own_name()
         items += [
-            echo_item(echo, self.account.user_id, self._own_name(), now)
-            for echo in await self.account.send_queue.pending(self.room_id)
-            if thread_root(echo.content) is None  # thread replies show in their thread
+            echo_item(echo, self.account.user_id, own, now) for echo in await model.pending_echoes()
         ]
         self.timeline.set_items(items)
         self.load_markers()
         self._mark_read()
 
-    async def _load_related(self, events: list[dict[str, Any]]) -> None:
-        for evt in await self.account.store.related_events(events):
-            rel = relation(evt)
-            if rel is not None:
-                self.related.setdefault(rel[1], []).append(evt)
-
-    def _items_for(self, events: list[dict[str, Any]]) -> list[TimelineItem]:
+    def _items_for(self, events: Sequence[dict[str, Any]]) -> list[TimelineItem]:
         """Items for ``events`` with the stored relations of them from beyond ``events``;
         replies to messages not among them are looked up after."""
-        ids = {e.get("event_id") for e in events}
-        related = [
-            evt
-            for event in events
-            for evt in self.related.get(str(event.get("event_id")), ())
-            if evt.get("event_id") not in ids
-        ]
+        model = self.timeline_model
         items = self.visible_items(
-            build_items([*events, *related], self.names, self.account.user_id, self.revealed)
+            build_items(
+                model.with_related(events), model.names, self.account.user_id, self.revealed
+            )
         )
         missing = [item for item in items if "reply_to" in item.extra]
         if missing:
@@ -161,48 +137,26 @@ class RoomScreen(RoomReading, Composing):
 
     @work(group="replies")
     async def _resolve_replies(self, items: list[TimelineItem]) -> None:
-        """Fetch the messages replies answer (store first, then the server) for their quotes."""
-        for item in items:
-            target = str(item.extra["reply_to"])
-            original = await self.account.store.event(target)
-            if original is None:
-                try:
-                    original = await self.account.fetch_event(self.room_id, target)
-                except Exception:
-                    continue  # not visible to us: the generic quote line stays
-            item.extra["reply"] = reply_preview(original, self.names)
-            del item.extra["reply_to"]
+        """Quote the messages replies answer (loaded, stored, else from the server)."""
+        async for item in self.timeline_model.resolve_replies(items):
             for view in self.query(TimelineView):
                 view.upsert(item)
 
     def _own_name(self) -> str:
-        return self.names.get(self.account.user_id, self.account.user_id)
+        return self.timeline_model.names.get(self.account.user_id, self.account.user_id)
 
     @on(TimelineView.NearTop)
     def _near_top(self) -> None:
-        if not self._loading_older and not self._at_start:
+        if not self._loading_older and not self.timeline_model.at_start:
             self.load_older()
 
     @work(group="scrollback")
     async def load_older(self) -> None:
+        model = self.timeline_model
         self._loading_older = True
         self.timeline.set_loading(True)
         try:
-            older: list[dict[str, Any]] = []
-            if self.events:
-                older = await self.account.store.events_before(
-                    self.room_id, self.events[0]["event_id"], PAGE
-                )
-            if not older:
-                fetched = await self.account.load_older(self.room_id, PAGE)
-                if fetched is None:
-                    # Nothing to ask from until the room's first sync: try again after it.
-                    self._retry_older = True
-                    return
-                older = fetched
-                self._at_start = not older
-                self.names = await self.account.member_names(self.room_id)
-            await self._load_related(older)
+            page = await model.load_older()
         except Exception as e:
             self.tm.notify_status(f"cannot load older messages: {describe_error(e)}")
             return
@@ -212,20 +166,17 @@ class RoomScreen(RoomReading, Composing):
             for view in self.query(TimelineView):
                 view.set_loading(False)
         views = self.query(TimelineView)
-        if not views:
-            return
+        if page is None or not views:
+            return  # nothing to ask from until the room's first sync: tried again after it
         timeline = views.first()
-        timeline.set_at_start(self._at_start)
-        if older:
-            # Events of this page may change newer ones already shown (a redaction or edit
-            # that reached the server before its target): those are shown again.
-            await self._reread_redacted(older)
-            changed = relation_targets(older) & {e["event_id"] for e in self.events}
-            self.events = older + self.events
-            timeline.prepend(self._items_for(older))
-            if changed:
-                for item in self._items_for(self.events):
-                    if item.key in changed:
+        timeline.set_at_start(model.at_start)
+        if page.events:
+            timeline.prepend(self._items_for(page.events))
+            if page.changed:
+                # Events of this page change newer ones already shown (a redaction or edit
+                # that reached the server before its target): those are shown again.
+                for item in self._items_for(model.events):
+                    if item.key in page.changed:
                         timeline.upsert(item)
             self.show_markers()
 
@@ -236,10 +187,9 @@ class RoomScreen(RoomReading, Composing):
             # Not composed yet: on_mount loads everything from the store anyway.
             return
         if isinstance(change, SyncChanges):
-            if self.room_id in change.limited:
-                self.run_worker(self.reload(), group="reload", exclusive=True)
-            elif self.room_id in change.new_events:
-                self._new_events(change.new_events[self.room_id])
+            added = self.timeline_model.apply_sync(change)
+            if added is not None:
+                self._window_changed(added)
             if self.room_id in change.typing:
                 self._show_typing(change.typing[self.room_id])
             if self.room_id in change.rooms:
@@ -260,71 +210,39 @@ class RoomScreen(RoomReading, Composing):
             )
             self.timeline.upsert(item)
 
-    def _new_events(self, events: list[dict[str, Any]]) -> None:
-        if self._redacted_for_others(events):
-            # A moderator's redaction: the store checked it and pruned its target there, not
-            # in the copy shown here; reading the window again shows what the store decided.
+    def _window_changed(self, added: NewEvents) -> None:
+        model = self.timeline_model
+        if added.reread:
+            # A filled gap, or a moderator's redaction (the store checked it and pruned its
+            # target there): reading the window again shows what the store holds now.
             self.run_worker(self.reload(), group="reload", exclusive=True)
             return
-        self.events.extend(events)
-        if any(e.get("type") == "m.room.member" for e in events):
-            self.run_worker(self._refresh_names(), group="names", exclusive=True)
-        if any(is_relation(e) for e in events):
+        if added.members:
+            self.run_worker(model.refresh_names(), group="names", exclusive=True)
+        if added.relations:
             # An edit, redaction or reaction changes items already shown: rebuild them.
             keep = {item.key: item for item in self.timeline.items if item.txn_id}
-            items = self._items_for(self.events)
-            echoed = {transaction_id(e) for e in self.events}
+            items = self._items_for(model.events)
+            echoed = model.echoed_transactions()
             items += [item for key, item in keep.items() if key not in echoed]
             self.timeline.set_items(items)
         else:
-            for evt in events:
-                item = event_item(evt, self.names)
+            for evt in added.events:
+                item = event_item(evt, model.names)
                 if item is not None and self.visible_items([item]):
-                    target = reply_target(evt)
-                    if target:
-                        # A live reply: its quote comes from what is loaded, or is fetched.
-                        original = next(
-                            (e for e in self.events if e.get("event_id") == target), None
-                        )
-                        if original is not None:
-                            item.extra["reply"] = reply_preview(original, self.names)
-                        else:
-                            item.extra["reply_to"] = target
-                            self._resolve_replies([item])
+                    # A live reply: its quote comes from what is loaded, or is fetched.
+                    if model.quote_reply(item, evt):
+                        self._resolve_replies([item])
                     # Our own message coming back replaces its local echo (keyed by txn id).
                     self.timeline.upsert(item, replace_key=transaction_id(evt))
-        if self._retry_older:
-            self._retry_older = False
+        if added.retry_older:
             self.timeline.recheck_top()
         self.show_markers()
         self._mark_read()
 
-    async def _reread_redacted(self, events: list[dict[str, Any]]) -> None:
-        """Loaded events that ``events`` redact for someone else, read again from the store:
-        there the redaction was checked (power levels) and, if allowed, pruned its target."""
-        targets = self._redacted_for_others(events)
-        for i, shown in enumerate(self.events):
-            if shown.get("event_id") in targets:
-                stored = await self.account.store.event(str(shown["event_id"]))
-                if stored is not None:
-                    self.events[i] = stored
-
-    def _redacted_for_others(self, events: list[dict[str, Any]]) -> set[str]:
-        """The loaded events that ``events`` redact and that someone else sent."""
-        senders = {e.get("event_id"): e.get("sender") for e in self.events}
-        return {
-            target
-            for e in events
-            if (target := redaction_target(e)) is not None
-            and target in senders
-            and senders[target] != e.get("sender")
-        }
-
-    async def _refresh_names(self) -> None:
-        self.names = await self.account.member_names(self.room_id)
-
     def _show_typing(self, user_ids: list[str]) -> None:
-        others = [clean_line(self.names.get(u, u)) for u in user_ids if u != self.account.user_id]
+        names = self.timeline_model.names
+        others = [clean_line(names.get(u, u)) for u in user_ids if u != self.account.user_id]
         if not others:
             text = ""
         elif len(others) == 1:
@@ -334,9 +252,9 @@ class RoomScreen(RoomReading, Composing):
         self.query_one("#typing", Label).update(Text(text, style="italic"))
 
     def _mark_read(self) -> None:
-        if self.app.screen is not self or not self.events:
+        latest = self.timeline_model.latest_event_id()
+        if self.app.screen is not self or latest is None:
             return
-        latest = self.events[-1]["event_id"]
         if latest != self._read_up_to:
             self._read_up_to = latest
             self._send_read_marker(latest)

@@ -8,18 +8,15 @@ from or closed); read receipts follow reading (see ``RoomScreen._mark_read``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.screen import Screen
 
 from tuimatrix.core.receipts import readers, receipt_label
-from tuimatrix.core.timeline import (
-    TimelineItem,
-    reaction_senders,
-    reactions_text,
-    transaction_id,
-)
+from tuimatrix.core.room_timeline import RoomTimeline
+from tuimatrix.core.timeline import TimelineItem, reaction_senders, reactions_text
 from tuimatrix.widgets.timeline import TimelineView
 
 if TYPE_CHECKING:
@@ -46,15 +43,12 @@ class RoomReading(Screen[None]):
         def tm(self) -> TuimatrixApp: ...
 
         room_id: str
-        events: list[dict[str, Any]]
-        names: dict[str, str]
-        _retry_older: bool
-        _at_start: bool
+        timeline_model: RoomTimeline
 
         @property
         def timeline(self) -> TimelineView: ...
         def load_older(self) -> Worker[None]: ...
-        def _items_for(self, events: list[dict[str, Any]]) -> list[TimelineItem]: ...
+        def _items_for(self, events: Sequence[dict[str, Any]]) -> list[TimelineItem]: ...
 
     # -- what the timeline shows ---------------------------------------------------------------
 
@@ -72,8 +66,8 @@ class RoomReading(Screen[None]):
         if not self.query(TimelineView):
             return
         echoes = [item for item in self.timeline.items if item.txn_id]
-        echoed = {transaction_id(e) for e in self.events}
-        items = self._items_for(self.events)
+        echoed = self.timeline_model.echoed_transactions()
+        items = self._items_for(self.timeline_model.events)
         items += [item for item in echoes if item.key not in echoed]
         self.timeline.set_items(items)
         self.show_markers()
@@ -111,23 +105,20 @@ class RoomReading(Screen[None]):
         if not views:
             return
         timeline = views.first()
-        positions: dict[str, int] | None = None
+        model = self.timeline_model
 
         def anchor(event_id: str) -> str | None:
-            nonlocal positions
             key = timeline.item_key_for(event_id)
             if key is not None:
                 return key
-            if positions is None:
-                positions = {str(e.get("event_id")): i for i, e in enumerate(self.events)}
-            return self._item_before(timeline, positions.get(event_id))
+            return self._item_before(timeline, model.position(event_id))
 
         timeline.set_fully_read(anchor(self._fully_read) if self._fully_read else None)
         by_item: dict[str, list[str]] = {}
         for user_id, event_id in self._readers.items():
             key = anchor(event_id)
             if key is not None:
-                by_item.setdefault(key, []).append(self.names.get(user_id, user_id))
+                by_item.setdefault(key, []).append(model.names.get(user_id, user_id))
         timeline.set_receipts({key: receipt_label(names) for key, names in by_item.items()})
 
     def _item_before(self, timeline: TimelineView, position: int | None) -> str | None:
@@ -135,18 +126,17 @@ class RoomReading(Screen[None]):
         on a reaction, an edit or a hidden event shows on the message above it."""
         if position is None:
             return None
+        events = self.timeline_model.events
         for i in range(position, -1, -1):
-            key = timeline.item_key_for(str(self.events[i].get("event_id")))
+            key = timeline.item_key_for(str(events[i].get("event_id")))
             if key is not None:
                 return key
         return None
 
     def leave_markers(self) -> None:
         """The user left the room: the fully-read marker moves to the newest event."""
-        if not self.events:
-            return
-        latest = str(self.events[-1].get("event_id"))
-        if latest == self._fully_read:
+        latest = self.timeline_model.latest_event_id()
+        if latest is None or latest == self._fully_read:
             return
         self._fully_read = latest
         self.show_markers()
@@ -168,8 +158,9 @@ class RoomReading(Screen[None]):
         marker = self._fully_read
         if marker is None:
             return "no fully-read marker in this room yet"
+        model = self.timeline_model
         for page in range(JUMP_PAGES + 1):
-            if any(e.get("event_id") == marker for e in self.events):
+            if model.is_loaded(marker):
                 self.show_markers()
                 key = self.timeline.fully_read_key
                 if key is None or key == self.timeline.items[-1].key:
@@ -177,7 +168,7 @@ class RoomReading(Screen[None]):
                     return "no new messages since the fully-read marker"
                 self.timeline.show_item(key, end=True)
                 return "at the fully-read marker"
-            if self._at_start:
+            if model.at_start:
                 return "the fully-read marker is not in this room's history"
             if page == JUMP_PAGES:
                 break
@@ -185,12 +176,12 @@ class RoomReading(Screen[None]):
                 # A page the user's scrolling asked for is already on its way: wait for it.
                 if worker.node is self and worker.group == "scrollback" and worker.is_running:
                     await worker.wait()
-            before = len(self.events)
+            before = len(model.events)
             await self.load_older().wait()
-            if len(self.events) == before and (self._retry_older or self._at_start):
+            if len(model.events) == before and (model.waiting_for_sync or model.at_start):
                 break
         return (
-            f"the fully-read marker is older than the {len(self.events):,} loaded events; "
+            f"the fully-read marker is older than the {len(model.events):,} loaded events; "
             "scroll up for more"
         )
 
@@ -202,7 +193,8 @@ class RoomReading(Screen[None]):
 
     def reaction_names(self, event_id: str) -> list[tuple[str, list[str]]]:
         """Who reacted to ``event_id`` with what (sanitised), among the loaded events."""
-        return reaction_senders(self.events, event_id, self.names)
+        model = self.timeline_model
+        return reaction_senders(model.events, event_id, model.names)
 
     def reaction_summary(self, event_id: str) -> str:
         """One line per reaction: "👍 alice, bob"; "" if none."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -26,18 +26,10 @@ from tuimatrix.core.account import Account
 from tuimatrix.core.compose import Outgoing
 from tuimatrix.core.errors import describe_error
 from tuimatrix.core.sanitize import plain
-from tuimatrix.core.sendqueue import DISCARDED, SENT, LocalEcho
+from tuimatrix.core.sendqueue import DISCARDED, LocalEcho
 from tuimatrix.core.sync import SyncChanges
-from tuimatrix.core.threads import (
-    as_thread_view,
-    fetch_replies,
-    mark_thread_read,
-    relates_to_any,
-    send_in_thread,
-    stored_thread,
-    thread_root,
-)
-from tuimatrix.core.timeline import TimelineItem, build_items, echo_item, transaction_id
+from tuimatrix.core.thread_timeline import ThreadTimeline
+from tuimatrix.core.threads import mark_thread_read, send_in_thread, thread_root
 from tuimatrix.screens.composing import Composing
 from tuimatrix.widgets.composer import Composer
 from tuimatrix.widgets.status import StatusLine
@@ -45,14 +37,6 @@ from tuimatrix.widgets.timeline import TimelineView
 
 if TYPE_CHECKING:
     from tuimatrix.app import TuimatrixApp
-
-#: replies loaded from the server when a thread opens, at most (pages of threads.PAGE)
-MAX_REPLIES = 1000
-
-
-def _ts(evt: dict[str, Any]) -> int:
-    ts = evt.get("origin_server_ts")
-    return ts if isinstance(ts, int) else 0
 
 
 class ThreadScreen(Composing):
@@ -76,10 +60,8 @@ class ThreadScreen(Composing):
         self.account = account
         self.room_id = room_id
         self.root_id = root_id
-        #: the root, the replies and what relates to them, by event id
-        self.events: dict[str, dict[str, Any]] = {}
-        self.names: dict[str, str] = {}
-        self._echoes: dict[str, TimelineItem] = {}
+        #: the thread's loaded events and unsent replies (core/thread_timeline.py)
+        self.timeline_model = ThreadTimeline(account, room_id, root_id)
         self._read_up_to: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -114,26 +96,10 @@ class ThreadScreen(Composing):
     @work(group="thread-load", exclusive=True)
     async def load(self) -> None:
         """The store's part of the thread first, then every reply the server has."""
-        self.names = await self.account.member_names(self.room_id)
-        for evt in await stored_thread(self.account.store, self.room_id, self.root_id):
-            self.events[str(evt["event_id"])] = evt
+        await self.timeline_model.load_stored()
         try:
-            if self.root_id not in self.events:
-                root = await self.account.fetch_event(self.room_id, self.root_id)
-                self.events[self.root_id] = root
-            self._show()
-            token: str | None = None
-            loaded = 0
-            while loaded < MAX_REPLIES:
-                replies, token = await fetch_replies(
-                    self.account, self.room_id, self.root_id, token
-                )
-                loaded += len(replies)
-                for evt in replies:
-                    self.events.setdefault(str(evt["event_id"]), evt)
+            async for _ in self.timeline_model.load_from_server():
                 self._show()
-                if token is None:
-                    break
         except Exception as e:
             self.tm.notify_status(f"cannot load the thread: {describe_error(e)}")
             self._show()
@@ -142,14 +108,7 @@ class ThreadScreen(Composing):
         """Rebuild the items from the events (threads are short), unsent replies last."""
         if not self.is_mounted:
             return
-        events = sorted(self.events.values(), key=_ts)
-        items = build_items(
-            [as_thread_view(e, self.root_id) for e in events], self.names, self.account.user_id
-        )
-        received = {transaction_id(e) for e in events}
-        for txn in [t for t in self._echoes if t in received]:
-            del self._echoes[txn]
-        self.timeline.set_items(items + list(self._echoes.values()))
+        self.timeline.set_items(self.timeline_model.items(self.account.user_id))
         self._mark_read()
 
     # -- live changes ------------------------------------------------------------------------------
@@ -157,56 +116,37 @@ class ThreadScreen(Composing):
     @on(Changed)
     def _changed(self, message: Changed) -> None:
         change = message.change
+        model = self.timeline_model
         if isinstance(change, SyncChanges):
             if self.room_id in change.rooms:
                 self.query_one("#thread-header", Label).update(self._header())
             if self.room_id in change.limited:
                 self.load()
                 return
-            added = False
-            for evt in change.new_events.get(self.room_id, []):
-                event_id = str(evt.get("event_id"))
-                if (
-                    event_id == self.root_id
-                    or thread_root(evt) == self.root_id
-                    or relates_to_any(evt, set(self.events))
-                ):
-                    self.events[event_id] = evt
-                    added = True
-            if added:
+            if model.add_new(change.new_events.get(self.room_id, [])):
                 self._show()
         elif (
             isinstance(change, LocalEcho)
             and change.room_id == self.room_id
             and thread_root(change.content) == self.root_id
         ):
-            received = {transaction_id(e) for e in self.events.values()}
             if change.state == DISCARDED:
-                self._echoes.pop(change.txn_id, None)
+                model.drop_echo(change.txn_id)
                 self.timeline.remove_item(change.txn_id)
                 return
-            if change.txn_id in received or (
-                change.state == SENT and change.txn_id not in self._echoes
-            ):
-                return  # the reply itself is shown already
-            own = self.names.get(self.account.user_id, self.account.user_id)
-            item = echo_item(change, self.account.user_id, own, int(time.time() * 1000))
-            self._echoes[change.txn_id] = item
-            self.timeline.upsert(item)
+            item = model.echo(change, int(time.time() * 1000))
+            if item is not None:  # else the reply itself is shown already
+                self.timeline.upsert(item)
 
     def on_screen_resume(self) -> None:
         self.query_one(Composer).focus()
         self._mark_read()
 
-    def _latest_reply(self) -> str | None:
-        replies = [e for e in self.events.values() if thread_root(e) == self.root_id]
-        return str(max(replies, key=_ts)["event_id"]) if replies else None
-
     def _mark_read(self) -> None:
         """A threaded read receipt for the newest reply, while the thread is on screen."""
         if self.app.screen is not self:
             return
-        latest = self._latest_reply()
+        latest = self.timeline_model.latest_reply()
         if latest is not None and latest != self._read_up_to:
             self._read_up_to = latest
             self._send_receipt(latest)
@@ -234,7 +174,7 @@ class ThreadScreen(Composing):
                 self.room_id,
                 self.root_id,
                 message.body,
-                latest_id=self._latest_reply() or self.root_id,
+                latest_id=self.timeline_model.latest_reply() or self.root_id,
                 html=message.html,
                 emote=message.emote,
                 mentions=message.user_ids,

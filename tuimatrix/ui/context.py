@@ -12,6 +12,8 @@ from tuimatrix.commands.front_end import FrontEnd
 from tuimatrix.config import Config
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
+from tuimatrix.core.room_timeline import RoomTimeline
+from tuimatrix.core.thread_timeline import ThreadTimeline
 from tuimatrix.core.timeline import TimelineItem, message_body
 
 if TYPE_CHECKING:
@@ -23,15 +25,12 @@ if TYPE_CHECKING:
 
 
 def _events_of(screen: Any) -> list[dict[str, Any]]:
-    """The events a room's or a thread's screen holds, oldest first for a room.
-
-    The one place that reads a screen's event list (a room's list, a thread's dict by
-    event id): when the room screen's events become a core model, only this changes.
-    """
-    events = getattr(screen, "events", None)
-    if isinstance(events, dict):
-        events = list(events.values())
-    return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
+    """The events a room's or a thread's screen has loaded, oldest first: its timeline model
+    (``core/room_timeline.py``, ``core/thread_timeline.py``), the one place that holds them."""
+    model = getattr(screen, "timeline_model", None)
+    if isinstance(model, RoomTimeline | ThreadTimeline):
+        return list(model.events)
+    return []
 
 
 class OpenRoomView:

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 
 from tuimatrix.core.errors import describe_error
 from tuimatrix.core.room_names import room_label
-from tuimatrix.core.search import message_context
-from tuimatrix.core.timeline import build_items
+from tuimatrix.core.room_timeline import RoomTimeline
 
 if TYPE_CHECKING:
     from tuimatrix.app import TuimatrixApp
@@ -57,12 +56,12 @@ async def show_context(app: TuimatrixApp, account: Account, room_id: str, event_
     the server, in a read-only view over the room."""
     from tuimatrix.screens.message_context import MessageContextScreen
 
+    model = RoomTimeline(account, room_id)
     try:
-        events, names = await message_context(account, room_id, event_id)
+        await model.load_context(event_id)
     except Exception as e:
         return f"that message is not loaded, and the server did not show it: {describe_error(e)}"
-    items = build_items(events, names, account.user_id)
     title = f"{room_label(account, room_id)}: a found message"
     fmt = app.message_format(account, room_id)
-    app.push_screen(MessageContextScreen(title, items, event_id, fmt))
+    app.push_screen(MessageContextScreen(title, model, event_id, fmt))
     return "that message is not in the loaded timeline: shown with its context"
