@@ -30,6 +30,7 @@ from tuimatrix.paths import get_paths
 from tuimatrix.screens.prompts import TextPromptScreen
 from tuimatrix.screens.room import RoomScreen
 from tuimatrix.screens.thread import ThreadPickerScreen, ThreadScreen
+from tuimatrix.ui.context import UIContext
 from tuimatrix.widgets.composer import Composer
 from tuimatrix.widgets.timeline import TimelineView
 
@@ -251,6 +252,11 @@ async def test_thread_summary_screen_reply_and_list(
         }
         assert reply["content"]["m.mentions"] == {"user_ids": [bob.user_id]}
         await until(pilot, lambda: any(i.body.plain == "to the first" for i in view.items))
+        # Only a command about this thread's room is in the thread: `reply --room` elsewhere
+        # from this screen replies in that room.
+        ui = UIContext(app).ui
+        assert ui.current_thread(me, room_id) == root
+        assert ui.current_thread(me, "!elsewhere:localhost") is None
 
         # Escape goes back to the room, whose timeline never showed the thread's messages.
         await pilot.press("escape")

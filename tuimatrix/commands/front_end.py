@@ -56,8 +56,9 @@ class FrontEnd(Protocol):
     def selected_event(self) -> TimelineItem | None:
         """The message selected in the open room's (or thread's) timeline, if any."""
 
-    def current_thread(self) -> str | None:
-        """The root of the thread on screen, if one is: replies from there go into it."""
+    def current_thread(self, account: Account, room_id: str) -> str | None:
+        """The root of the thread on screen, if one of ``room_id``'s is: replies from there go
+        into it (a command given another room with ``--room`` is not in that thread)."""
 
     def loaded_events(self, account: Account, room_id: str) -> list[dict[str, Any]]:
         """The events the room's open screen has loaded, oldest first ([] if none is open)."""
@@ -139,7 +140,7 @@ class NoScreens:
     def selected_event(self) -> TimelineItem | None:
         return None
 
-    def current_thread(self) -> str | None:
+    def current_thread(self, account: Account, room_id: str) -> str | None:
         return None
 
     def loaded_events(self, account: Account, room_id: str) -> list[dict[str, Any]]:

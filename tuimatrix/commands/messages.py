@@ -186,7 +186,7 @@ async def reply(ctx: Context, inv: Invocation) -> Result:
     account, room_id = need_room(inv)
     event_id = event_arg(inv)
     # A reply to a message in a thread (or on a thread's screen) stays in that thread.
-    root = ctx.ui.current_thread()
+    root = ctx.ui.current_thread(account, room_id)
     if root is None and (found := await root_of(account, room_id, event_id)) != event_id:
         root = found
     message = markdown_message(_text(inv))

@@ -78,11 +78,13 @@ class AppScreens:
             return screen.timeline.selected_item
         return None
 
-    def current_thread(self) -> str | None:
+    def current_thread(self, account: Account, room_id: str) -> str | None:
         from tuimatrix.screens.thread import ThreadScreen
 
         screen = self.app.screen
-        return screen.root_id if isinstance(screen, ThreadScreen) else None
+        if not isinstance(screen, ThreadScreen):
+            return None
+        return screen.root_id if screen.account is account and screen.room_id == room_id else None
 
     def loaded_events(self, account: Account, room_id: str) -> list[dict[str, Any]]:
         from tuimatrix.ui.message_jump import room_screen
