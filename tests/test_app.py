@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 from conftest import MakeUser
-from helpers import TestUser
+from helpers import TestUser, until
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -23,12 +23,6 @@ from tuimatrix.widgets.composer import Composer
 from tuimatrix.widgets.timeline import TimelineView
 
 SIZE = (110, 36)
-
-
-async def until(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 30) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await pilot.pause(0.05)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MakeUser
+from helpers import wait_for
 from mautrix.types import (
     EncryptionAlgorithm,
     EventType,
@@ -20,7 +21,7 @@ from mautrix.types import (
     RoomID,
 )
 from proxy import FaultProxy
-from test_sync import Login, bodies, login, wait_for  # noqa: F401  (the fixture)
+from test_sync import Login, bodies, login  # noqa: F401  (the fixture)
 
 from tuimatrix.core import auth
 from tuimatrix.core.account import LIVE, RECONNECTING, Account

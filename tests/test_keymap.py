@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 from conftest import MakeUser
-from test_app import SIZE, until
+from helpers import until
+from test_app import SIZE
 
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.config import load_config, valid_key

@@ -12,9 +12,9 @@ from types import FrameType
 from typing import Any
 
 import pytest
+from helpers import until
 from rich.style import Style
 from rich.text import Text
-from test_app import until
 from test_widgets_timeline import TimelineApp, item, started, visible
 
 from tuimatrix.config import load_config

@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 from conftest import MakeUser
-from test_app import SIZE, until
+from helpers import until
+from test_app import SIZE
 from textual.pilot import Pilot
 
 from tuimatrix.app import TuimatrixApp

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from conftest import MakeUser
-from helpers import TestUser
+from helpers import TestUser, until
 from room_fixtures import DAY, MINUTE, FakeAccount, FakeApp, ago, room, sample_accounts
-from test_app import SIZE, until
+from test_app import SIZE
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
