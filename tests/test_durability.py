@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest.mock import Mock
 
 import pytest
 from conftest import MakeUser
@@ -135,9 +136,11 @@ async def test_message_sent_while_server_is_down_arrives_once(
         await a.start()
         await wait_for(lambda: a.status.state == LIVE)
         await proxy.go_down()
+        attempts = Mock(side_effect=a.send_queue._send)  # counts the send queue's tries
+        a.send_queue._send = attempts
         echo = await a.send_text(room_id, "written offline")
         await wait_for(lambda: a.status.state == RECONNECTING)
-        await asyncio.sleep(1.5)  # several failed attempts
+        await wait_for(lambda: attempts.call_count >= 3)  # several failed attempts
         assert (await a.send_queue.get(echo.txn_id)).state == "queued"  # type: ignore[union-attr]
         # A restart while offline keeps the message (and its transaction id).
         await a.close()
