@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
+import math
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import aiohttp
 
 if TYPE_CHECKING:
     from textual.app import App
     from textual.pilot import Pilot
+
+T = TypeVar("T")
 
 _counter = itertools.count(1)
 
@@ -155,3 +160,43 @@ async def palette_search(pilot: Pilot[Any], query: str) -> None:
             and palette.query_one(CommandList).highlighted is not None
         ),
     )
+
+
+# -- costs ------------------------------------------------------------------------------------
+# A wall-clock limit ("under a second") fails on a machine busy with other work, and passes a
+# regression on a fast one. A cost is checked against a baseline measured in the same test,
+# in CPU time of this thread, which other processes do not inflate.
+
+#: The smallest baseline a cost is compared with (seconds): below it, timer granularity.
+MIN_BASELINE = 0.001
+
+
+def cpu_seconds(work: Callable[[], object]) -> float:
+    """The CPU time ``work`` takes on this thread."""
+    start = time.thread_time()
+    work()
+    return time.thread_time() - start
+
+
+def costs_at_most(
+    factor: float, baseline: Callable[[], object], work: Callable[[], T], tries: int = 3
+) -> T:
+    """Run ``work``, check it costs at most ``factor`` times ``baseline``, and return what it
+    returned. Each cost is the least of up to ``tries`` runs (a cold cache in one run is no
+    regression, while a real one fails every run), with the cyclic garbage collector off: what
+    it costs depends on everything else the test process holds, not on the code measured."""
+    cost = base = math.inf
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(tries):
+            start = time.thread_time()
+            result = work()
+            cost = min(cost, time.thread_time() - start)
+            base = min(base, max(cpu_seconds(baseline), MIN_BASELINE))
+            if cost <= factor * base:
+                return result
+    finally:
+        if collecting:
+            gc.enable()
+    raise AssertionError(f"{cost:.4f} s of CPU: more than {factor} × the baseline's {base:.4f} s")
