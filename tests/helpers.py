@@ -156,7 +156,7 @@ async def palette_search(pilot: Pilot[Any], query: str) -> None:
         pilot,
         lambda: (
             palette.query_one(CommandInput).value == query
-            and not busy(app, CommandPalette._GATHER_COMMANDS_GROUP)
+            and not any(w.node is palette and not w.is_finished for w in app.workers)  # searching
             and palette.query_one(CommandList).highlighted is not None
         ),
     )
