@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import itertools
+import math
 import secrets
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import aiohttp
 
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.pilot import Pilot
+
+T = TypeVar("T")
+
 _counter = itertools.count(1)
+
+#: How often a wait looks at its condition again (seconds): soon enough that a test goes on
+#: almost as the state arrives, seldom enough that looking costs next to nothing.
+POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -90,3 +104,99 @@ async def media_server(handle: Any) -> AsyncIterator[Any]:
     async with loopback_server(handle) as url, aiohttp.ClientSession() as http:
         api = SimpleNamespace(base_url=URL(url), token="tok")
         yield SimpleNamespace(client=SimpleNamespace(api=api), http=http)
+
+
+# -- waiting on state -------------------------------------------------------------------------
+# Tests wait for the condition they are about to check, never for a fixed time: a sleep is too
+# short on a loaded machine (a flaky test) and too long on an idle one (a slow suite).
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 20) -> None:
+    """Return once ``predicate()`` holds; TimeoutError after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(POLL)
+
+
+async def until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 30) -> None:
+    """:func:`wait_for` in a running app: between looks it handles its pending messages."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await pilot.pause(POLL)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
+    """:func:`wait_for` a condition that has to be fetched (from the server, a store, a file)."""
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(2 * POLL)  # each look is a request: fewer of them
+
+
+def busy(app: App[Any], group: str) -> bool:
+    """Whether a worker of ``group`` is still at work (a command, a save, a search)."""
+    return any(w.group == group and not w.is_finished for w in app.workers)
+
+
+async def palette_search(pilot: Pilot[Any], query: str) -> None:
+    """Open the command palette and type ``query``; return once the search is done and a hit
+    is highlighted (enter then runs that hit)."""
+    from textual.command import CommandInput, CommandList, CommandPalette
+
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await until(
+        pilot,
+        lambda: (
+            isinstance(app.screen, CommandPalette) and app.screen.query_one(CommandInput).has_focus
+        ),
+    )
+    palette = app.screen
+    await pilot.press(*query)
+    await until(
+        pilot,
+        lambda: (
+            palette.query_one(CommandInput).value == query
+            and not any(w.node is palette and not w.is_finished for w in app.workers)  # searching
+            and palette.query_one(CommandList).highlighted is not None
+        ),
+    )
+
+
+# -- costs ------------------------------------------------------------------------------------
+# A wall-clock limit ("under a second") fails on a machine busy with other work, and passes a
+# regression on a fast one. A cost is checked against a baseline measured in the same test,
+# in CPU time of this thread, which other processes do not inflate.
+
+#: The smallest baseline a cost is compared with (seconds): below it, timer granularity.
+MIN_BASELINE = 0.001
+
+
+def cpu_seconds(work: Callable[[], object]) -> float:
+    """The CPU time ``work`` takes on this thread."""
+    start = time.thread_time()
+    work()
+    return time.thread_time() - start
+
+
+def costs_at_most(
+    factor: float, baseline: Callable[[], object], work: Callable[[], T], tries: int = 3
+) -> T:
+    """Run ``work``, check it costs at most ``factor`` times ``baseline``, and return what it
+    returned. Each cost is the least of up to ``tries`` runs (a cold cache in one run is no
+    regression, while a real one fails every run), with the cyclic garbage collector off: what
+    it costs depends on everything else the test process holds, not on the code measured."""
+    cost = base = math.inf
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(tries):
+            start = time.thread_time()
+            result = work()
+            cost = min(cost, time.thread_time() - start)
+            base = min(base, max(cpu_seconds(baseline), MIN_BASELINE))
+            if cost <= factor * base:
+                return result
+    finally:
+        if collecting:
+            gc.enable()
+    raise AssertionError(f"{cost:.4f} s of CPU: more than {factor} × the baseline's {base:.4f} s")

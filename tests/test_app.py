@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 from conftest import MakeUser
-from helpers import TestUser
+from helpers import TestUser, palette_search, until
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -23,12 +23,6 @@ from tuimatrix.widgets.composer import Composer
 from tuimatrix.widgets.timeline import TimelineView
 
 SIZE = (110, 36)
-
-
-async def until(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 30) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await pilot.pause(0.05)
 
 
 @pytest.fixture
@@ -157,7 +151,7 @@ async def test_login_chat_invite_scrollback_and_resume(
     app2 = TuimatrixApp(get_paths())
     async with app2.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: len(app2.accounts) == 1)
-        await pilot.pause(0.3)
+        await until(pilot, lambda: isinstance(app2.screen, RoomListScreen))
         assert isinstance(app2.screen, RoomListScreen)
         assert f"{alice.user_id}|{history}" in row_keys(app2)  # from the store at once
         account = next(iter(app2.accounts))
@@ -192,18 +186,12 @@ async def test_palette_opens_a_room_by_part_of_its_name(
     async with app.run_test(size=SIZE) as pilot:
         account = next(iter(app.accounts))
         await until(pilot, lambda: account.status.state == LIVE)
-        await pilot.press("ctrl+p")
-        await pilot.pause(0.3)  # the palette is open before typing
-        await pilot.press(*"garden")
-        await pilot.pause(0.5)
+        await palette_search(pilot, "garden")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, RoomScreen))
         assert isinstance(app.screen, RoomScreen) and app.screen.room_id == room_id
         # The room list is one screen that is switched back to, never stacked twice.
-        await pilot.press("ctrl+p")
-        await pilot.pause(0.3)  # the palette is open before typing
-        await pilot.press(*"room list")
-        await pilot.pause(0.5)
+        await palette_search(pilot, "room list")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, RoomListScreen))
         assert sum(isinstance(s, RoomListScreen) for s in app.screen_stack) == 1

@@ -11,9 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 from conftest import MakeUser
-from helpers import TestUser
+from helpers import TestUser, wait_for
 from proxy import FaultProxy
-from test_sync import wait_for
 
 from tuimatrix.core import auth
 from tuimatrix.core.account import LIVE, LOGGED_OUT, SOFT_LOGGED_OUT, Account

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conftest import MakeUser
+from helpers import eventually, until
 from mautrix.api import Method
-from test_app import SIZE, until
+from test_app import SIZE
 from test_keymap import write_config
-from textual.pilot import Pilot
 
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.core import auth
@@ -19,12 +17,6 @@ from tuimatrix.core.account import LIVE, Account
 from tuimatrix.paths import Paths, get_paths
 from tuimatrix.screens.room import RoomScreen
 from tuimatrix.screens.room_list import RoomListScreen
-
-
-async def eventually(pilot: Pilot[None], check: Callable[[], Awaitable[bool]]) -> None:
-    async with asyncio.timeout(30):
-        while not await check():
-            await pilot.pause(0.2)
 
 
 async def state(account: Account, room_id: str, kind: str, key: str = "") -> dict[str, Any]:
@@ -76,7 +68,7 @@ async def test_commands_from_keys(make_user: MakeUser) -> None:
         async def created() -> bool:
             return await account.alias_room(alias) is not None
 
-        await eventually(pilot, created)
+        await eventually(created)
         room_id = await account.alias_room(alias)
         assert room_id is not None
         await until(
@@ -91,7 +83,7 @@ async def test_commands_from_keys(make_user: MakeUser) -> None:
         async def configured() -> bool:
             return await account.display_name(account.user_id) == "Alice K"
 
-        await eventually(pilot, configured)
+        await eventually(configured)
         assert (await state(account, room_id, "m.room.topic"))["topic"] == "all about keys"
         assert (await state(account, room_id, "m.room.name"))["name"] == "Keyed Up"
         member = await state(account, room_id, "m.room.member", bob.user_id)
@@ -115,7 +107,7 @@ async def test_commands_from_keys(make_user: MakeUser) -> None:
             bodies = {e["content"].get("body") for e in events if e["type"] == "m.room.message"}
             return {"hello from a key", "waves"} <= bodies
 
-        await eventually(pilot, sent)
+        await eventually(sent)
 
         # The invite from bob, accepted by key.
         await until(pilot, lambda: bobs_room in account.rooms.summaries)
@@ -124,7 +116,7 @@ async def test_commands_from_keys(make_user: MakeUser) -> None:
         async def joined_bobs() -> bool:
             return bobs_room in await account.joined_rooms()
 
-        await eventually(pilot, joined_bobs)
+        await eventually(joined_bobs)
         assert await account.ignored_users() == []
 
         # open, close, next unread (bob's room has his message).
@@ -147,7 +139,7 @@ async def test_commands_from_keys(make_user: MakeUser) -> None:
         async def gone() -> bool:
             return room_id not in await account.joined_rooms()
 
-        await eventually(pilot, gone)
+        await eventually(gone)
 
         await pilot.press("f8")
 
@@ -158,5 +150,5 @@ async def test_commands_from_keys(make_user: MakeUser) -> None:
                 return False
             return bool(data.get(bob.user_id))
 
-        await eventually(pilot, direct)
+        await eventually(direct)
     await b.close()

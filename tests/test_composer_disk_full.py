@@ -8,7 +8,8 @@ SQLITE_FULL exactly as on a full disk.
 from __future__ import annotations
 
 from conftest import MakeUser
-from test_app import SIZE, until
+from helpers import until
+from test_app import SIZE
 from test_room_actions import open_room
 from test_widgets_composer import ComposerApp, focused
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from conftest import MakeUser
-from helpers import TestUser
-from test_app import SIZE, peer, until
+from helpers import TestUser, until
+from test_app import SIZE, peer
 from test_room_actions import open_room, server_events
 from textual.pilot import Pilot
 

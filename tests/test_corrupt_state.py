@@ -27,7 +27,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from textual.pilot import Pilot
+from helpers import until, wait_for
 from tmux import Tmux, binary_env, tuimatrix_command
 
 from tuimatrix.app import TuimatrixApp
@@ -241,12 +241,6 @@ def store_threads() -> int:
     return sum("_connection_worker_thread" in t.name for t in threading.enumerate())
 
 
-async def until(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 30) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await pilot.pause(0.05)
-
-
 @pytest.mark.parametrize("how", CORRUPTIONS)
 @pytest.mark.parametrize("name", FILES)
 async def test_app_with_a_broken_file(profile: tuple[Path, str], name: str, how: str) -> None:
@@ -275,9 +269,8 @@ async def test_app_with_a_broken_file(profile: tuple[Path, str], name: str, how:
         else:
             assert not any("error" in line for line in app.said), app.said
         await pilot.press("ctrl+q")
-    async with asyncio.timeout(DEADLINE):  # every store closed: nothing keeps the process
-        while store_threads() > threads:
-            await asyncio.sleep(0.05)
+    # Every store closed: nothing keeps the process.
+    await wait_for(lambda: store_threads() <= threads, DEADLINE)
 
     assert snapshot(home, lambda p: _is_store(p) or p == target or ".broken-" in p.name) == before
     if name == "session.json":
@@ -303,9 +296,7 @@ async def test_a_store_that_will_not_open_is_named_and_left_closed(
         await store.open()
     assert str(path) in str(raised.value) and "\n" not in str(raised.value)
     # mautrix's start() used to leak the connection (and its non-daemon thread) here.
-    async with asyncio.timeout(10):
-        while store_threads() > threads:
-            await asyncio.sleep(0.05)
+    await wait_for(lambda: store_threads() <= threads, 10)
 
 
 async def test_two_closers_of_one_store_both_finish(tmp_path: Path) -> None:

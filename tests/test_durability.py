@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest.mock import Mock
 
 import pytest
 from conftest import MakeUser
+from helpers import wait_for
 from mautrix.types import (
     EncryptionAlgorithm,
     EventType,
@@ -20,7 +22,7 @@ from mautrix.types import (
     RoomID,
 )
 from proxy import FaultProxy
-from test_sync import Login, bodies, login, wait_for  # noqa: F401  (the fixture)
+from test_sync import Login, bodies, login  # noqa: F401  (the fixture)
 
 from tuimatrix.core import auth
 from tuimatrix.core.account import LIVE, RECONNECTING, Account
@@ -134,9 +136,11 @@ async def test_message_sent_while_server_is_down_arrives_once(
         await a.start()
         await wait_for(lambda: a.status.state == LIVE)
         await proxy.go_down()
+        attempts = Mock(side_effect=a.send_queue._send)  # counts the send queue's tries
+        a.send_queue._send = attempts
         echo = await a.send_text(room_id, "written offline")
         await wait_for(lambda: a.status.state == RECONNECTING)
-        await asyncio.sleep(1.5)  # several failed attempts
+        await wait_for(lambda: attempts.call_count >= 3)  # several failed attempts
         assert (await a.send_queue.get(echo.txn_id)).state == "queued"  # type: ignore[union-attr]
         # A restart while offline keeps the message (and its transaction id).
         await a.close()

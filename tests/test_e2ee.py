@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import pytest
 from conftest import MakeUser
-from helpers import TestUser
+from helpers import TestUser, eventually
 from mautrix.api import Method
 from mautrix.api import Path as ApiPath
 from mautrix.types import (
@@ -494,9 +494,16 @@ async def test_keys_come_once_our_devices_have_verified_each_other(
     await b2.sync_once()
     if await b2.store.event(old) is None:
         await b2.load_older(room_id)
-    await asyncio.sleep(0.5)  # the request goes out in the background
-    await b.sync_once()  # the first device refuses: it does not trust the new one yet
-    await b2.sync_once()
+
+    async def answered() -> bool:
+        """The request goes out in the background; the first device refuses (it does not
+        trust the new one yet), and the new one hears so."""
+        await b.sync_once(timeout_ms=300)
+        await b2.sync_once(timeout_ms=300)
+        item = event_item(await stored(b2, old), {a.user_id: "alice"})
+        return item is not None and "waiting for the key" not in item.body.plain
+
+    await eventually(answered)
     refused = event_item(await stored(b2, old), {a.user_id: "alice"})
     assert refused is not None
     assert refused.body.plain == (

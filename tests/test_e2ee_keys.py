@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import MakeUser
+from helpers import eventually
 from mautrix.api import Method
 from mautrix.api import Path as ApiPath
 from mautrix.crypto.signature import verify_signature_json
@@ -216,7 +217,7 @@ async def test_recovery_key_on_a_new_device_restores_cross_signing_and_history(
         count = status.server_count or 0
         return status.matches and status.pending == 0 and count >= 2
 
-    await wait_for_async(backed_up)
+    await eventually(backed_up)
     status = (await run_line(ctx, "backup-status")).data
     assert status["active"] and status["server_count"] == count
 
@@ -259,14 +260,6 @@ async def test_recovery_key_on_a_new_device_restores_cross_signing_and_history(
         assert again.version == result.data["backup_version"]
     finally:
         await reopened.close()
-
-
-async def wait_for_async(predicate: Any, timeout: float = 30) -> None:
-    import asyncio
-
-    async with asyncio.timeout(timeout):
-        while not await predicate():
-            await asyncio.sleep(0.1)
 
 
 async def test_replacing_cross_signing_keys_asks_for_the_password(
@@ -350,7 +343,8 @@ async def test_export_on_one_device_import_on_another(
 
 
 async def test_the_app_shows_the_recovery_key_until_dismissed(make_user: MakeUser) -> None:
-    from test_app import SIZE, until
+    from helpers import until
+    from test_app import SIZE
 
     from tuimatrix.app import TuimatrixApp
     from tuimatrix.core import auth

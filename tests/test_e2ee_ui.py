@@ -7,11 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from conftest import MakeUser
+from helpers import until
 from mautrix.api import Method
 from mautrix.api import Path as ApiPath
 from mautrix.crypto.sessions import InboundGroupSession
 from mautrix.types import RoomID, SessionID
-from test_app import SIZE, peer, timeline_text, until  # noqa: F401  (the fixture)
+from test_app import SIZE, peer, timeline_text  # noqa: F401  (the fixture)
 from test_room_actions import open_room
 
 from tuimatrix.app import TuimatrixApp

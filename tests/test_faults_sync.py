@@ -19,9 +19,10 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import MakeUser
+from helpers import wait_for
 from mautrix.errors import MatrixRequestError
 from proxy import FaultProxy
-from test_sync import bodies, wait_for
+from test_sync import bodies
 
 from tuimatrix.core import account as acc
 from tuimatrix.core import auth, errors, http

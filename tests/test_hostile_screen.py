@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 from conftest import MakeUser
-from test_app import SIZE, until
+from helpers import until
+from test_app import SIZE
 from test_app import peer as peer  # the fixture, shared
 from test_media_search import Peer, select, send, shared_room
 from test_room_actions import open_room

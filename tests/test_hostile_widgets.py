@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from conftest import MakeUser
-from test_app import SIZE, until
+from helpers import until
+from test_app import SIZE
 from test_app import peer as peer  # the fixture, shared
 from test_hostile_screen import UNSAFE
 from test_media_search import Peer, select, send, shared_room

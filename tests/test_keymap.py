@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 from conftest import MakeUser
-from test_app import SIZE, until
+from helpers import busy, palette_search, until
+from test_app import SIZE
 
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.config import load_config, valid_key
@@ -132,15 +133,12 @@ async def test_leave_asks_first_from_the_palette(make_user: MakeUser) -> None:
         await until(pilot, lambda: account.status.state == LIVE)
         await until(pilot, lambda: app.room_list.selected() is not None)
         for answer in ("n", "y"):
-            await pilot.press("ctrl+p")
-            await pilot.pause(0.3)  # the palette is open before typing
-            await pilot.press(*"leave room")
-            await pilot.pause(0.5)
+            await palette_search(pilot, "leave room")
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press(answer)
             await until(pilot, lambda: isinstance(app.screen, RoomListScreen))
-            await pilot.pause(0.5)
+            await until(pilot, lambda: not busy(app, "commands"))  # the leave, if any, is done
             joined = await account.client.get_joined_rooms()
             assert (rooms["Porch"] in joined) == (answer == "n")
 
@@ -185,8 +183,9 @@ async def test_missing_space_and_tag_are_picked_fuzzily(make_user: MakeUser) -> 
                 await pilot.pause(0.1)
 
         app.run_lines(["tag-room"])
-        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
-        await pilot.pause(0.2)
+        await until(
+            pilot, lambda: isinstance(app.screen, TextPromptScreen) and bool(app.screen.focused)
+        )
         await pilot.press(*"fav", "down", "enter")  # the suggestion, not the typed "fav"
         async with asyncio.timeout(20):
             while "m.favourite" not in await me.get_tags(room_id):

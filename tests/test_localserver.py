@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from conftest import MakeUser
-from helpers import password_login
+from helpers import password_login, wait_for
 from proxy import FaultProxy
 
 from tuimatrix.cli.localserver import LocalSynapse
@@ -186,7 +186,7 @@ async def test_proxy_streams_long_poll_sync(
 
     started = time.monotonic()
     poll = asyncio.create_task(long_poll())
-    await asyncio.sleep(0.3)
+    await wait_for(lambda: any("since=" in path for path in proxy.raw_paths))  # it is through
     assert not poll.done()  # Synapse is holding it open, and the proxy with it.
     # The proxy must not hold up the loop while the long-poll waits: other requests still pass.
     async with http.get(proxy.url + VERSIONS) as response:
@@ -217,7 +217,7 @@ async def test_proxy_go_down_and_come_up(
             return response.status
 
     poll = asyncio.create_task(long_poll())
-    await asyncio.sleep(0.3)
+    await wait_for(lambda: any("since=" in path for path in proxy.raw_paths))  # it is open
     assert not poll.done()
 
     await proxy.go_down()

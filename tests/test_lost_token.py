@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 from conftest import MakeUser
-from helpers import TestUser
+from helpers import TestUser, until, wait_for
 from proxy import FaultProxy
 from test_auth import server_devices
-from test_sync import bodies, wait_for
+from test_sync import bodies
 
 from tuimatrix.core import account as acc
 from tuimatrix.core import auth, signed_out
@@ -178,9 +178,7 @@ async def test_the_login_screen_says_which_account_the_server_signed_out() -> No
     signed_out.record(paths, user_id, "M_UNKNOWN_TOKEN: [@click=app.quit]gone\x1b]0;x\x07")
     app = TuimatrixApp(paths)
     async with app.run_test(size=(110, 36)) as pilot:
-        async with asyncio.timeout(30):
-            while not isinstance(app.screen, LoginScreen):
-                await pilot.pause(0.05)
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen))
         shown = app.screen.query_one("#signed-out", Label)
         text = str(shown.render())
         assert f"{user_id} was signed out by the server" in text

@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 from conftest import MakeUser
-from test_app import SIZE, until
+from helpers import palette_search, until
+from test_app import SIZE
 from textual.pilot import Pilot
 
 from tuimatrix.app import TuimatrixApp
@@ -165,13 +166,12 @@ async def test_set_format_switches_the_open_room_and_sticks(make_user: MakeUser)
     async with app.run_test(size=SIZE) as pilot:
         account = next(iter(app.accounts))
         screen = await open_room(pilot, app, room_id)
-        await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
-        await pilot.press(*"message format")
-        await pilot.pause(0.5)
+        await palette_search(pilot, "message format")
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
-        await pilot.pause(0.3)  # the choices are mounted and highlighted
+        # The choices are mounted, the first highlighted and focused.
+        await until(
+            pilot, lambda: isinstance(app.screen, TextPromptScreen) and bool(app.screen.focused)
+        )
         await pilot.press("down", "enter")  # from elemental to irc
         await until(pilot, lambda: screen.timeline.message_format == "irc")
         # Reopened later, the room keeps its format.

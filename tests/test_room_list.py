@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from conftest import MakeUser
-from helpers import TestUser
+from helpers import TestUser, busy, until
 from room_fixtures import DAY, MINUTE, FakeAccount, FakeApp, ago, room, sample_accounts
-from test_app import SIZE, until
+from test_app import SIZE
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
@@ -408,7 +408,7 @@ async def test_filter_keys_fold_keys_and_escape() -> None:
         assert screen.move_to(app.accounts.get("@me:example.org"), "!work")  # type: ignore[arg-type]
         await pilot.press("left")
         assert "@me:example.org|!proj" not in screen.room_keys()
-        await pilot.pause(0.2)
+        await until(pilot, lambda: not busy(app, "room-list-state"))  # the fold is saved
         state, _ = RoomListState.load(get_paths(), ["@me:example.org"])
         assert state.folds == {"space:@me:example.org|!work": True}
         await pilot.press("right")
@@ -500,7 +500,7 @@ async def test_configured_sections_and_columns_are_used() -> None:
 
 async def settle(pilot: Pilot[None]) -> None:
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.1)
+    await until(pilot, lambda: bool(pilot.app.room_list.room_keys()))  # type: ignore[attr-defined]
 
 
 def test_snapshot_80x24(snap_compare: Callable[..., bool]) -> None:
@@ -525,8 +525,9 @@ def test_snapshot_folded_80x24(snap_compare: Callable[..., bool]) -> None:
         screen = pilot.app.room_list  # type: ignore[attr-defined]
         screen.toggle_section("spaced rooms")
         screen.move_to(screen.tm.accounts.get("@me:example.org"), "!proj")
+        shown = screen.room_keys()
         await pilot.press("left")  # folds the Projects space
-        await pilot.pause(0.1)
+        await until(pilot, lambda: len(screen.room_keys()) < len(shown))
 
     assert snap_compare(FakeApp(sample_accounts()), terminal_size=(80, 24), run_before=fold)
 
@@ -535,6 +536,6 @@ def test_snapshot_filtered_80x24(snap_compare: Callable[..., bool]) -> None:
     async def filtered(pilot: Pilot[None]) -> None:
         await settle(pilot)
         await pilot.press("slash", "a", "l")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: pilot.app.room_list._filter == "al")  # type: ignore[attr-defined]
 
     assert snap_compare(FakeApp(sample_accounts()), terminal_size=(80, 24), run_before=filtered)

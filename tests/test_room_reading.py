@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from conftest import MakeUser
-from test_app import SIZE, until
+from helpers import until
+from test_app import SIZE
 from test_app import peer as peer  # the fixture, shared
 from test_room_actions import open_room
 

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 from busy_room import FULLY_READ, BusyRoomApp
+from helpers import until
 from room_fixtures import NOW
-from test_app import until
 from textual.pilot import Pilot
 
 from tuimatrix.screens import room as room_screen

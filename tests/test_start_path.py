@@ -7,7 +7,8 @@ import sys
 
 import pytest
 from conftest import MakeUser
-from test_app import SIZE, until
+from helpers import until
+from test_app import SIZE
 from test_keymap import prepared
 
 from tuimatrix.app import TuimatrixApp

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from conftest import MakeUser
-from helpers import TestUser
+from helpers import TestUser, wait_for
 from proxy import FaultProxy
 
 from tuimatrix.core import auth
@@ -32,12 +32,6 @@ async def login() -> AsyncIterator[Login]:
     yield make
     for account in opened:
         await account.close()
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 20) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
 
 
 async def bodies(account: Account, room_id: str) -> list[str]:

@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 from conftest import MakeUser
-from helpers import TestUser
-from test_app import SIZE, until
+from helpers import TestUser, until
+from test_app import SIZE
 from test_app import peer as peer  # the fixture, shared
 from test_cli_exec import texec
 from test_room_actions import open_room, server_events

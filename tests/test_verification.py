@@ -9,12 +9,12 @@ from typing import Any, cast
 
 import pytest
 from conftest import MakeUser
-from helpers import TestUser
+from helpers import TestUser, until, wait_for
 from mautrix.api import Method
 from mautrix.api import Path as ApiPath
 from mautrix.types import DeviceID, TrustState, UserID
 from olm.sas import Sas
-from test_app import SIZE, peer, until  # noqa: F401  (peer: the fixture)
+from test_app import SIZE, peer  # noqa: F401  (peer: the fixture)
 from test_e2ee import OtherDevice, other_device  # noqa: F401  (the fixture)
 from test_sync import Login, login  # noqa: F401  (the fixture)
 from textual.widgets import Static
@@ -299,9 +299,7 @@ async def test_an_unanswered_verification_times_out_on_both_sides(
     await mb.accept(vb.transaction_id)
     await pump(a, b, until=lambda: va.state == S_SAS and vb.state == S_SAS)
     ma._on_timeout(va.transaction_id)  # what the 10-minute timer does
-    async with asyncio.timeout(20):
-        while va.state != S_CANCELLED:
-            await asyncio.sleep(0.05)
+    await wait_for(lambda: va.state == S_CANCELLED)
     assert va.cancel_code == "m.timeout"
     await pump(b, until=lambda: vb.state == S_CANCELLED)
     assert vb.cancel_code == "m.timeout"
@@ -331,9 +329,8 @@ async def test_an_encrypted_to_device_request_reaches_the_prompt(
         cast(Any, content),
     )
     await b.sync_once()
-    async with asyncio.timeout(20):  # the OlmMachine hands decrypted events over in a task
-        while not mb.incoming_requests():
-            await asyncio.sleep(0.05)
+    # The OlmMachine hands decrypted events over in a task.
+    await wait_for(lambda: bool(mb.incoming_requests()))
     assert mb.incoming_requests()[0].transaction_id == "encrypted-request"
 
 
