@@ -219,12 +219,11 @@ async def reveal_spoiler(ctx: Context, inv: Invocation) -> Result:
     content = await shown_content(ctx, account, room_id, event_id)
     if "data-mx-spoiler" not in str(content.get("formatted_body", "")):
         raise UserError("reveal-spoiler: that message has no spoiler")
-    reveal = not item.extra.get("spoiler_revealed")
+    reveal = not item.spoiler_revealed
     # Kept by the screen: a rebuild of its items (a reaction arriving) keeps it revealed.
     (screen.revealed.add if reveal else screen.revealed.discard)(event_id)
     body = message_body(content, reveal_spoilers=reveal)
-    extra = {**item.extra, "spoiler_revealed": reveal}
-    screen.timeline.upsert(dataclasses.replace(item, body=body, extra=extra))
+    screen.timeline.upsert(dataclasses.replace(item, body=body, spoiler_revealed=reveal))
     return Result("spoiler revealed" if reveal else "spoiler hidden")
 
 

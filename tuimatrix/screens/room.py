@@ -13,20 +13,23 @@ from textual.widgets import Label
 
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import describe_error
-from tuimatrix.core.relations import redaction_target, relation
+from tuimatrix.core.relations import (
+    is_relation,
+    redaction_target,
+    relation,
+    relation_targets,
+    reply_target,
+    thread_root,
+)
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sendqueue import DISCARDED, LocalEcho
 from tuimatrix.core.sync import SyncChanges
-from tuimatrix.core.threads import thread_root
 from tuimatrix.core.timeline import (
     TimelineItem,
     build_items,
     echo_item,
     event_item,
-    is_relation,
-    relation_targets,
-    reply_preview,
-    reply_target,
+    reply_quote,
     transaction_id,
 )
 from tuimatrix.screens.composing import Composing
@@ -154,7 +157,7 @@ class RoomScreen(RoomReading, Composing):
         items = self.visible_items(
             build_items([*events, *related], self.names, self.account.user_id, self.revealed)
         )
-        missing = [item for item in items if "reply_to" in item.extra]
+        missing = [item for item in items if item.reply and item.reply.preview is None]
         if missing:
             self._resolve_replies(missing)
         return items
@@ -163,15 +166,16 @@ class RoomScreen(RoomReading, Composing):
     async def _resolve_replies(self, items: list[TimelineItem]) -> None:
         """Fetch the messages replies answer (store first, then the server) for their quotes."""
         for item in items:
-            target = str(item.extra["reply_to"])
+            if item.reply is None:
+                continue
+            target = item.reply.event_id
             original = await self.account.store.event(target)
             if original is None:
                 try:
                     original = await self.account.fetch_event(self.room_id, target)
                 except Exception:
                     continue  # not visible to us: the generic quote line stays
-            item.extra["reply"] = reply_preview(original, self.names)
-            del item.extra["reply_to"]
+            item.reply = reply_quote(target, original, self.names)
             for view in self.query(TimelineView):
                 view.upsert(item)
 
@@ -286,10 +290,8 @@ class RoomScreen(RoomReading, Composing):
                         original = next(
                             (e for e in self.events if e.get("event_id") == target), None
                         )
-                        if original is not None:
-                            item.extra["reply"] = reply_preview(original, self.names)
-                        else:
-                            item.extra["reply_to"] = target
+                        item.reply = reply_quote(target, original, self.names)
+                        if original is None:
                             self._resolve_replies([item])
                     # Our own message coming back replaces its local echo (keyed by txn id).
                     self.timeline.upsert(item, replace_key=transaction_id(evt))

@@ -25,6 +25,7 @@ from textual.widgets.option_list import Option
 from tuimatrix.core.account import Account
 from tuimatrix.core.compose import Outgoing
 from tuimatrix.core.errors import describe_error
+from tuimatrix.core.relations import relates_to_any, thread_root
 from tuimatrix.core.sanitize import plain
 from tuimatrix.core.sendqueue import DISCARDED, SENT, LocalEcho
 from tuimatrix.core.sync import SyncChanges
@@ -32,10 +33,8 @@ from tuimatrix.core.threads import (
     as_thread_view,
     fetch_replies,
     mark_thread_read,
-    relates_to_any,
     send_in_thread,
     stored_thread,
-    thread_root,
 )
 from tuimatrix.core.timeline import TimelineItem, build_items, echo_item, transaction_id
 from tuimatrix.screens.composing import Composing

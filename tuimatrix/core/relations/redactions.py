@@ -1,19 +1,14 @@
-"""Which events change others, and how: the rules every view of relations shares.
-
-Edits (``m.replace``), redactions, reactions and thread replies are decided here once, so the
-room timeline, the thread view and the store agree on them.
-"""
+"""Redactions: which event a redaction removes, and whether its sender may remove it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from tuimatrix.core.redaction import is_pruned
 
 #: the relation type the store records redactions under (they have no ``m.relates_to``)
 REDACTION = "m.redaction"
-EDIT = "m.replace"
-ANNOTATION = "m.annotation"
-THREAD = "m.thread"
 
 
 def is_redaction(evt: Mapping[str, Any]) -> bool:
@@ -85,40 +80,27 @@ def redaction_target(evt: Mapping[str, Any]) -> str | None:
     return target if isinstance(target, str) else None
 
 
-def relation(evt: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(relation type, target event id) of an event that relates to another, redactions
-    included (as REDACTION); None for the rest. Replies are not relations here."""
-    target = redaction_target(evt)
-    if target is not None:
-        return REDACTION, target
-    relates = _content(evt).get("m.relates_to")
-    if not isinstance(relates, dict):
-        return None
-    rel_type, target = relates.get("rel_type"), relates.get("event_id")
-    if isinstance(rel_type, str) and isinstance(target, str):
-        return rel_type, target
-    return None
+def redacted_ids(events: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Every event a checked redaction among ``events`` names, whoever sent it."""
+    return {t for evt in events if (t := redaction_target(evt)) is not None}
 
 
-def edit_target(evt: Mapping[str, Any]) -> str | None:
-    """The original an edit replaces, if ``evt`` is one that can be shown (has new content)."""
-    rel = relation(evt)
-    if rel is None or rel[0] != EDIT or not isinstance(_content(evt).get("m.new_content"), dict):
-        return None
-    return rel[1]
+def shown_redactions(
+    events: Iterable[Mapping[str, Any]], by_id: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Mapping[str, Any]]:
+    """Target id -> the redaction that removes it from view, of the redactions in ``events``.
 
-
-def edit_order(evt: Mapping[str, Any]) -> tuple[int, str]:
-    """Sort key of edits: the newest is the greatest (spec "Event replacements": the highest
-    ``origin_server_ts``, ties broken by the lexicographically largest event id)."""
-    ts = evt.get("origin_server_ts")
-    return (ts if isinstance(ts, int) else 0, str(evt.get("event_id", "")))
-
-
-def newest_edit(
-    a: Mapping[str, Any] | None, b: Mapping[str, Any] | None
-) -> Mapping[str, Any] | None:
-    """The edit that wins of two (either may be None)."""
-    if a is None or b is None:
-        return a or b
-    return a if edit_order(a) >= edit_order(b) else b
+    ``by_id`` holds the events in hand. A redaction counts when its target is not in hand, is
+    already pruned (the store applied it, having checked the redacter's power with
+    :func:`may_redact`), or was sent by the redacter itself: a forged redaction by someone
+    without power must not blank another's message on screen either.
+    """
+    shown: dict[str, Mapping[str, Any]] = {}
+    for evt in events:
+        target = redaction_target(evt)
+        if target is None:
+            continue
+        redacted = by_id.get(target)
+        if redacted is None or is_pruned(redacted) or redacted.get("sender") == evt.get("sender"):
+            shown[target] = evt
+    return shown
