@@ -29,15 +29,13 @@ from tuimatrix.core.relations import (
 from tuimatrix.core.timeline import build_items
 
 
-def msg(
-    event_id: str, sender: str = "@a:x", body: str = "hi", ts: int = 1, **content: Any
-) -> dict[str, Any]:
+def msg(event_id: str, sender: str = "@a:x", body: str = "hi", ts: int = 1) -> dict[str, Any]:
     return {
         "event_id": event_id,
         "sender": sender,
         "type": "m.room.message",
         "origin_server_ts": ts,
-        "content": {"msgtype": "m.text", "body": body, **content},
+        "content": {"msgtype": "m.text", "body": body},
     }
 
 

@@ -375,7 +375,7 @@ def build_items(
     newest edit (:class:`relations.Edits`); relations from beyond a page
     (``Store.related_events``) go after its events.
 
-    Reactions are gathered under the messages they annotate (``reactions``: key, count,
+    Reactions are gathered under the messages they annotate (``reactions``: key, total,
     whether one is ``own_user_id``'s), and a reply gets a one-line preview of the message it
     answers when that message is among ``events`` (``reply.preview``), else just its id for
     the screen to look up. A thread's root gets its summary (``thread``). A message redacted

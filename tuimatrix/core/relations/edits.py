@@ -63,7 +63,7 @@ class Edits:
 
     __slots__ = ("_newest",)
 
-    def __init__(self, events: Iterable[Mapping[str, Any]], redacted: Collection[str] = ()):
+    def __init__(self, events: Iterable[Mapping[str, Any]], redacted: Collection[str] = ()) -> None:
         """``redacted``: the event ids whose redaction the caller honours (an edit taken back
         no longer counts)."""
         self._newest: dict[tuple[str, Any], Mapping[str, Any]] = {}
