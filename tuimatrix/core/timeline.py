@@ -22,7 +22,6 @@ from tuimatrix.core.relations import (
     ThreadSummary,
     new_content,
     reactions,
-    redacted_ids,
     reply_target,
     shown_redactions,
     thread_root,
@@ -422,7 +421,7 @@ def reaction_senders(
     events: Sequence[Mapping[str, Any]], target: str, names: Mapping[str, str]
 ) -> list[tuple[str, list[str]]]:
     """Who reacted to ``target`` with what: (key, sanitised display names), in order seen."""
-    by_key = reactions(events, redacted_ids(events)).get(target, {})
+    by_key = reactions(events).get(target, {})
     return [
         (clean_line(key), [clean_line(names.get(user, user)) for user in senders])
         for key, senders in by_key.items()

@@ -3,9 +3,10 @@
 Edits (``m.replace``), redactions, reactions and thread replies are decided here once, so the
 room timeline, the thread view, the commands and the store agree on them. One module per kind:
 
-- :mod:`.kinds`: the shape of ``m.relates_to`` (which event relates to which, and how)
+- :mod:`.kinds`: the shape of relations (which event relates to which, and how; a checked
+  redaction's target included)
 - :mod:`.edits`: the edit that is shown (newest valid ``m.replace`` by the original's sender)
-- :mod:`.redactions`: what a redaction removes, and who may remove what
+- :mod:`.redactions`: who may remove what, and which redactions a view applies
 - :mod:`.reactions`: who reacted to what, each sender counted once
 - :mod:`.threads`: thread membership and summaries
 """
@@ -24,23 +25,19 @@ from tuimatrix.core.relations.edits import (
 from tuimatrix.core.relations.kinds import (
     ANNOTATION,
     EDIT,
+    REDACTION,
     THREAD,
     content_of,
+    is_redaction,
     is_relation,
+    redaction_target,
     relates_to,
     relation,
     relation_targets,
     reply_target,
 )
 from tuimatrix.core.relations.reactions import Reactions, reactions
-from tuimatrix.core.relations.redactions import (
-    REDACTION,
-    is_redaction,
-    may_redact,
-    redacted_ids,
-    redaction_target,
-    shown_redactions,
-)
+from tuimatrix.core.relations.redactions import may_redact, redacted_ids, shown_redactions
 from tuimatrix.core.relations.threads import (
     ThreadSummary,
     relates_to_any,

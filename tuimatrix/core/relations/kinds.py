@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tuimatrix.core.relations.redactions import REDACTION, redaction_target
-
+#: the relation type the store records redactions under (they have no ``m.relates_to``)
+REDACTION = "m.redaction"
 EDIT = "m.replace"
 ANNOTATION = "m.annotation"
 THREAD = "m.thread"
@@ -27,6 +27,21 @@ def relates_to(evt: Mapping[str, Any]) -> Mapping[str, Any]:
     """An event's ``m.relates_to``, or an empty mapping."""
     relates = content_of(evt).get("m.relates_to")
     return relates if isinstance(relates, dict) else {}
+
+
+def is_redaction(evt: Mapping[str, Any]) -> bool:
+    """A redaction the server checked: a plaintext ``m.room.redaction``. One that arrived
+    encrypted was never checked against the sender's power level (anyone could send it)."""
+    return evt.get("type") == "m.room.redaction" and "tm_e2ee" not in evt
+
+
+def redaction_target(evt: Mapping[str, Any]) -> str | None:
+    """The event a checked redaction removes (``redacts``: top level before room version 11,
+    in the content since)."""
+    if not is_redaction(evt):
+        return None
+    target = evt.get("redacts") or content_of(evt).get("redacts")
+    return target if isinstance(target, str) else None
 
 
 def relation(evt: Mapping[str, Any]) -> tuple[str, str] | None:

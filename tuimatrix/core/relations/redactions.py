@@ -1,4 +1,4 @@
-"""Redactions: which event a redaction removes, and whether its sender may remove it."""
+"""Redactions: who may remove whose event, and which redactions a view applies."""
 
 from __future__ import annotations
 
@@ -6,15 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tuimatrix.core.redaction import is_pruned
-
-#: the relation type the store records redactions under (they have no ``m.relates_to``)
-REDACTION = "m.redaction"
-
-
-def is_redaction(evt: Mapping[str, Any]) -> bool:
-    """A redaction the server checked: a plaintext ``m.room.redaction``. One that arrived
-    encrypted was never checked against the sender's power level (anyone could send it)."""
-    return evt.get("type") == "m.room.redaction" and "tm_e2ee" not in evt
+from tuimatrix.core.relations.kinds import redaction_target
 
 
 def _level(value: Any, default: int) -> int:
@@ -64,20 +56,6 @@ def may_redact(
     default = _level(power_levels.get("users_default"), 0)
     power = _level(users.get(redaction_sender), default)
     return power >= _level(power_levels.get("redact"), 50)
-
-
-def _content(evt: Mapping[str, Any]) -> Mapping[str, Any]:
-    content = evt.get("content")
-    return content if isinstance(content, dict) else {}
-
-
-def redaction_target(evt: Mapping[str, Any]) -> str | None:
-    """The event a checked redaction removes (``redacts``: top level before room version 11,
-    in the content since)."""
-    if not is_redaction(evt):
-        return None
-    target = evt.get("redacts") or _content(evt).get("redacts")
-    return target if isinstance(target, str) else None
 
 
 def redacted_ids(events: Iterable[Mapping[str, Any]]) -> set[str]:
