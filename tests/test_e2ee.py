@@ -345,7 +345,7 @@ def test_placeholders_and_warnings_of_encrypted_events() -> None:
     ):
         item = event_item({**message, "tm_e2ee": {"trust": trust}}, names)
         assert item is not None
-        assert item.extra.get("e2ee_warning", "") == warning
+        assert item.e2ee_warning == warning
 
 
 async def test_member_list_shows_device_trust(make_user: MakeUser, login: Login) -> None:  # noqa: F811

@@ -58,7 +58,7 @@ async def test_encrypted_room_in_the_app(make_user: MakeUser, peer: Peer) -> Non
         assert (await raw(b, room_id, sent.event_id))["type"] == "m.room.encrypted"
         await until(pilot, lambda: "secret hello" in timeline_text(screen))
         [item] = [i for i in timeline.items if i.body.plain == "secret hello"]
-        assert item.extra["e2ee_warning"] == "unverified device"
+        assert item.e2ee_warning == "unverified device"
 
         # Alice answers from the composer: encrypted on the wire, readable by Bob.
         composer = screen.query_one(Composer)

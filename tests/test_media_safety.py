@@ -68,7 +68,7 @@ class Host(App[None]):
 
 def image_item(url: str, **info: Any) -> TimelineItem:
     content = {"msgtype": "m.image", "body": "x.png", "url": url, "info": info}
-    return TimelineItem("$img", "@bob:x", "Bob", 0, Text("x"), extra={"media": media_of(content)})
+    return TimelineItem("$img", "@bob:x", "Bob", 0, Text("x"), media=media_of(content))
 
 
 # -- 1: only PNG, JPEG, GIF and WebP reach Pillow (EPS would run Ghostscript) ----------------

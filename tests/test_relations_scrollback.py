@@ -100,7 +100,7 @@ async def test_old_messages_show_their_newest_edit_and_their_deletion_from_the_s
         items = await scroll_back_to(pilot, screen, edited, deleted)
         assert items[edited].body.plain == "edited text"
         assert items[edited].edited
-        assert items[edited].extra["reactions"] == [("👍", 1, False)]
+        assert items[edited].reactions == (("👍", 1, False),)
         assert items[deleted].redacted
         assert items[deleted].body.plain == "[deleted: wrong room]"
 
@@ -179,7 +179,8 @@ def test_a_reply_quotes_a_deleted_message_as_deleted() -> None:
     reply["content"]["m.relates_to"] = {"m.in_reply_to": {"event_id": "$m1"}}
     items = build_items([_msg(1, "taken back"), reply, _redaction(3, "$m1")], {})
     assert [i.body.plain for i in items] == ["[deleted]", "answer"]
-    assert items[1].extra["reply"].plain.endswith("[deleted]")
+    assert items[1].reply is not None and items[1].reply.preview is not None
+    assert items[1].reply.preview.plain.endswith("[deleted]")
 
 
 def test_a_deleted_message_that_kept_its_relation_shows_as_deleted() -> None:

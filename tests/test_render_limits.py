@@ -216,7 +216,7 @@ async def test_a_tall_message_shows_a_screenful_until_expanded_and_folds_again()
 
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_a_folded_message_measures_what_it_renders_and_keeps_its_marks(fmt: str) -> None:
-    tall = item("$tall", body=TALL, edited=True, extra={"e2ee_warning": "unverified device"})
+    tall = item("$tall", body=TALL, edited=True, e2ee_warning="unverified device")
     long_line = item("$wide", body="word " * 20_000)
     app = TimelineApp()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -91,7 +91,8 @@ async def test_select_and_reply_edit_react_delete(make_user: MakeUser) -> None:
             pilot,
             lambda: any(
                 i.body.plain == "agreed"
-                and "first" in str(getattr(i.extra.get("reply"), "plain", ""))
+                and i.reply is not None
+                and "first" in str(getattr(i.reply.preview, "plain", ""))
                 for i in timeline.items
             ),
         )
@@ -133,8 +134,7 @@ async def test_select_and_reply_edit_react_delete(make_user: MakeUser) -> None:
         await until(
             pilot,
             lambda: any(
-                i.key == first_id and i.extra.get("reactions") == [("👍", 1, True)]
-                for i in timeline.items
+                i.key == first_id and i.reactions == (("👍", 1, True),) for i in timeline.items
             ),
         )
         rendered = [timeline.render_line(y).text for y in range(timeline.size.height)]

@@ -287,7 +287,7 @@ async def test_who_reacted_lists_sanitised_names(make_user: MakeUser, peer: Peer
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_room(pilot, app, room_id)
         timeline = screen.timeline
-        await until(pilot, lambda: any(i.extra.get("reactions") for i in timeline.items))
+        await until(pilot, lambda: any(i.reactions for i in timeline.items))
         timeline.focus()
         timeline.select(target)
         await pilot.press("w")

@@ -15,7 +15,7 @@ from tuimatrix.core import auth
 from tuimatrix.core.room_timeline import RoomTimeline
 from tuimatrix.core.sendqueue import LocalEcho
 from tuimatrix.core.sync import SyncChanges
-from tuimatrix.core.timeline import build_items, event_item
+from tuimatrix.core.timeline import TimelineItem, build_items, event_item
 from tuimatrix.paths import get_paths
 
 ROOM = "!room:example.org"
@@ -287,17 +287,19 @@ async def test_reply_quotes_come_from_the_window_the_store_or_the_server() -> No
     item = event_item(live, model.names)
     assert item is not None
     assert not model.quote_reply(item, live)  # loaded: quoted at once
-    assert item.extra["reply"].plain.startswith("Me: message 3")
+    assert item.reply is not None and item.reply.preview is not None
+    assert item.reply.preview.plain.startswith("Me: message 3")
 
     replies = [reply(5, "$e1"), reply(6, "$e0"), reply(7, "$gone")]
     model.add_new(replies)
     items = build_items(model.with_related(replies), model.names, ME)
-    assert all("reply_to" in i.extra for i in items)
+    assert all(i.reply is not None and i.reply.preview is None for i in items)
     resolved = [i async for i in model.resolve_replies(items)]
     assert [i.key for i in resolved] == ["$e5", "$e6"]
-    assert resolved[0].extra["reply"].plain == "Me: stored, not loaded"
-    assert resolved[1].extra["reply"].plain == "Me: only on the server"
-    assert items[2].extra["reply_to"] == "$gone"  # not visible to us: the generic quote stays
+    assert [quote(i) for i in resolved] == ["Me: stored, not loaded", "Me: only on the server"]
+    # not visible to us: the generic quote stays
+    assert items[2].reply is not None and items[2].reply.event_id == "$gone"
+    assert items[2].reply.preview is None
     assert account.fetched == ["$e0", "$gone"]  # the store first, the server after
 
 
@@ -363,10 +365,10 @@ async def test_scrollback_goes_past_the_stores_window_into_the_server(
         await model.load_latest()
         assert model.latest_event_id() == answer_id
         items = build_items(model.with_related(model.events), model.names, me.user_id)
-        waiting = [i for i in items if "reply_to" in i.extra]
+        waiting = [i for i in items if i.reply is not None and i.reply.preview is None]
         assert [i.key for i in waiting] == [answer_id]
         resolved = [i async for i in model.resolve_replies(waiting)]
-        assert resolved[0].extra["reply"].plain == "Alice: the original"
+        assert quote(resolved[0]) == "Alice: the original"
 
         while not model.at_start:
             page = await model.load_older()
@@ -379,3 +381,9 @@ async def test_scrollback_goes_past_the_stores_window_into_the_server(
         assert model.events[0]["type"] == "m.room.create"
     finally:
         await me.close()
+
+
+def quote(item: TimelineItem) -> str:
+    """The reply quote shown above ``item`` ("" when it has none yet)."""
+    preview = item.reply.preview if item.reply is not None else None
+    return preview.plain if preview is not None else ""

@@ -138,7 +138,7 @@ async def test_a_syncs_events_of_the_thread_are_kept_and_the_rest_ignored() -> N
     assert model.event("$r") == reaction and model.event("$elsewhere") is None
     items = model.items(ME)
     assert [i.key for i in items] == [ROOT, "$a", "$b"]
-    assert items[1].extra["reactions"] == [("👍", 1, True)]
+    assert items[1].reactions == (("👍", 1, True),)
 
 
 async def test_our_unsent_replies_show_last_until_they_come_back() -> None:

@@ -18,14 +18,9 @@ from textual.pilot import Pilot
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.core import auth
 from tuimatrix.core.account import Account
-from tuimatrix.core.threads import (
-    as_thread_view,
-    send_in_thread,
-    summary_line,
-    thread_relation,
-    thread_summaries,
-)
-from tuimatrix.core.timeline import build_items
+from tuimatrix.core.relations import thread_summaries
+from tuimatrix.core.threads import as_thread_view, send_in_thread, thread_relation
+from tuimatrix.core.timeline import build_items, summary_line
 from tuimatrix.paths import get_paths
 from tuimatrix.screens.prompts import TextPromptScreen
 from tuimatrix.screens.room import RoomScreen
@@ -59,9 +54,10 @@ def test_replies_leave_the_main_timeline_and_their_root_shows_a_summary() -> Non
     ]
     items = build_items(events, {"@bob:x": "Bob"})
     assert [i.key for i in items] == ["$root", "$main"]
-    summary = items[0].extra["thread"]
-    assert summary.plain == "💬 2 replies · last: Bob: second"
-    assert "thread" not in items[1].extra
+    summary = items[0].thread
+    assert summary is not None and summary.text.plain == "💬 2 replies · last: Bob: second"
+    assert summary.count == 2
+    assert items[1].thread is None
 
 
 def test_the_summary_quotes_the_newest_edit_of_the_last_reply_by_its_sender() -> None:
@@ -84,7 +80,8 @@ def test_the_summary_quotes_the_newest_edit_of_the_last_reply_by_its_sender() ->
         edit("$e2", "$a", "FORGED", sender="@mallory:x"),
     ]
     [root] = build_items(events, {"@bob:x": "Bob"})
-    assert root.extra["thread"].plain == "💬 1 reply · last: Bob: hello"
+    assert root.thread is not None
+    assert root.thread.text.plain == "💬 1 reply · last: Bob: hello"
 
 
 def test_the_bundled_count_adds_the_replies_loaded_after_its_latest() -> None:
@@ -121,7 +118,7 @@ def test_a_thread_shows_real_replies_and_not_fallbacks() -> None:
     }
     items = build_items([as_thread_view(e, "$root") for e in (fallback, real)], {})
     assert [i.key for i in items] == ["$a", "$b"]
-    assert "reply" in items[1].extra and "reply" not in items[0].extra
+    assert items[1].reply is not None and items[0].reply is None
     assert thread_relation("$root", "$b") == {
         "rel_type": "m.thread",
         "event_id": "$root",
@@ -174,7 +171,7 @@ async def test_thread_summary_screen_reply_and_list(
 
         def summary() -> str:
             item = next((i for i in timeline.items if i.key == root), None)
-            return str(getattr(item.extra.get("thread"), "plain", "")) if item else ""
+            return item.thread.text.plain if item and item.thread else ""
 
         # The root carries the summary; the replies are not in the main timeline.
         await until(pilot, lambda: summary().startswith("💬 2 replies · last: "))
@@ -199,7 +196,7 @@ async def test_thread_summary_screen_reply_and_list(
         view = thread.query_one(TimelineView)
         bodies = ["the root", "first reply", "second reply", "third reply"]
         await until(pilot, lambda: [i.body.plain for i in view.items] == bodies)
-        assert "thread" not in view.items[0].extra
+        assert view.items[0].thread is None
 
         # Reading the thread sends a threaded receipt for its newest reply.
         async def threaded_receipt() -> bool:

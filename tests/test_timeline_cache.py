@@ -20,7 +20,7 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.strip import Strip
 
-from tuimatrix.core.timeline import TimelineItem
+from tuimatrix.core.timeline import Reaction, TimelineItem
 from tuimatrix.widgets.scrollbar import ThriftyScrollBar
 from tuimatrix.widgets.timeline import TimelineView
 
@@ -94,17 +94,21 @@ async def test_edits_redactions_and_reactions_redraw_their_item() -> None:
         assert not any("m message 38" in row for row in visible(view))
 
         edited = view.items[-2]
-        view.upsert(dataclasses.replace(edited, extra={"reactions": [("👍", 2, False)]}))
+        view.upsert(dataclasses.replace(edited, reactions=(Reaction("👍", 2, False),)))
         await pilot.pause()
         rows = [row.strip() for row in visible(view)]
         assert rows[rows.index("better words (edited)") + 1] == "👍 2"
-        view.upsert(dataclasses.replace(edited, extra={"reactions": [("👍", 3, True)]}))
+        view.upsert(dataclasses.replace(edited, reactions=(Reaction("👍", 3, True),)))
         await pilot.pause()
         rows = [row.strip() for row in visible(view)]
         assert rows[rows.index("better words (edited)") + 1] == "👍 3"
 
         redacted = dataclasses.replace(
-            view.items[-2], body=Text("(message deleted)"), redacted=True, edited=False, extra={}
+            view.items[-2],
+            body=Text("(message deleted)"),
+            redacted=True,
+            edited=False,
+            reactions=(),
         )
         view.upsert(redacted)
         await pilot.pause()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuimatrix.core.timeline import build_items
+from tuimatrix.core.timeline import ReplyQuote, build_items
 
 
 def msg(event_id: str, sender: str, body: str, **content: Any) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def test_reactions_gather_under_their_message_once_per_sender() -> None:
         },
     ]
     [item] = build_items(events, {}, own_user_id="@me:x")
-    assert item.extra["reactions"] == [("👍", 2, True), ("🎉", 1, False)]
+    assert item.reactions == (("👍", 2, True), ("🎉", 1, False))
 
 
 def test_a_reply_quotes_its_original_and_drops_the_fallback() -> None:
@@ -60,8 +60,9 @@ def test_a_reply_quotes_its_original_and_drops_the_fallback() -> None:
     ]
     items = build_items(events, {"@a:x": "Alice"})
     assert items[1].body.plain == "noon"
-    assert items[1].extra["reply"].plain == "Alice: what time is it?"
-    assert items[2].extra["reply_to"] == "$old" and "reply" not in items[2].extra
+    assert items[1].reply is not None and items[1].reply.preview is not None
+    assert items[1].reply.preview.plain == "Alice: what time is it?"
+    assert items[2].reply == ReplyQuote("$old", None)
 
 
 def state(kind: str, content: dict[str, Any], state_key: str = "") -> dict[str, Any]:

@@ -12,7 +12,14 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from tuimatrix.core.timeline import FAILED, FORMATS, SENDING, TimelineItem
+from tuimatrix.core.timeline import (
+    FAILED,
+    FORMATS,
+    SENDING,
+    Reaction,
+    ReplyQuote,
+    TimelineItem,
+)
 from tuimatrix.widgets.timeline import TimelineView, local_time
 
 # Local time, so the HH:MM and day names the widget shows are predictable in any time zone.
@@ -421,9 +428,10 @@ async def test_measured_height_matches_the_rendered_rows(width: int, fmt: str) -
     ]
     items = [item(f"${i}", "alice", i, body) for i, body in enumerate(bodies)]
     quoted = item("$q", "carol", 52, "a reply " * 12)
-    quoted.extra.update(reply=Text("Alice: the question " * 8), reactions=[("👍", 2, True)])
+    quoted.reply = ReplyQuote("$question", Text("Alice: the question " * 8))
+    quoted.reactions = (Reaction("👍", 2, True),)
     waiting = item("$w", "carol", 53, "answer")
-    waiting.extra["reply_to"] = "$elsewhere"
+    waiting.reply = ReplyQuote("$elsewhere")
     items += [
         quoted,
         waiting,

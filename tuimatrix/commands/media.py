@@ -19,6 +19,7 @@ from tuimatrix.core.account import Account
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.links import message_links
 from tuimatrix.core.opener import open_with_system
+from tuimatrix.core.relations import Edits
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.paths import get_paths
 
@@ -48,21 +49,8 @@ async def shown_message(
         original = await account.store.event(event_id)
     if original is None:
         original = await account.fetch_event(room_id, event_id)
-    content = original.get("content")
-    content = dict(content) if isinstance(content, dict) else {}
-    for evt in events:  # oldest first: the last edit wins, as the timeline shows it
-        evt_content = evt.get("content")
-        relates = evt_content.get("m.relates_to") if isinstance(evt_content, dict) else None
-        new = evt_content.get("m.new_content") if isinstance(evt_content, dict) else None
-        if (
-            isinstance(relates, dict)
-            and relates.get("rel_type") == "m.replace"
-            and relates.get("event_id") == event_id
-            and evt.get("sender") == original.get("sender")  # only its sender may edit it
-            and isinstance(new, dict)
-        ):
-            content = dict(new)
-    return original, content
+    # The edit the timeline shows (of the loaded events, as build_items chooses it).
+    return original, dict(Edits(events).shown_content(original))
 
 
 async def _media(ctx: Context, inv: Invocation) -> tuple[Account, core_media.Media]:
@@ -205,7 +193,7 @@ async def reveal_spoiler(ctx: Context, inv: Invocation) -> Result:
     content = await shown_content(ctx, account, room_id, event_id)
     if "data-mx-spoiler" not in str(content.get("formatted_body", "")):
         raise UserError("reveal-spoiler: that message has no spoiler")
-    reveal = not item.extra.get("spoiler_revealed")
+    reveal = not item.spoiler_revealed
     view.show_spoiler(item, content, reveal)
     return Result("spoiler revealed" if reveal else "spoiler hidden")
 

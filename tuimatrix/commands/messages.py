@@ -20,6 +20,7 @@ from tuimatrix.core.account import Account
 from tuimatrix.core.compose import Outgoing, markdown_message
 from tuimatrix.core.emoji_names import reaction_key
 from tuimatrix.core.errors import UserError
+from tuimatrix.core.relations import shown_content
 from tuimatrix.core.room_names import room_label
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sendqueue import FAILED, SENT, LocalEcho
@@ -214,37 +215,11 @@ def _loaded_events(ctx: Context, inv: Invocation) -> list[dict[str, Any]]:
     return ctx.ui.events_on_view(inv.account, inv.room_id)
 
 
-def _replaces(evt: dict[str, Any], original: dict[str, Any]) -> bool:
-    """``evt`` is an edit of ``original`` by its sender (the spec lets no one else edit it)."""
-    content = evt.get("content")
-    if not isinstance(content, dict):
-        return False
-    relates = content.get("m.relates_to")
-    return (
-        isinstance(relates, dict)
-        and relates.get("rel_type") == "m.replace"
-        and relates.get("event_id") == original.get("event_id")
-        and evt.get("sender") == original.get("sender")
-        and isinstance(content.get("m.new_content"), dict)
-    )
-
-
 def _written_text(original: dict[str, Any], loaded: list[dict[str, Any]]) -> str | None:
-    """The body the sender last wrote: the newest edit's ``m.new_content``, else the original's.
-    The text on screen would do only until the first edit: it is rendered, its markdown lost."""
-    unsigned = original.get("unsigned")
-    relations = unsigned.get("m.relations") if isinstance(unsigned, dict) else None
-    bundled = relations.get("m.replace") if isinstance(relations, dict) else None
-    edits = [e for e in [bundled, *loaded] if isinstance(e, dict) and _replaces(e, original)]
-    content: Any = original.get("content")
-    if edits:
-        # Newest by the server's timestamp; on a tie the later one loaded.
-        _, _, newest = max(
-            (e.get("origin_server_ts") if isinstance(e.get("origin_server_ts"), int) else 0, i, e)
-            for i, e in enumerate(edits)
-        )
-        content = newest["content"]["m.new_content"]
-    body = content.get("body") if isinstance(content, dict) else None
+    """The body the sender last wrote: the shown edit's ``m.new_content`` (of those loaded
+    and the one the server bundled), else the original's. The text on screen would do only
+    until the first edit: it is rendered, its markdown lost."""
+    body = shown_content(original, loaded).get("body")
     return body if isinstance(body, str) else None
 
 

@@ -14,19 +14,18 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tuimatrix.core.relations import redaction_target, relation
+from tuimatrix.core.relations import (
+    is_relation,
+    redaction_target,
+    relation,
+    relation_targets,
+    reply_target,
+    thread_root,
+)
 from tuimatrix.core.search import message_context
 from tuimatrix.core.sendqueue import LocalEcho
 from tuimatrix.core.sync import SyncChanges
-from tuimatrix.core.threads import thread_root
-from tuimatrix.core.timeline import (
-    TimelineItem,
-    is_relation,
-    relation_targets,
-    reply_preview,
-    reply_target,
-    transaction_id,
-)
+from tuimatrix.core.timeline import TimelineItem, reply_quote, transaction_id
 
 if TYPE_CHECKING:
     from tuimatrix.core.account import Account
@@ -233,11 +232,8 @@ class RoomTimeline:
         if not target:
             return False
         original = self.event(target)
-        if original is not None:
-            item.extra["reply"] = reply_preview(original, self.names)
-            return False
-        item.extra["reply_to"] = target
-        return True
+        item.reply = reply_quote(target, original, self.names)
+        return original is None
 
     async def original(self, event_id: str) -> Event | None:
         """The event ``event_id``: loaded, else stored, else from the server (``/event``);
@@ -255,12 +251,13 @@ class RoomTimeline:
         :meth:`quote_reply`); yields each item as it gets its quote. A message we cannot see
         keeps the generic quote line."""
         for item in items:
-            target = str(item.extra["reply_to"])
+            if item.reply is None or item.reply.preview is not None:
+                continue
+            target = item.reply.event_id
             original = await self.original(target)
             if original is None:
                 continue
-            item.extra["reply"] = reply_preview(original, self.names)
-            del item.extra["reply_to"]
+            item.reply = reply_quote(target, original, self.names)
             yield item
 
     # -- queries -----------------------------------------------------------------------------

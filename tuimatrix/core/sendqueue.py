@@ -26,13 +26,15 @@ from typing import Any
 from tuimatrix.core.errors import UserError, describe_error, is_connection_error, retry_after
 from tuimatrix.core.lazy import Method, Path
 from tuimatrix.core.sanitize import clean_line
+
+# The queue's states are defined with its table; callers read them from here too.
+from tuimatrix.core.store import FAILED as FAILED
+from tuimatrix.core.store import QUEUED as QUEUED
+from tuimatrix.core.store import SENT as SENT
 from tuimatrix.core.store import Store, dumps, loads
 
 log = logging.getLogger(__name__)
 
-QUEUED = "queued"
-SENT = "sent"
-FAILED = "failed"
 #: what a discarded message's last change says (it is gone from the queue)
 DISCARDED = "discarded"
 

@@ -35,6 +35,13 @@ upgrade_table = UpgradeTable(
 )
 
 
+#: The states of a ``send_queue`` row (its ``state`` column). Defined with the table, so that
+#: whatever writes the table (the send queue, the relations index) needs no other module.
+QUEUED = "queued"
+SENT = "sent"
+FAILED = "failed"
+
+
 # mautrix's register() is untyped; going through Any keeps the decorator usable under strict.
 _register: Any = upgrade_table.register
 

@@ -16,9 +16,16 @@ from typing import Any
 from mautrix.util.async_db import Connection
 
 from tuimatrix.core.redaction import is_pruned, prune_event
-from tuimatrix.core.relations import EDIT, REDACTION, THREAD, edit_target, may_redact, relation
-from tuimatrix.core.sendqueue import SENT
-from tuimatrix.core.store import dumps, loads
+from tuimatrix.core.relations import (
+    EDIT,
+    REDACTION,
+    THREAD,
+    edit_target,
+    may_redact,
+    redaction_target,
+    relation,
+)
+from tuimatrix.core.store import SENT, dumps, loads
 
 _RELATION_SQL = (
     "INSERT OR IGNORE INTO relations (event_id, room_id, rel_type, target_id, sender, "
@@ -120,7 +127,7 @@ async def index_rooms(conn: Connection, rooms: list[tuple[str, list[dict[str, An
         in_hand.setdefault(room_id, {}).update(by_id)
         # An edit of a removed message goes with it: what it says is what the sender took back.
         targets = [*by_id, *(t for e in events if (t := edit_target(e)) is not None)]
-        targets += [rel[1] for e in events if (rel := relation(e)) and rel[0] == REDACTION]
+        targets += [t for e in events if (t := redaction_target(e)) is not None]
         candidates.update((room_id, target) for target in targets)
     if not candidates:
         return

@@ -10,14 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from tuimatrix.core.relations import relates_to_any, thread_root
 from tuimatrix.core.sendqueue import SENT, LocalEcho
-from tuimatrix.core.threads import (
-    as_thread_view,
-    fetch_replies,
-    relates_to_any,
-    stored_thread,
-    thread_root,
-)
+from tuimatrix.core.threads import as_thread_view, fetch_replies, stored_thread
 from tuimatrix.core.timeline import TimelineItem, build_items, echo_item, transaction_id
 
 if TYPE_CHECKING:

@@ -10,20 +10,24 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.text import Text
 
-from tuimatrix.core.media import MEDIA_TYPES, media_line, media_of
+from tuimatrix.core.media import MEDIA_TYPES, Media, media_line, media_of
 from tuimatrix.core.redaction import is_pruned, prune_event
 from tuimatrix.core.relations import (
-    edit_target,
-    newest_edit,
-    redaction_target,
-    relation,
+    EDIT,
+    Edits,
+    ThreadSummary,
+    new_content,
+    reactions,
+    reply_target,
+    shown_redactions,
+    thread_root,
+    thread_summaries,
 )
 from tuimatrix.core.sanitize import clean_line, html_to_text, plain, strip_reply_fallback
-from tuimatrix.core.threads import attach_threads, thread_root
 
 #: the message formats: a sender header over each run ("elemental"), or IRC-style columns
 FORMATS = ("elemental", "irc")
@@ -31,6 +35,31 @@ FORMATS = ("elemental", "irc")
 #: local echo states
 SENDING = "sending"
 FAILED = "failed"
+
+
+class Reaction(NamedTuple):
+    """One reaction key under a message: ``👍 2``, standing out when one is the user's own."""
+
+    key: str  # sanitised, one line
+    total: int  # how many reacted with it, each sender counted once
+    own: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyQuote:
+    """The message a reply answers, quoted above it."""
+
+    event_id: str
+    #: "Alice: the first line…" (sanitised); None while that message is not at hand
+    preview: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadLine:
+    """The summary under a thread's root: ``💬 3 replies · last: Alice: …`` (sanitised)."""
+
+    count: int
+    text: Text
 
 
 @dataclass(slots=True)
@@ -55,7 +84,16 @@ class TimelineItem:
     error: str = ""
     txn_id: str | None = None
     event_type: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    reply: ReplyQuote | None = None
+    reactions: tuple[Reaction, ...] = ()
+    thread: ThreadLine | None = None
+    #: the file of a media message (for inline images and the media commands)
+    media: Media | None = None
+    #: why a decrypted message's sender cannot be trusted ("" when it can)
+    e2ee_warning: str = ""
+    spoiler_revealed: bool = False
+    #: the membership events a notice stands for
+    members: MembershipRun | None = None
 
 
 def _content(evt: Mapping[str, Any]) -> dict[str, Any]:
@@ -71,8 +109,7 @@ def message_body(content: Mapping[str, Any], *, reveal_spoilers: bool = False) -
     body = content.get("body")
     body = body if isinstance(body, str) else ""
     relates = content.get("m.relates_to")
-    is_reply = isinstance(relates, dict) and "m.in_reply_to" in relates
-    if is_reply:
+    if isinstance(relates, dict) and "m.in_reply_to" in relates:
         body = strip_reply_fallback(body)
     formatted = content.get("formatted_body")
     if content.get("format") == "org.matrix.custom.html" and isinstance(formatted, str):
@@ -239,8 +276,7 @@ def local_day(ts: int) -> int:
 
 
 def membership_run(item: TimelineItem) -> MembershipRun | None:
-    run = item.extra.get("members")
-    return run if isinstance(run, MembershipRun) else None
+    return item.members
 
 
 def run_item(item: TimelineItem, run: MembershipRun) -> TimelineItem:
@@ -253,7 +289,7 @@ def run_item(item: TimelineItem, run: MembershipRun) -> TimelineItem:
         body=plain(clean_line(run.line()), "dim"),
         is_notice=True,
         event_type=item.event_type,
-        extra={**item.extra, "members": run},
+        members=run,
     )
 
 
@@ -305,37 +341,13 @@ def _state_line(evt: Mapping[str, Any], sender: str) -> str | None:
 
 def _apply_relations(
     events: list[Mapping[str, Any]],
-) -> tuple[list[Mapping[str, Any]], dict[str, Mapping[str, Any]], dict[str, str]]:
-    """``events`` with those redacted among them pruned (spec redaction algorithm), the
-    newest edit of each original as the event it shows (its ``m.new_content`` as content),
-    and the redacted ids with each redaction's reason ("" if none)."""
-    # A redaction shows only where the store applied it (the target came pruned: the store
-    # checked the redacter's power) or where the redacter sent the target itself: a forged
-    # redaction by someone without power must not blank another's message on screen either.
+) -> tuple[list[Mapping[str, Any]], Edits, dict[str, str]]:
+    """``events`` with those redacted among them pruned (spec redaction algorithm), their
+    edits (:class:`relations.Edits`, those taken back left out), and the redacted ids with
+    each redaction's reason ("" if none)."""
     by_id = {str(evt.get("event_id")): evt for evt in events}
-    redactions: dict[str, Mapping[str, Any]] = {}
-    for evt in events:
-        target = redaction_target(evt)
-        if target is None:
-            continue
-        redacted = by_id.get(target)
-        if redacted is None or is_pruned(redacted) or redacted.get("sender") == evt.get("sender"):
-            redactions[target] = evt
-    sender_of: dict[str, Any] = {}
-    #: original id -> its newest edit (one taken back does not count)
-    newest: dict[str, Mapping[str, Any]] = {}
-    for evt in events:
-        event_id = str(evt.get("event_id"))
-        sender_of[event_id] = evt.get("sender")
-        original = edit_target(evt)
-        # Only the original's sender may edit it (spec); an edit of a message not among
-        # ``events`` is checked when that message is shown (event_item).
-        if (
-            original is not None
-            and event_id not in redactions
-            and sender_of.get(original, evt.get("sender")) == evt.get("sender")
-        ):
-            newest[original] = newest_edit(newest.get(original), evt) or evt
+    redactions = shown_redactions(events, by_id)
+    edits = Edits(events, redactions)
     if redactions:
         events = [
             prune_event(evt, redactions[event_id], None)
@@ -343,11 +355,6 @@ def _apply_relations(
             else evt
             for evt in events
         ]
-    edits: dict[str, Mapping[str, Any]] = {
-        original: {**edit, "content": _content(edit)["m.new_content"]}
-        for original, edit in newest.items()
-        if original not in redactions  # a deleted message shows none of its edits
-    }
     reasons = {}
     for target, redaction in redactions.items():
         reason = _content(redaction).get("reason")
@@ -363,15 +370,15 @@ def build_items(
 ) -> list[TimelineItem]:
     """Timeline items for ``events`` (oldest first); ``names`` maps user ids to display names.
 
-    Messages whose event id is in ``revealed`` show their spoilers. Of several edits of a
-    message the newest wins (spec order, :func:`relations.newest_edit`); relations from
-    beyond a page (``Store.related_events``) go after its events.
+    Messages whose event id is in ``revealed`` show their spoilers. A message shows its
+    newest edit (:class:`relations.Edits`); relations from beyond a page
+    (``Store.related_events``) go after its events.
 
-    Reactions are gathered under the messages they annotate (``extra["reactions"]``: key,
-    count, whether one is ``own_user_id``'s), and a reply gets a one-line preview of the
-    message it answers when that message is among ``events`` (``extra["reply"]``), else
-    just its id (``extra["reply_to"]``) for the screen to look up. A message redacted among
-    ``events`` is shown, quoted and summarised in its pruned form only.
+    Reactions are gathered under the messages they annotate (``reactions``: key, total,
+    whether one is ``own_user_id``'s), and a reply gets a one-line preview of the message it
+    answers when that message is among ``events`` (``reply.preview``), else just its id for
+    the screen to look up. A thread's root gets its summary (``thread``). A message redacted
+    among ``events`` is shown, quoted and summarised in its pruned form only.
     """
     events, edits, redacted = _apply_relations(list(events))
     items: list[TimelineItem] = []
@@ -397,13 +404,6 @@ def build_items(
     return items
 
 
-def reply_target(evt: Mapping[str, Any]) -> str | None:
-    relates = _content(evt).get("m.relates_to")
-    reply = relates.get("m.in_reply_to") if isinstance(relates, dict) else None
-    target = reply.get("event_id") if isinstance(reply, dict) else None
-    return target if isinstance(target, str) else None
-
-
 def reply_preview(original: Mapping[str, Any], names: Mapping[str, str]) -> Text:
     """One line quoting the message a reply answers: "Alice: the first line…"."""
     sender_id = str(original.get("sender", ""))
@@ -417,33 +417,11 @@ def reply_preview(original: Mapping[str, Any], names: Mapping[str, str]) -> Text
     return text + (first[bars:] if bars else first)
 
 
-def _reactions(
-    events: Iterable[Mapping[str, Any]], redacted: Collection[str]
-) -> dict[str, dict[str, dict[str, None]]]:
-    """target event id -> reaction key -> the senders (an ordered set), redactions left out."""
-    reactions: dict[str, dict[str, dict[str, None]]] = {}
-    for evt in events:
-        if evt.get("type") != "m.reaction" or evt.get("event_id") in redacted:
-            continue
-        relates = _content(evt).get("m.relates_to")
-        if not isinstance(relates, dict) or relates.get("rel_type") != "m.annotation":
-            continue
-        target, key = relates.get("event_id"), relates.get("key")
-        if isinstance(target, str) and isinstance(key, str) and key:
-            # Counted once per sender, as the spec asks clients to.
-            reactions.setdefault(target, {}).setdefault(key, {})[str(evt.get("sender"))] = None
-    return reactions
-
-
-def _redacted_ids(events: Iterable[Mapping[str, Any]]) -> set[str]:
-    return {t for evt in events if (t := redaction_target(evt)) is not None}
-
-
 def reaction_senders(
     events: Sequence[Mapping[str, Any]], target: str, names: Mapping[str, str]
 ) -> list[tuple[str, list[str]]]:
     """Who reacted to ``target`` with what: (key, sanitised display names), in order seen."""
-    by_key = _reactions(events, _redacted_ids(events)).get(target, {})
+    by_key = reactions(events).get(target, {})
     return [
         (clean_line(key), [clean_line(names.get(user, user)) for user in senders])
         for key, senders in by_key.items()
@@ -462,32 +440,66 @@ def attach_relations(
     redacted: Collection[str],
     own_user_id: str,
 ) -> None:
-    """Reactions under their messages, and reply previews (see build_items)."""
+    """Reactions under their messages, and reply quotes (see build_items)."""
     by_id = {str(e.get("event_id")): e for e in events}
-    reactions = _reactions(events, redacted)
+    reacted = reactions(events, redacted)
     for item in items:
         if item.is_notice or item.redacted:
             continue
-        if item.key in reactions:
-            item.extra["reactions"] = [
-                (clean_line(key), len(senders), own_user_id in senders)
-                for key, senders in reactions[item.key].items()
-            ]
+        if item.key in reacted:
+            item.reactions = tuple(
+                Reaction(clean_line(key), len(senders), own_user_id in senders)
+                for key, senders in reacted[item.key].items()
+            )
         source = by_id.get(item.key)
         target = reply_target(source) if source is not None else None
-        if target is None:
-            continue
-        original = by_id.get(target)
-        if original is not None:
-            item.extra["reply"] = reply_preview(original, names)
+        if target is not None:
+            item.reply = reply_quote(target, by_id.get(target), names)
+
+
+def reply_quote(
+    target: str, original: Mapping[str, Any] | None, names: Mapping[str, str]
+) -> ReplyQuote:
+    """The quote of message ``target`` above a reply: a preview once ``original`` (that
+    message) is at hand, else only its id for the screen to look up."""
+    return ReplyQuote(target, None if original is None else reply_preview(original, names))
+
+
+def summary_line(summary: ThreadSummary, names: Mapping[str, str]) -> Text:
+    """``💬 3 replies · last: Alice: the first line…`` (sanitised; the view truncates it)."""
+    noun = "reply" if summary.count == 1 else "replies"
+    text = Text(f"💬 {summary.count} {noun}", style="bold")
+    latest = summary.latest
+    if latest is not None:
+        sender_id = str(latest.get("sender", ""))
+        text.append(" · last: ")
+        text.append(clean_line(names.get(sender_id, sender_id)) + ": ", style="bold")
+        content = latest.get("content")
+        if isinstance(content, dict) and content and not is_pruned(latest):
+            body = message_body(content)
+            text.append_text(body.split("\n")[0] if "\n" in body.plain else body)
         else:
-            item.extra["reply_to"] = target
+            text.append("[deleted]", style="italic")
+    return text
+
+
+def attach_threads(
+    items: list[TimelineItem], events: Iterable[Mapping[str, Any]], names: Mapping[str, str]
+) -> None:
+    """Put a thread summary (``thread``) on every root among ``items``."""
+    summaries = thread_summaries(events)
+    if not summaries:
+        return
+    for item in items:
+        summary = summaries.get(item.key)
+        if summary is not None and not item.is_notice:
+            item.thread = ThreadLine(summary.count, summary_line(summary, names))
 
 
 def event_item(
     evt: Mapping[str, Any],
     names: Mapping[str, str],
-    edits: Mapping[str, Mapping[str, Any]] | None = None,
+    edits: Edits | None = None,
     redacted: Collection[str] | None = None,
     senders: dict[str, str] | None = None,
     revealed: Collection[str] = (),
@@ -512,7 +524,7 @@ def event_item(
     unsigned = evt.get("unsigned")
     unsigned = unsigned if isinstance(unsigned, dict) else {}
 
-    def item(body: Text, *, notice: bool = False, **extra: Any) -> TimelineItem:
+    def item(body: Text, *, notice: bool = False, **fields: Any) -> TimelineItem:
         return TimelineItem(
             key=event_id,
             sender_id=sender_id,
@@ -521,34 +533,28 @@ def event_item(
             body=body,
             is_notice=notice,
             event_type=kind,
-            **extra,
+            **fields,
         )
 
     if thread_root(evt) is not None:
         return None  # a thread reply: its root shows a summary, the thread screen shows it
     if kind == "m.room.message":
         relates = content.get("m.relates_to")
-        if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
+        if isinstance(relates, dict) and relates.get("rel_type") == EDIT:
             return None  # folded into its original
         if (redacted and event_id in redacted) or is_pruned(evt):
             return item(deleted_text(event_id, unsigned, redacted), redacted=True)
-        edit = edits.get(event_id) if edits else None
-        if edit is not None and edit.get("sender") != sender_id:
-            edit = None  # someone else's "edit": not theirs to make
+        edit = edits.newest(event_id, evt.get("sender")) if edits else None
+        if edit is not None:
+            content = new_content(edit)
         reveal = event_id in revealed
-        shown = item(
-            message_body(_content(edit) if edit else content, reveal_spoilers=reveal),
+        return item(
+            message_body(content, reveal_spoilers=reveal),
             edited=edit is not None,
+            spoiler_revealed=reveal,
+            e2ee_warning=(e2ee_warning(edit) if edit else "") or e2ee_warning(evt),
+            media=media_of(content),
         )
-        if reveal:
-            shown.extra["spoiler_revealed"] = True
-        warning = (e2ee_warning(edit) if edit else "") or e2ee_warning(evt)
-        if warning:
-            shown.extra["e2ee_warning"] = warning
-        media = media_of(_content(edit) if edit else content)
-        if media is not None:
-            shown.extra["media"] = media  # for inline images
-        return shown
     if kind in ("m.reaction", "m.room.redaction") or kind.startswith("m.key.verification."):
         return None  # verification steps: the request line and the verification window say it
     if kind == "m.room.encrypted":
@@ -559,7 +565,7 @@ def event_item(
         member_line = clean_line(_membership_line(evt, names))
         run = MembershipRun(local_day(ts if isinstance(ts, int) else 0), member_line)
         run.add(evt, names)
-        return item(plain(member_line, "dim"), notice=True, extra={"members": run})
+        return item(plain(member_line, "dim"), notice=True, members=run)
     if isinstance(evt.get("state_key"), str):
         line = _state_line(evt, sender)
         return None if line is None else item(plain(clean_line(line), "dim"), notice=True)
@@ -633,17 +639,3 @@ def transaction_id(evt: Mapping[str, Any]) -> str | None:
     unsigned = evt.get("unsigned")
     txn = unsigned.get("transaction_id") if isinstance(unsigned, dict) else None
     return txn if isinstance(txn, str) else None
-
-
-def relation_targets(events: Iterable[Mapping[str, Any]]) -> set[str]:
-    """The events that ``events`` edit, redact, react to or reply in a thread to."""
-    return {rel[1] for evt in events if (rel := relation(evt)) is not None}
-
-
-def is_relation(evt: Mapping[str, Any]) -> bool:
-    """Events that change other items (edits, redactions, reactions, thread replies: their
-    root's summary) rather than add one."""
-    if evt.get("type") in ("m.room.redaction", "m.reaction") or thread_root(evt) is not None:
-        return True
-    relates = _content(evt).get("m.relates_to")
-    return isinstance(relates, dict) and relates.get("rel_type") == "m.replace"

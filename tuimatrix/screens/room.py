@@ -14,11 +14,11 @@ from textual.widgets import Label
 
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import describe_error
+from tuimatrix.core.relations import thread_root
 from tuimatrix.core.room_timeline import NewEvents, RoomTimeline
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sendqueue import DISCARDED, LocalEcho
 from tuimatrix.core.sync import SyncChanges
-from tuimatrix.core.threads import thread_root
 from tuimatrix.core.timeline import (
     TimelineItem,
     build_items,
@@ -130,7 +130,7 @@ class RoomScreen(RoomReading, Composing):
                 model.with_related(events), model.names, self.account.user_id, self.revealed
             )
         )
-        missing = [item for item in items if "reply_to" in item.extra]
+        missing = [item for item in items if item.reply and item.reply.preview is None]
         if missing:
             self._resolve_replies(missing)
         return items

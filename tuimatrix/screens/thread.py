@@ -25,11 +25,12 @@ from textual.widgets.option_list import Option
 from tuimatrix.core.account import Account
 from tuimatrix.core.compose import Outgoing
 from tuimatrix.core.errors import describe_error
+from tuimatrix.core.relations import thread_root
 from tuimatrix.core.sanitize import plain
 from tuimatrix.core.sendqueue import DISCARDED, LocalEcho
 from tuimatrix.core.sync import SyncChanges
 from tuimatrix.core.thread_timeline import ThreadTimeline
-from tuimatrix.core.threads import mark_thread_read, send_in_thread, thread_root
+from tuimatrix.core.threads import mark_thread_read, send_in_thread
 from tuimatrix.screens.composing import Composing
 from tuimatrix.widgets.composer import Composer
 from tuimatrix.widgets.status import StatusLine

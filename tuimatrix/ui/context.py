@@ -55,8 +55,7 @@ class OpenRoomView:
         # Kept by the screen: a rebuild of its items (a reaction arriving) keeps it revealed.
         (self.screen.revealed.add if reveal else self.screen.revealed.discard)(item.key)
         body = message_body(content, reveal_spoilers=reveal)
-        extra = {**item.extra, "spoiler_revealed": reveal}
-        self.screen.timeline.upsert(dataclasses.replace(item, body=body, extra=extra))
+        self.screen.timeline.upsert(dataclasses.replace(item, body=body, spoiler_revealed=reveal))
 
 
 class AppScreens:

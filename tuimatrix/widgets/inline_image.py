@@ -65,8 +65,8 @@ _clock = time.monotonic
 
 def inline_media(item: TimelineItem) -> Media | None:
     """The item's image, if it is one to show inline."""
-    media = item.extra.get("media")
-    if not enabled or not isinstance(media, Media) or media.msgtype != "m.image":
+    media = item.media
+    if not enabled or media is None or media.msgtype != "m.image":
         return None
     if item.redacted or (_key(media) in _pixels and _pixels.get(_key(media)) is None):
         return None  # deleted, or known to be unshowable

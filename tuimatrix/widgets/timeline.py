@@ -130,9 +130,8 @@ def _heads(prev: TimelineItem | None, item: TimelineItem, new_day: bool) -> tupl
 
 def _extra_rows(item: TimelineItem) -> int:
     """The reply quote above a message, the reactions and thread summary lines below it."""
-    reply = "reply" in item.extra or "reply_to" in item.extra
-    extra = int(reply) + int(bool(item.extra.get("reactions"))) + int("thread" in item.extra)
-    return extra + (image_rows(item) if "media" in item.extra else 0)
+    extra = int(item.reply is not None) + int(bool(item.reactions)) + int(item.thread is not None)
+    return extra + (image_rows(item) if item.media is not None else 0)
 
 
 def _suffixes(item: TimelineItem) -> list[tuple[str, bool]]:
@@ -140,9 +139,8 @@ def _suffixes(item: TimelineItem) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     if item.edited:
         out.append((" (edited)", False))
-    warning = item.extra.get("e2ee_warning")
-    if warning:
-        out.append((f" ⚠ {warning}", False))
+    if item.e2ee_warning:
+        out.append((f" ⚠ {item.e2ee_warning}", False))
     if item.state == SENDING:
         out.append((" (sending…)", False))
     elif item.state == FAILED:
@@ -574,7 +572,7 @@ class TimelineView(ScrollView, can_focus=True):
         label = self._receipts.get(item.key)
         if label:
             # IRC: a one-line message ends with its time column; the label goes before it.
-            quoted = "reply" in item.extra or "reply_to" in item.extra
+            quoted = item.reply is not None
             timed = self._format == "irc" and not item.is_notice and len(rows) == date + quoted + 1
             rows = self._with_receipts(rows, label, width, IRC_TIME if timed else 0)
         if marker:
@@ -672,22 +670,20 @@ class TimelineView(ScrollView, can_focus=True):
 
     def _reply_line(self, item: TimelineItem, dim: Style) -> Text | None:
         """``╭ Alice: what they said`` above a reply (dim; the text is already sanitised)."""
-        preview = item.extra.get("reply")
-        if isinstance(preview, Text):
-            line = Text("╭ ", style=dim) + preview
-            line.stylize(dim)
-            return line
-        if "reply_to" in item.extra:
+        if item.reply is None:
+            return None
+        if item.reply.preview is None:
             return Text("╭ in reply to an older message", style=dim)
-        return None
+        line = Text("╭ ", style=dim) + item.reply.preview
+        line.stylize(dim)
+        return line
 
     def _reactions_line(self, item: TimelineItem, dim: Style) -> Text | None:
         """``👍 2  ❤ 1`` under a message; the user's own reactions stand out."""
-        reactions = item.extra.get("reactions")
-        if not reactions:
+        if not item.reactions:
             return None
         line = Text()
-        for n, (key, count, own) in enumerate(reactions):
+        for n, (key, count, own) in enumerate(item.reactions):
             if n:
                 line.append("  ")
             line.append(f"{key} {count}", Style(bold=True, reverse=True) if own else dim)
@@ -729,10 +725,9 @@ class TimelineView(ScrollView, can_focus=True):
 
     def _thread_line(self, item: TimelineItem, dim: Style) -> Text | None:
         """``└ 💬 3 replies · last: Alice: …`` under a thread's root (already sanitised)."""
-        summary = item.extra.get("thread")
-        if not isinstance(summary, Text):
+        if item.thread is None:
             return None
-        return Text("└ ", style=dim) + summary
+        return Text("└ ", style=dim) + item.thread.text
 
     # -- Line API --------------------------------------------------------------------------
 

@@ -1,0 +1,327 @@
+"""The relation rules every view shares (core/relations): edits, redactions, reactions, threads.
+
+Pure logic on fake event dicts; the end-to-end behaviour is covered by the timeline, thread
+and redaction tests against a real Synapse.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tuimatrix.core.relations import (
+    Edits,
+    is_relation,
+    may_redact,
+    reactions,
+    relates_to_any,
+    relation,
+    relation_targets,
+    reply_target,
+    shown_content,
+    shown_redactions,
+    thread_root,
+    thread_summaries,
+)
+from tuimatrix.core.timeline import build_items
+
+
+def msg(event_id: str, sender: str = "@a:x", body: str = "hi", ts: int = 1) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "sender": sender,
+        "type": "m.room.message",
+        "origin_server_ts": ts,
+        "content": {"msgtype": "m.text", "body": body},
+    }
+
+
+def edit(
+    event_id: str, target: str, body: str, sender: str = "@a:x", ts: int = 2
+) -> dict[str, Any]:
+    evt = msg(event_id, sender, f"* {body}", ts)
+    evt["content"]["m.new_content"] = {"msgtype": "m.text", "body": body}
+    return related(evt, {"rel_type": "m.replace", "event_id": target})
+
+
+def react(event_id: str, sender: str, target: str, key: str) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "sender": sender,
+        "type": "m.reaction",
+        "origin_server_ts": 3,
+        "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": key}},
+    }
+
+
+def redaction(event_id: str, target: str, sender: str = "@a:x") -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "sender": sender,
+        "type": "m.room.redaction",
+        "origin_server_ts": 4,
+        "redacts": target,
+        "content": {},
+    }
+
+
+def related(evt: dict[str, Any], relates_to: dict[str, Any]) -> dict[str, Any]:
+    """``evt`` with ``m.relates_to`` set (a key no keyword argument can spell)."""
+    return evt | {"content": {**evt["content"], "m.relates_to": relates_to}}
+
+
+def in_thread(
+    event_id: str, root: str, body: str = "r", sender: str = "@b:x", ts: int = 5
+) -> dict[str, Any]:
+    return related(msg(event_id, sender, body, ts), {"rel_type": "m.thread", "event_id": root})
+
+
+def shown(events: list[dict[str, Any]], original: dict[str, Any]) -> str:
+    return str(Edits(events).shown_content(original).get("body"))
+
+
+# -- edits ----------------------------------------------------------------------------------
+
+
+def test_the_newest_edit_wins_and_a_tie_goes_to_the_larger_event_id() -> None:
+    original = msg("$o")
+    older, newer = edit("$e1", "$o", "older", ts=5), edit("$e2", "$o", "newer", ts=9)
+    assert shown([newer, older], original) == "newer"  # arrival order does not matter
+    tie_a, tie_b = edit("$eA", "$o", "A", ts=7), edit("$eB", "$o", "B", ts=7)
+    assert shown([tie_b, tie_a], original) == "B"
+    assert shown([tie_a, tie_b], original) == "B"
+
+
+def test_an_edit_by_another_sender_is_ignored_even_when_newer() -> None:
+    original = msg("$o", "@a:x")
+    own, forged = edit("$e1", "$o", "mine", ts=5), edit("$e2", "$o", "FORGED", "@m:x", ts=9)
+    assert shown([own, forged], original) == "mine"
+    assert shown([forged], original) == "hi"
+    # The original need not be among the events: the lookup is by its sender.
+    assert Edits([forged, own]).newest("$o", "@a:x") is own
+
+
+def test_an_edit_of_an_edit_replaces_nothing() -> None:
+    original, first = msg("$o"), edit("$e1", "$o", "first")
+    of_edit = edit("$e2", "$e1", "second", ts=9)
+    edits = Edits([original, first, of_edit])
+    assert edits.shown_content(original).get("body") == "first"
+    assert edits.shown(first) is None
+
+
+def test_a_redacted_edit_no_longer_counts() -> None:
+    original = msg("$o")
+    events = [edit("$e1", "$o", "v1", ts=5), edit("$e2", "$o", "v2", ts=9)]
+    assert Edits(events, redacted={"$e2"}).shown_content(original).get("body") == "v1"
+    [item] = build_items([original, *events, redaction("$r", "$e2")], {})
+    assert (item.body.plain, item.edited) == ("v1", True)
+
+
+def test_an_edit_without_new_content_is_not_shown() -> None:
+    broken = related(msg("$e"), {"rel_type": "m.replace", "event_id": "$o"})
+    assert not Edits([broken])
+
+
+def test_the_bundled_edit_counts_with_the_loaded_ones_by_the_same_rule() -> None:
+    bundled = edit("$e1", "$o", "bundled", ts=5)
+    original = msg("$o") | {"unsigned": {"m.relations": {"m.replace": bundled}}}
+    assert shown_content(original).get("body") == "bundled"
+    assert shown_content(original, [edit("$e2", "$o", "loaded", ts=9)]).get("body") == "loaded"
+    forged = edit("$e3", "$o", "FORGED", "@m:x", ts=99)
+    assert shown_content(original, [forged]).get("body") == "bundled"
+
+
+def test_the_timeline_and_the_thread_summary_show_the_same_edit() -> None:
+    reply = in_thread("$t", "$root", "typo")
+    edits = [
+        edit("$e1", "$t", "fixed", "@b:x", ts=7),
+        edit("$e0", "$t", "worse", "@b:x", ts=7),  # same ts: the larger id wins
+        edit("$e2", "$t", "FORGED", "@m:x", ts=9),
+    ]
+    [summary] = thread_summaries([msg("$root"), reply, *edits]).values()
+    assert summary.latest is not None and summary.latest["content"]["body"] == "fixed"
+    [item] = build_items([reply | {"content": {"msgtype": "m.text", "body": "typo"}}, *edits], {})
+    assert item.body.plain == "fixed"
+
+
+# -- redactions -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sender", "target_sender", "power", "create", "allowed"),
+    [
+        ("@a:x", "@a:x", {"redact": 100}, None, True),  # one's own, always
+        ("@m:x", "@a:x", {"users": {"@m:x": 50}}, None, True),  # the default redact level
+        ("@m:x", "@a:x", {"users": {"@m:x": 49}}, None, False),
+        ("@m:x", "@a:x", {"users_default": "60", "redact": 60}, None, True),  # old string levels
+        ("@c:x", "@a:x", None, {"creator": "@c:x"}, True),  # no power levels: the creator
+        ("@m:x", "@a:x", None, {"creator": "@c:x"}, False),
+        ("@c:x", "@a:x", {"users": {}}, {"room_version": "12", "sender": "@c:x"}, True),
+        (None, "@a:x", {}, None, False),
+    ],
+)
+def test_who_may_redact_what(
+    sender: Any, target_sender: str, power: Any, create: Any, allowed: bool
+) -> None:
+    assert may_redact(sender, target_sender, power, create) is allowed
+
+
+def test_a_redaction_shows_only_when_checked_or_by_the_sender_itself() -> None:
+    target = msg("$o", "@a:x")
+    by_id = {"$o": target}
+    assert set(shown_redactions([redaction("$r", "$o", "@a:x")], by_id)) == {"$o"}
+    # Another sender's: only once the store (which knows the power levels) pruned the target.
+    assert shown_redactions([redaction("$r", "$o", "@m:x")], by_id) == {}
+    pruned = {**target, "content": {}, "unsigned": {"redacted_because": {"sender": "@mod:x"}}}
+    assert set(shown_redactions([redaction("$r", "$o", "@m:x")], {"$o": pruned})) == {"$o"}
+    # A target not in hand: the store decides when it arrives.
+    assert set(shown_redactions([redaction("$r", "$gone", "@m:x")], by_id)) == {"$gone"}
+    # An encrypted redaction was never checked by the server: it removes nothing.
+    encrypted = redaction("$r", "$o") | {"tm_e2ee": {}}
+    assert shown_redactions([encrypted], by_id) == {} and relation(encrypted) is None
+
+
+# -- reactions ------------------------------------------------------------------------------
+
+
+def test_reactions_count_each_sender_once_and_drop_redacted_ones() -> None:
+    events = [
+        react("$r1", "@a:x", "$o", "👍"),
+        react("$r2", "@a:x", "$o", "👍"),  # a duplicate: counted once
+        react("$r3", "@b:x", "$o", "👍"),
+        react("$r4", "@c:x", "$o", "🎉"),
+        react("$r5", "@d:x", "$o", ""),  # no key: no reaction
+        redaction("$x", "$r4", "@c:x"),
+    ]
+    assert reactions(events) == {"$o": {"👍": {"@a:x": None, "@b:x": None}}}
+    # The caller may say which redactions hold (the timeline: those it shows).
+    assert set(reactions(events, redacted=())["$o"]) == {"👍", "🎉"}
+
+
+def test_only_annotations_are_reactions() -> None:
+    odd = react("$r", "@a:x", "$o", "👍")
+    odd["content"]["m.relates_to"]["rel_type"] = "m.reference"
+    assert reactions([odd]) == {}
+
+
+# -- threads --------------------------------------------------------------------------------
+
+
+def test_thread_membership() -> None:
+    reply = in_thread("$t", "$root")
+    assert thread_root(reply) == "$root"
+    assert thread_root(reply["content"]) == "$root"  # a message's content (a local echo)
+    assert thread_root(msg("$m")) is None
+    assert thread_root(edit("$e", "$root", "x")) is None
+    members = {"$root", "$t"}
+    assert relates_to_any(edit("$e", "$t", "x"), members)
+    assert relates_to_any(react("$r", "@a:x", "$root", "👍"), members)
+    assert relates_to_any(redaction("$x", "$t"), members)
+    assert not relates_to_any(in_thread("$u", "$root"), members)  # a reply, not a change
+    assert not relates_to_any(edit("$e", "$elsewhere", "x"), members)
+
+
+def test_a_thread_summary_counts_replies_and_forgets_deleted_ones() -> None:
+    events = [msg("$root"), in_thread("$t1", "$root", "one"), in_thread("$t2", "$root", "two")]
+    summary = thread_summaries(events)["$root"]
+    assert (summary.count, summary.loaded) == (2, ["$t1", "$t2"])
+    assert summary.latest is not None and summary.latest["content"]["body"] == "two"
+    summary = thread_summaries([*events, redaction("$x", "$t2", "@b:x")])["$root"]
+    assert (summary.count, summary.loaded) == (1, ["$t1"])
+    assert thread_summaries([msg("$m")]) == {}
+
+
+# -- the shape of relations -----------------------------------------------------------------
+
+
+def test_relations_replies_and_what_changes_other_items() -> None:
+    reply = related(msg("$p"), {"m.in_reply_to": {"event_id": "$o"}})
+    assert reply_target(reply) == "$o" and relation(reply) is None and not is_relation(reply)
+    changes = [
+        edit("$e", "$o", "x"),
+        react("$r", "@a:x", "$o2", "👍"),
+        redaction("$x", "$o3"),
+        in_thread("$t", "$o4"),
+    ]
+    assert all(is_relation(e) for e in changes)
+    assert relation_targets(changes) == {"$o", "$o2", "$o3", "$o4"}
+    assert not is_relation(msg("$m"))
+
+
+# -- imports --------------------------------------------------------------------------------
+
+CORE = Path(__file__).parent.parent / "tuimatrix" / "core"
+
+
+def _core_modules() -> dict[str, Path]:
+    modules = {}
+    for path in CORE.rglob("*.py"):
+        parts = path.relative_to(CORE.parent.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def _imports(path: Path, known: dict[str, Path]) -> set[str]:
+    """The core modules ``path`` imports when run: at the top or lazily in a function (a lazy
+    import hides a cycle from Python, not from the design); ``TYPE_CHECKING`` ones left out."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = []  # walked after this node: emptied, they are skipped
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            found.update(name for name in names if name in known)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name in known)
+    return found
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(component)
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_timeline_threads_and_relations_modules_import_no_cycle() -> None:
+    modules = _core_modules()
+    graph = {name: _imports(path, modules) for name, path in modules.items()}
+    ours = {"tuimatrix.core.timeline", "tuimatrix.core.threads"} | {
+        name for name in modules if name.startswith("tuimatrix.core.relations")
+    }
+    assert "tuimatrix.core.relations.edits" in ours
+    assert [cycle for cycle in _cycles(graph) if cycle & ours] == []
+    # The rules come first: they import no view of them.
+    assert not any(
+        graph[name] & {"tuimatrix.core.timeline", "tuimatrix.core.threads"}
+        for name in ours
+        if name.startswith("tuimatrix.core.relations")
+    )
