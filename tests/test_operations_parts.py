@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from typing import Any
 
 import tuimatrix.core.operations as operations
 from tuimatrix.core.account import Account
@@ -71,3 +72,52 @@ def test_a_push_rule_notifies_only_with_the_notify_action() -> None:
     assert not notifies({"actions": []})
     assert not notifies({"actions": "notify"})  # not a list: a broken rule notifies nothing
     assert not notifies({})
+
+
+class StoredEvents:
+    """A store that holds only the given events (``Store.event`` is all _original reads)."""
+
+    def __init__(self, *events: dict[str, Any]) -> None:
+        self.by_id = {str(e["event_id"]): e for e in events}
+
+    async def event(self, event_id: str) -> dict[str, Any] | None:
+        return self.by_id.get(event_id)
+
+
+def edit_of(event_id: str, target: str) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "type": "m.room.message",
+        "sender": "@a:x",
+        "content": {
+            "body": "* new",
+            "m.new_content": {"body": "new"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": target},
+        },
+    }
+
+
+async def test_edits_that_name_each_other_are_followed_one_step() -> None:
+    """A reply or an edit given an edit's id goes to the message it edits, once: two edits
+    replacing each other (a hostile sender can write them) used to recurse until Python's
+    recursion limit broke the command."""
+    ops = Operations.__new__(Operations)
+    ops.store = StoredEvents(edit_of("$a", "$b"), edit_of("$b", "$a"))  # type: ignore[assignment]
+    assert (await ops._original("!r:x", "$a"))["event_id"] == "$b"
+    message = {"event_id": "$m", "type": "m.room.message", "sender": "@a:x", "content": {}}
+    ops.store = StoredEvents(message, edit_of("$e", "$m"))  # type: ignore[assignment]
+    assert (await ops._original("!r:x", "$e"))["event_id"] == "$m"
+    assert (await ops._original("!r:x", "$m"))["event_id"] == "$m"
+
+
+async def test_an_edit_mentions_the_sender_of_the_message_its_original_replies_to() -> None:
+    ops = Operations.__new__(Operations)
+    replied = {"event_id": "$q", "type": "m.room.message", "sender": "@b:x", "content": {}}
+    reply = {
+        "event_id": "$r",
+        "sender": "@a:x",
+        "content": {"m.relates_to": {"m.in_reply_to": {"event_id": "$q"}}},
+    }
+    ops.store = StoredEvents(replied, reply)  # type: ignore[assignment]
+    assert await ops._reply_sender("!r:x", reply) == ["@b:x"]
+    assert await ops._reply_sender("!r:x", replied) == []

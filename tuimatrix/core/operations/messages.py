@@ -9,6 +9,7 @@ from typing import Any
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.lazy import Method, Path, RoomID
 from tuimatrix.core.operations.base import OperationsBase
+from tuimatrix.core.relations import EDIT, relation, reply_target
 from tuimatrix.core.sendqueue import LocalEcho
 
 
@@ -73,18 +74,23 @@ class Messages(OperationsBase):
         await self.decrypt(room_id, [evt])
         return evt
 
-    async def _original(self, room_id: str, event_id: str) -> dict[str, Any]:
-        """The event (fetched if not stored); an edit is followed to the event it edits."""
+    async def _event(self, room_id: str, event_id: str) -> dict[str, Any]:
+        """The event, stored or else fetched."""
         evt = await self.store.event(event_id)
         if evt is None:
             evt = await self.fetch_event(room_id, event_id)
-        relates = evt.get("content", {}).get("m.relates_to") if isinstance(evt, dict) else None
-        if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
-            target = relates.get("event_id")
-            if isinstance(target, str) and target != event_id:
-                return await self._original(room_id, target)
         if not isinstance(evt, dict):
             raise UserError(f"event {event_id} not found")
+        return evt
+
+    async def _original(self, room_id: str, event_id: str) -> dict[str, Any]:
+        """The event (fetched if not stored); an edit is followed to the event it edits, one
+        step only: an edit of an edit replaces nothing (core/relations/edits.py), and edits
+        that name each other must not send us round in circles."""
+        evt = await self._event(room_id, event_id)
+        rel = relation(evt)
+        if rel is not None and rel[0] == EDIT and rel[1] != event_id:
+            return await self._event(room_id, rel[1])
         return evt
 
     def _mentions(self, user_ids: list[str] | None, room: bool = False) -> dict[str, Any]:
@@ -97,10 +103,8 @@ class Messages(OperationsBase):
 
     async def _reply_sender(self, room_id: str, original: dict[str, Any]) -> list[str]:
         """The sender of the message ``original`` replies to (still mentioned by its edits)."""
-        relates = original.get("content", {}).get("m.relates_to")
-        target = relates.get("m.in_reply_to") if isinstance(relates, dict) else None
-        event_id = target.get("event_id") if isinstance(target, dict) else None
-        if not isinstance(event_id, str):
+        event_id = reply_target(original)
+        if event_id is None:
             return []
         try:
             replied = await self._original(room_id, event_id)
