@@ -97,7 +97,6 @@ async def test_no_screens_shows_nothing_and_refuses_every_screen() -> None:
     account: Any = object()
     assert not ui.screens
     assert ui.selected_event() is None and ui.current_thread(cast(Any, None), "!r:x") is None
-    assert ui.loaded_events(account, "!r") == [] and ui.events_on_view(account, "!r") == []
     assert ui.room_view(account, "!r") is None and ui.config() is None
     calls: list[Callable[[], object]] = [
         lambda: ui.show_room_list(),

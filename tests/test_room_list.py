@@ -197,9 +197,14 @@ async def test_close_room_takes_it_out_of_open(make_user: MakeUser) -> None:
         account = await live_app(pilot)
         app.open_room(account, rooms["Porch"])
         await until(pilot, lambda: isinstance(app.screen, RoomScreen))
+        # An open room's loaded window is the account's to read (commands do), until it closes.
+        await until(pilot, lambda: len(account.timelines.of_room(rooms["Porch"])) == 1)
+        [window] = account.timelines.of_room(rooms["Porch"])
+        assert window is app.screen.timeline_model  # type: ignore[attr-defined]
         app.action_show_room_list()
         await until(pilot, lambda: isinstance(app.screen, RoomListScreen))
         assert names(app, "open") == ["Porch"]
+        assert account.timelines.of_room(rooms["Porch"]) == [window]
         assert app.room_list.move_to(account, rooms["Porch"])
         row = app.room_list.room_tree.cursor_row
         assert isinstance(row, RoomRow) and row.section == "open"
@@ -207,6 +212,13 @@ async def test_close_room_takes_it_out_of_open(make_user: MakeUser) -> None:
         await until(pilot, lambda: names(app, "open") == [])
         assert "open" not in headers(app)
         assert not app.is_screen_installed(f"room:{account.user_id}|{rooms['Porch']}")
+        await until(pilot, lambda: account.timelines.of_room(rooms["Porch"]) == [])
+        # Closed while on view, a room goes just as completely.
+        app.open_room(account, rooms["Shed"])
+        await until(pilot, lambda: len(account.timelines.of_room(rooms["Shed"])) == 1)
+        assert app.close_room(account, rooms["Shed"])
+        await until(pilot, lambda: isinstance(app.screen, RoomListScreen))
+        await until(pilot, lambda: account.timelines.of_room(rooms["Shed"]) == [])
 
 
 async def test_next_unread_goes_to_the_next_unread_room_in_the_list(

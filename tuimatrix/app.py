@@ -277,9 +277,16 @@ class TuimatrixApp(App[None]):
         name = f"room:{account.user_id}|{room_id}"
         if not self.is_screen_installed(name):
             return False
-        if self.screen is self.get_screen(name):
+        screen = self.get_screen(name)
+        if self.screen is screen:
+            # Textual removes the screen it switches away from once it is not installed.
             self._switch_to(ROOM_LIST)
-        self.uninstall_screen(name)
+            self.uninstall_screen(name)
+        else:
+            # Suspended and off the stack: uninstalling alone would leave it mounted for good,
+            # its timers and its loaded timeline with it.
+            self.uninstall_screen(name)
+            screen.remove()
         self.room_list.refresh_open_rooms()
         return True
 

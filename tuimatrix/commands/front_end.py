@@ -60,12 +60,6 @@ class FrontEnd(Protocol):
         """The root of the thread on screen, if one of ``room_id``'s is: replies from there go
         into it (a command given another room with ``--room`` is not in that thread)."""
 
-    def loaded_events(self, account: Account, room_id: str) -> list[dict[str, Any]]:
-        """The events the room's open screen has loaded, oldest first ([] if none is open)."""
-
-    def events_on_view(self, account: Account, room_id: str) -> list[dict[str, Any]]:
-        """The events of the screen on view, if it shows the room or one of its threads."""
-
     def room_view(self, account: Account, room_id: str) -> RoomView | None:
         """The room's open (mounted) screen; None if it is not open."""
 
@@ -142,12 +136,6 @@ class NoScreens:
 
     def current_thread(self, account: Account, room_id: str) -> str | None:
         return None
-
-    def loaded_events(self, account: Account, room_id: str) -> list[dict[str, Any]]:
-        return []
-
-    def events_on_view(self, account: Account, room_id: str) -> list[dict[str, Any]]:
-        return []
 
     def room_view(self, account: Account, room_id: str) -> RoomView | None:
         return None

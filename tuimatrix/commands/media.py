@@ -43,7 +43,7 @@ async def shown_message(
     ctx: Context, account: Account, room_id: str, event_id: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Message ``event_id`` as stored, and its content as shown (see :func:`shown_content`)."""
-    events = ctx.ui.loaded_events(account, room_id)
+    events = account.timelines.loaded_events(room_id)
     original = next((e for e in events if e.get("event_id") == event_id), None)
     if original is None:
         original = await account.store.event(event_id)

@@ -208,11 +208,11 @@ async def reply(ctx: Context, inv: Invocation) -> Result:
     return await _sent(account, echo, "reply")
 
 
-def _loaded_events(ctx: Context, inv: Invocation) -> list[dict[str, Any]]:
-    """The events the screen on view holds, if it shows the command's room (or its thread)."""
+def _loaded_events(inv: Invocation) -> list[dict[str, Any]]:
+    """The events the command's room has loaded in the app (its window, its open threads)."""
     if inv.account is None or inv.room_id is None:
         return []
-    return ctx.ui.events_on_view(inv.account, inv.room_id)
+    return inv.account.timelines.loaded_events(inv.room_id)
 
 
 def _written_text(original: dict[str, Any], loaded: list[dict[str, Any]]) -> str | None:
@@ -228,7 +228,7 @@ async def _current_text(ctx: Context, inv: Invocation) -> str | None:
     if inv.account is None or "event" not in inv.args:
         return None
     event_id = str(inv.args["event"])
-    loaded = _loaded_events(ctx, inv)
+    loaded = _loaded_events(inv)
     original = next((e for e in loaded if e.get("event_id") == event_id), None)
     if original is None:
         original = await inv.account.store.event(event_id)

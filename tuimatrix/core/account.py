@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tuimatrix.core.errors import describe_error, is_connection_error, retry_after, soft_logout
 from tuimatrix.core.http_session import make_http_session
 from tuimatrix.core.lazy import FilterID, Method, Path, SyncToken
+from tuimatrix.core.open_timelines import OpenTimelines
 from tuimatrix.core.operations import Operations
 from tuimatrix.core.rooms import RoomModels
 from tuimatrix.core.sendqueue import LocalEcho, SendQueue
@@ -129,6 +130,8 @@ class Account(Operations):
         self._with_crypto = crypto
         self._network: _Network | None = None
         self.send_queue = SendQueue(self.store, self._send_queued, self._on_echo)
+        #: the windows of events the app's room and thread views have loaded
+        self.timelines = OpenTimelines()
         self.status = SyncStatus(STARTING)
         self.typing: dict[str, list[str]] = {}
         #: the `since` token of every sync request made, for tests and diagnostics

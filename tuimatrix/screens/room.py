@@ -72,6 +72,7 @@ class RoomScreen(RoomReading, Composing):
         return text
 
     async def on_mount(self) -> None:
+        self.account.timelines.open(self.timeline_model)
         self.tm.apply_keys(self, "room")
         self.timeline.set_format(self.tm.message_format(self.account, self.room_id))
         self.timeline.set_max_body_rows(self.tm.config.room.max_message_lines)
@@ -100,6 +101,7 @@ class RoomScreen(RoomReading, Composing):
             self.leave_markers()
 
     def on_unmount(self) -> None:
+        self.account.timelines.close(self.timeline_model)
         # The app quits (or the room closes) while the user is in it: that is leaving too.
         if self._reading:
             self._reading = False

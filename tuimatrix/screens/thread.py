@@ -83,10 +83,12 @@ class ThreadScreen(Composing):
         self.timeline.set_max_body_rows(self.tm.config.room.max_message_lines)
         self.query_one(Composer).focus()
         self.account.add_listener(self._listener)
+        self.account.timelines.open(self.timeline_model)
         self.load()
 
     def on_unmount(self) -> None:
         self.account.remove_listener(self._listener)
+        self.account.timelines.close(self.timeline_model)
 
     def _listener(self, account: Account, change: object) -> None:
         # Called from the account's tasks: hand over to the message queue.

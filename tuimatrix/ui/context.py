@@ -12,8 +12,6 @@ from tuimatrix.commands.front_end import FrontEnd
 from tuimatrix.config import Config
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
-from tuimatrix.core.room_timeline import RoomTimeline
-from tuimatrix.core.thread_timeline import ThreadTimeline
 from tuimatrix.core.timeline import TimelineItem, message_body
 
 if TYPE_CHECKING:
@@ -22,15 +20,6 @@ if TYPE_CHECKING:
     from tuimatrix.app import TuimatrixApp
     from tuimatrix.core.search import SearchResult
     from tuimatrix.screens.room import RoomScreen
-
-
-def _events_of(screen: Any) -> list[dict[str, Any]]:
-    """The events a room's or a thread's screen has loaded, oldest first: its timeline model
-    (``core/room_timeline.py``, ``core/thread_timeline.py``), the one place that holds them."""
-    model = getattr(screen, "timeline_model", None)
-    if isinstance(model, RoomTimeline | ThreadTimeline):
-        return list(model.events)
-    return []
 
 
 class OpenRoomView:
@@ -84,19 +73,6 @@ class AppScreens:
         if not isinstance(screen, ThreadScreen):
             return None
         return screen.root_id if screen.account is account and screen.room_id == room_id else None
-
-    def loaded_events(self, account: Account, room_id: str) -> list[dict[str, Any]]:
-        from tuimatrix.ui.message_jump import room_screen
-
-        return _events_of(room_screen(self.app, account, room_id))
-
-    def events_on_view(self, account: Account, room_id: str) -> list[dict[str, Any]]:
-        screen = self.app.screen
-        if getattr(screen, "account", None) is not account or (
-            getattr(screen, "room_id", None) != room_id
-        ):
-            return []
-        return _events_of(screen)
 
     def room_view(self, account: Account, room_id: str) -> OpenRoomView | None:
         from tuimatrix.ui.message_jump import room_screen
