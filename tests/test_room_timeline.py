@@ -387,3 +387,17 @@ def quote(item: TimelineItem) -> str:
     """The reply quote shown above ``item`` ("" when it has none yet)."""
     preview = item.reply.preview if item.reply is not None else None
     return preview.plain if preview is not None else ""
+
+
+async def test_who_reacted_counts_the_stored_reactions_from_beyond_the_window() -> None:
+    """The names under "who reacted" agree with the count under the message: a reaction
+    stored with an older page (kept as a relation of a loaded event) is among them."""
+    store = FakeStore([message(1), message(2), message(3)], related=[reaction(1, "$e3")])
+    model = model_of(FakeAccount(store, []))
+    await model.load_latest()
+    assert model.who_reacted("$e3") == [("👍", ["Moderator"])]
+    [item] = [
+        i for i in build_items(model.with_related(model.events), model.names, ME) if i.key == "$e3"
+    ]
+    assert item.reactions == (("👍", 1, False),)
+    assert model.who_reacted("$e2") == []

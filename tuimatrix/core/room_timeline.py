@@ -25,7 +25,7 @@ from tuimatrix.core.relations import (
 from tuimatrix.core.search import message_context
 from tuimatrix.core.sendqueue import LocalEcho
 from tuimatrix.core.sync import SyncChanges
-from tuimatrix.core.timeline import TimelineItem, reply_quote, transaction_id
+from tuimatrix.core.timeline import TimelineItem, reaction_senders, reply_quote, transaction_id
 
 if TYPE_CHECKING:
     from tuimatrix.core.account import Account
@@ -139,6 +139,11 @@ class RoomTimeline:
             if evt.get("event_id") not in ids
         ]
         return [*events, *related]
+
+    def who_reacted(self, event_id: str) -> list[tuple[str, list[str]]]:
+        """Who reacted to ``event_id`` with what (key, sanitised names): the reactions among
+        the loaded events and the stored ones from beyond them, as the counts under it are."""
+        return reaction_senders(self.with_related(self._events), event_id, self.names)
 
     # -- scrollback --------------------------------------------------------------------------
 

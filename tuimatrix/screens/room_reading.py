@@ -16,7 +16,7 @@ from textual.screen import Screen
 
 from tuimatrix.core.receipts import readers, receipt_label
 from tuimatrix.core.room_timeline import RoomTimeline
-from tuimatrix.core.timeline import TimelineItem, reaction_senders, reactions_text
+from tuimatrix.core.timeline import TimelineItem, reactions_text
 from tuimatrix.widgets.timeline import TimelineView
 
 if TYPE_CHECKING:
@@ -193,8 +193,7 @@ class RoomReading(Screen[None]):
 
     def reaction_names(self, event_id: str) -> list[tuple[str, list[str]]]:
         """Who reacted to ``event_id`` with what (sanitised), among the loaded events."""
-        model = self.timeline_model
-        return reaction_senders(model.events, event_id, model.names)
+        return self.timeline_model.who_reacted(event_id)
 
     def reaction_summary(self, event_id: str) -> str:
         """One line per reaction: "👍 alice, bob"; "" if none."""
