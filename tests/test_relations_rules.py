@@ -6,11 +6,10 @@ and redaction tests against a real Synapse.
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
 from typing import Any
 
 import pytest
+from test_import_cycles import ROOT, import_graph, import_groups
 
 from tuimatrix.core.relations import (
     Edits,
@@ -253,73 +252,16 @@ def test_relations_replies_and_what_changes_other_items() -> None:
 
 # -- imports --------------------------------------------------------------------------------
 
-CORE = Path(__file__).parent.parent / "tuimatrix" / "core"
-
-
-def _core_modules() -> dict[str, Path]:
-    modules = {}
-    for path in CORE.rglob("*.py"):
-        parts = path.relative_to(CORE.parent.parent).with_suffix("").parts
-        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    return modules
-
-
-def _imports(path: Path, known: dict[str, Path]) -> set[str]:
-    """The core modules ``path`` imports when run: at the top or lazily in a function (a lazy
-    import hides a cycle from Python, not from the design); ``TYPE_CHECKING`` ones left out."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            node.body = []  # walked after this node: emptied, they are skipped
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-            found.update(name for name in names if name in known)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name in known)
-    return found
-
-
-def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
-    """The strongly connected components of more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[set[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        for nxt in graph[node]:
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = set()
-            while True:
-                member = stack.pop()
-                component.add(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                found.append(component)
-
-    for node in graph:
-        if node not in index:
-            visit(node)
-    return found
-
 
 def test_the_timeline_threads_and_relations_modules_import_no_cycle() -> None:
-    modules = _core_modules()
-    graph = {name: _imports(path, modules) for name, path in modules.items()}
+    """The rules come first: they import no view of them, and no cycle runs through the
+    modules that show relations (the whole of core is checked in test_import_cycles.py)."""
+    graph = import_graph(ROOT, "tuimatrix.core")
     ours = {"tuimatrix.core.timeline", "tuimatrix.core.threads"} | {
-        name for name in modules if name.startswith("tuimatrix.core.relations")
+        name for name in graph if name.startswith("tuimatrix.core.relations")
     }
     assert "tuimatrix.core.relations.edits" in ours
-    assert [cycle for cycle in _cycles(graph) if cycle & ours] == []
-    # The rules come first: they import no view of them.
+    assert [group for group in import_groups(graph) if group & ours] == []
     assert not any(
         graph[name] & {"tuimatrix.core.timeline", "tuimatrix.core.threads"}
         for name in ours
