@@ -22,6 +22,7 @@ from tuimatrix.core.relations import (
     relation_targets,
     reply_target,
     shown_content,
+    shown_edits,
     shown_redactions,
     thread_root,
     thread_summaries,
@@ -118,6 +119,21 @@ def test_a_redacted_edit_no_longer_counts() -> None:
     assert Edits(events, redacted={"$e2"}).shown_content(original).get("body") == "v1"
     [item] = build_items([original, *events, redaction("$r", "$e2")], {})
     assert (item.body.plain, item.edited) == ("v1", True)
+
+
+def test_the_commands_skip_an_edit_taken_back_as_the_timeline_does() -> None:
+    # The edit prefill and the media commands read the loaded events, where an edit's
+    # redaction sits beside the edit (not yet pruned): they must show what the timeline shows.
+    original = msg("$o")
+    loaded = [original, edit("$e1", "$o", "v1", ts=5), edit("$e2", "$o", "v2", ts=9)]
+    loaded.append(redaction("$r", "$e2"))
+    [item] = build_items(loaded, {})
+    assert item.body.plain == "v1"
+    assert shown_content(original, loaded).get("body") == "v1"
+    assert shown_edits(loaded).shown_content(original).get("body") == "v1"
+    # A forged redaction (by someone else) takes nothing back, for the timeline or them.
+    forged = [*loaded[:3], redaction("$r", "$e2", "@m:x")]
+    assert shown_content(original, forged).get("body") == "v2"
 
 
 def test_an_edit_without_new_content_is_not_shown() -> None:

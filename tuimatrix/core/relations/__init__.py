@@ -21,6 +21,7 @@ from tuimatrix.core.relations.edits import (
     new_content,
     newest_edit,
     shown_content,
+    shown_edits,
 )
 from tuimatrix.core.relations.kinds import (
     ANNOTATION,
@@ -72,6 +73,7 @@ __all__ = [
     "relation_targets",
     "reply_target",
     "shown_content",
+    "shown_edits",
     "shown_redactions",
     "thread_bundle",
     "thread_root",
