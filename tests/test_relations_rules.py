@@ -27,7 +27,7 @@ from tuimatrix.core.relations import (
     thread_root,
     thread_summaries,
 )
-from tuimatrix.core.timeline import build_items
+from tuimatrix.core.timeline import build_items, reaction_senders
 
 
 def msg(event_id: str, sender: str = "@a:x", body: str = "hi", ts: int = 1) -> dict[str, Any]:
@@ -201,6 +201,22 @@ def test_a_redaction_shows_only_when_checked_or_by_the_sender_itself() -> None:
 
 
 # -- reactions ------------------------------------------------------------------------------
+
+
+def test_who_reacted_takes_back_what_the_counts_take_back() -> None:
+    # A redaction by someone who neither sent the reaction nor had it applied by the store
+    # (the reaction is in hand, not pruned) removes nothing: not from the count under the
+    # message, and not from the list of who reacted either.
+    message, reaction = msg("$m"), react("$r", "@b:x", "$m", "👍")
+    forged = redaction("$x", "$r", "@m:x")
+    [item] = build_items([message, reaction, forged], {}, "@a:x")
+    assert [(r.key, r.total) for r in item.reactions] == [("👍", 1)]
+    assert reaction_senders([message, reaction, forged], "$m", {}) == [("👍", ["@b:x"])]
+    # The reacter's own redaction takes it back from both.
+    own = redaction("$y", "$r", "@b:x")
+    [item] = build_items([message, reaction, own], {}, "@a:x")
+    assert item.reactions == ()
+    assert reaction_senders([message, reaction, own], "$m", {}) == []
 
 
 def test_reactions_count_each_sender_once_and_drop_redacted_ones() -> None:
