@@ -242,6 +242,17 @@ def test_only_annotations_are_reactions() -> None:
 # -- threads --------------------------------------------------------------------------------
 
 
+def test_a_thread_summary_takes_back_what_the_thread_takes_back() -> None:
+    # A redaction of someone else's reply that the store did not apply (no power) removes
+    # it neither from the thread's view nor from the count under the root.
+    root, reply = msg("$root"), in_thread("$t", "$root", "hello", "@b:x")
+    forged = redaction("$x", "$t", "@m:x")
+    summary = thread_summaries([root, reply, forged]).get("$root")
+    assert summary is not None and summary.count == 1
+    own = redaction("$y", "$t", "@b:x")
+    assert thread_summaries([root, reply, own]) == {}
+
+
 def test_thread_membership() -> None:
     reply = in_thread("$t", "$root")
     assert thread_root(reply) == "$root"
