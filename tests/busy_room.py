@@ -13,6 +13,7 @@ from typing import Any
 from room_fixtures import MINUTE, NOW, FakeAccount, FakeApp, FakeStore, room
 from textual.events import Mount
 
+from tuimatrix.core.open_timelines import OpenTimelines
 from tuimatrix.core.sendqueue import LocalEcho
 
 ROOM = "!busy:example.org"
@@ -190,6 +191,8 @@ class BusyAccount(FakeAccount):
         self.send_queue = FailedQueue()
         self.marked: list[tuple[str, bool]] = []
         self.hang = hang
+        #: the room screen opens its timeline here while mounted, as in a real account
+        self.timelines = OpenTimelines()
 
     async def member_names(self, room_id: str) -> dict[str, str]:
         return dict(NAMES)

@@ -21,11 +21,12 @@ from tuimatrix.core.relations import (
     relation_targets,
     reply_target,
     shown_content,
+    shown_edits,
     shown_redactions,
     thread_root,
     thread_summaries,
 )
-from tuimatrix.core.timeline import build_items
+from tuimatrix.core.timeline import build_items, reaction_senders
 
 
 def msg(event_id: str, sender: str = "@a:x", body: str = "hi", ts: int = 1) -> dict[str, Any]:
@@ -119,6 +120,21 @@ def test_a_redacted_edit_no_longer_counts() -> None:
     assert (item.body.plain, item.edited) == ("v1", True)
 
 
+def test_the_commands_skip_an_edit_taken_back_as_the_timeline_does() -> None:
+    # The edit prefill and the media commands read the loaded events, where an edit's
+    # redaction sits beside the edit (not yet pruned): they must show what the timeline shows.
+    original = msg("$o")
+    loaded = [original, edit("$e1", "$o", "v1", ts=5), edit("$e2", "$o", "v2", ts=9)]
+    loaded.append(redaction("$r", "$e2"))
+    [item] = build_items(loaded, {})
+    assert item.body.plain == "v1"
+    assert shown_content(original, loaded).get("body") == "v1"
+    assert shown_edits(loaded).shown_content(original).get("body") == "v1"
+    # A forged redaction (by someone else) takes nothing back, for the timeline or them.
+    forged = [*loaded[:3], redaction("$r", "$e2", "@m:x")]
+    assert shown_content(original, forged).get("body") == "v2"
+
+
 def test_an_edit_without_new_content_is_not_shown() -> None:
     broken = related(msg("$e"), {"rel_type": "m.replace", "event_id": "$o"})
     assert not Edits([broken])
@@ -186,6 +202,22 @@ def test_a_redaction_shows_only_when_checked_or_by_the_sender_itself() -> None:
 # -- reactions ------------------------------------------------------------------------------
 
 
+def test_who_reacted_takes_back_what_the_counts_take_back() -> None:
+    # A redaction by someone who neither sent the reaction nor had it applied by the store
+    # (the reaction is in hand, not pruned) removes nothing: not from the count under the
+    # message, and not from the list of who reacted either.
+    message, reaction = msg("$m"), react("$r", "@b:x", "$m", "👍")
+    forged = redaction("$x", "$r", "@m:x")
+    [item] = build_items([message, reaction, forged], {}, "@a:x")
+    assert [(r.key, r.total) for r in item.reactions] == [("👍", 1)]
+    assert reaction_senders([message, reaction, forged], "$m", {}) == [("👍", ["@b:x"])]
+    # The reacter's own redaction takes it back from both.
+    own = redaction("$y", "$r", "@b:x")
+    [item] = build_items([message, reaction, own], {}, "@a:x")
+    assert item.reactions == ()
+    assert reaction_senders([message, reaction, own], "$m", {}) == []
+
+
 def test_reactions_count_each_sender_once_and_drop_redacted_ones() -> None:
     events = [
         react("$r1", "@a:x", "$o", "👍"),
@@ -207,6 +239,17 @@ def test_only_annotations_are_reactions() -> None:
 
 
 # -- threads --------------------------------------------------------------------------------
+
+
+def test_a_thread_summary_takes_back_what_the_thread_takes_back() -> None:
+    # A redaction of someone else's reply that the store did not apply (no power) removes
+    # it neither from the thread's view nor from the count under the root.
+    root, reply = msg("$root"), in_thread("$t", "$root", "hello", "@b:x")
+    forged = redaction("$x", "$t", "@m:x")
+    summary = thread_summaries([root, reply, forged]).get("$root")
+    assert summary is not None and summary.count == 1
+    own = redaction("$y", "$t", "@b:x")
+    assert thread_summaries([root, reply, own]) == {}
 
 
 def test_thread_membership() -> None:

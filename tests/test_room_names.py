@@ -199,3 +199,32 @@ def test_best_score_takes_the_better_of_a_label_and_an_alias() -> None:
     assert best_score("team", ("Work", "#team:x")) == fuzzy_score("team", "#team:x")
     assert best_score("zz", ("Work", "")) is None
     assert best_score("", ("", "")) == 0  # an empty query shows every room
+
+
+async def test_the_invite_and_space_windows_use_the_one_label() -> None:
+    """A room named only with control characters is called by its id there too, not by
+    nothing (they made their own label from the display name)."""
+    from textual.app import App
+    from textual.widgets import Label
+
+    from tuimatrix.screens.invite import InviteScreen
+    from tuimatrix.screens.space import SpaceScreen
+
+    blank = "\x1b\u202e\x07"
+    invite = RoomSummary("!invite:x", display_name=blank, membership="invite")
+    space = RoomSummary("!space:x", display_name=blank, is_space=True)
+
+    async def no_hierarchy(space_id: str) -> list[dict[str, Any]]:
+        return []
+
+    account = cast(Any, SimpleNamespace(user_id="@a:x", space_hierarchy=no_hierarchy))
+    for screen, room_id in (
+        (InviteScreen(account, invite), "!invite:x"),
+        (SpaceScreen(account, space), "!space:x"),
+    ):
+        app: App[None] = App()
+        async with app.run_test() as pilot:
+            await app.push_screen(screen)
+            await pilot.pause()
+            title = screen.query(Label).first()
+            assert room_id in str(title.render()), (type(screen).__name__, title.render())

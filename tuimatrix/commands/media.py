@@ -19,7 +19,7 @@ from tuimatrix.core.account import Account
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.links import message_links
 from tuimatrix.core.opener import open_with_system
-from tuimatrix.core.relations import Edits
+from tuimatrix.core.relations import shown_edits
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.paths import get_paths
 
@@ -50,7 +50,7 @@ async def shown_message(
     if original is None:
         original = await account.fetch_event(room_id, event_id)
     # The edit the timeline shows (of the loaded events, as build_items chooses it).
-    return original, dict(Edits(events).shown_content(original))
+    return original, dict(shown_edits(events).shown_content(original))
 
 
 async def _media(ctx: Context, inv: Invocation) -> tuple[Account, core_media.Media]:

@@ -12,7 +12,7 @@ from textual.widgets import Button, Label
 
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import describe_error
-from tuimatrix.core.rooms import RoomSummary
+from tuimatrix.core.rooms import RoomSummary, summary_label
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.screens.base import UsesApp
 
@@ -41,9 +41,7 @@ class InviteScreen(UsesApp, ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         who = clean_line(self.room.inviter or "someone")
         with Vertical():
-            yield Label(
-                Text.assemble(("Invite to ", ""), (clean_line(self.room.display_name), "bold"))
-            )
+            yield Label(Text.assemble(("Invite to ", ""), (summary_label(self.room), "bold")))
             yield Label(Text(f"from {who}, for {clean_line(self.account.user_id)}", style="dim"))
             with Horizontal():
                 yield Button("Accept (a)", id="accept", variant="primary")

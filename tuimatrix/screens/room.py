@@ -142,7 +142,11 @@ class RoomScreen(RoomReading, Composing):
         """Quote the messages replies answer (loaded, stored, else from the server)."""
         async for item in self.timeline_model.resolve_replies(items):
             for view in self.query(TimelineView):
-                view.upsert(item)
+                # Only where it is still shown: the window may have been read again (a reload,
+                # a rebuild) while the server answered, and an item it dropped must not come
+                # back at the end. One it has yet to show carries the quote in with it.
+                if view.shows(item):
+                    view.upsert(item)
 
     def _own_name(self) -> str:
         return self.timeline_model.names.get(self.account.user_id, self.account.user_id)

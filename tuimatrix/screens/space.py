@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Label
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import describe_error
 from tuimatrix.core.operations import child_vias
-from tuimatrix.core.rooms import RoomSummary
+from tuimatrix.core.rooms import RoomSummary, summary_label
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.screens.base import UsesApp
 
@@ -51,9 +51,7 @@ class SpaceScreen(UsesApp, ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(
-                Text.assemble(("◆ ", "cyan"), (clean_line(self.space.display_name), "bold"))
-            )
+            yield Label(Text.assemble(("◆ ", "cyan"), (summary_label(self.space), "bold")))
             yield Label("loading the space's rooms…", id="status")
             table: DataTable[Text] = DataTable(cursor_type="row")
             table.add_column("", key="joined", width=7)

@@ -375,6 +375,11 @@ class TimelineView(ScrollView, can_focus=True):
             self._measure(max(i - 1, 0), i + 1)
         self._reflow(anchor, follow)
 
+    def shows(self, item: TimelineItem) -> bool:
+        """Whether ``item`` itself (not an item rebuilt since with its key) is shown."""
+        i = self._index.get(item.key)
+        return i is not None and self._items[i] is item
+
     def item_key_for(self, event_id: str) -> str | None:
         """The key of the item showing ``event_id`` (itself, or the membership run it is in)."""
         if event_id in self._index:

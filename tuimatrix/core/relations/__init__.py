@@ -21,6 +21,7 @@ from tuimatrix.core.relations.edits import (
     new_content,
     newest_edit,
     shown_content,
+    shown_edits,
 )
 from tuimatrix.core.relations.kinds import (
     ANNOTATION,
@@ -37,7 +38,7 @@ from tuimatrix.core.relations.kinds import (
     reply_target,
 )
 from tuimatrix.core.relations.reactions import Reactions, reactions
-from tuimatrix.core.relations.redactions import may_redact, redacted_ids, shown_redactions
+from tuimatrix.core.relations.redactions import may_redact, shown_redactions
 from tuimatrix.core.relations.threads import (
     ThreadSummary,
     relates_to_any,
@@ -64,7 +65,6 @@ __all__ = [
     "new_content",
     "newest_edit",
     "reactions",
-    "redacted_ids",
     "redaction_target",
     "relates_to",
     "relates_to_any",
@@ -72,6 +72,7 @@ __all__ = [
     "relation_targets",
     "reply_target",
     "shown_content",
+    "shown_edits",
     "shown_redactions",
     "thread_bundle",
     "thread_root",

@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from tuimatrix.core.relations.kinds import EDIT, content_of, relation
+from tuimatrix.core.relations.redactions import shown_redactions
 
 
 def edit_target(evt: Mapping[str, Any]) -> str | None:
@@ -93,10 +94,20 @@ class Edits:
         return new_content(edit) if edit is not None else content_of(original)
 
 
+def shown_edits(events: Iterable[Mapping[str, Any]]) -> Edits:
+    """The edits among ``events`` as the timeline shows them: an edit that a redaction among
+    ``events`` takes back (by the timeline's rule, :func:`.redactions.shown_redactions`)
+    no longer counts."""
+    events = list(events)
+    by_id = {str(evt.get("event_id")): evt for evt in events}
+    return Edits(events, shown_redactions(events, by_id))
+
+
 def shown_content(
     original: Mapping[str, Any], loaded: Iterable[Mapping[str, Any]] = ()
 ) -> Mapping[str, Any]:
-    """``original``'s content as shown, of the edits among ``loaded`` and the one the server
+    """``original``'s content as shown, of the edits among ``loaded`` (those a redaction
+    among them took back left out, as the timeline leaves them) and the one the server
     bundled with it."""
     bundled = bundled_edit(original)
-    return Edits([*loaded, *([bundled] if bundled else [])]).shown_content(original)
+    return shown_edits([*loaded, *([bundled] if bundled else [])]).shown_content(original)

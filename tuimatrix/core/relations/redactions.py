@@ -58,11 +58,6 @@ def may_redact(
     return power >= _level(power_levels.get("redact"), 50)
 
 
-def redacted_ids(events: Iterable[Mapping[str, Any]]) -> set[str]:
-    """Every event a checked redaction among ``events`` names, whoever sent it."""
-    return {t for evt in events if (t := redaction_target(evt)) is not None}
-
-
 def shown_redactions(
     events: Iterable[Mapping[str, Any]], by_id: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, Mapping[str, Any]]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from tuimatrix.core.relations.edits import Edits
 from tuimatrix.core.relations.kinds import THREAD, relates_to, relation
-from tuimatrix.core.relations.redactions import redacted_ids
+from tuimatrix.core.relations.redactions import shown_redactions
 
 
 def thread_root(evt: Mapping[str, Any]) -> str | None:
@@ -65,7 +65,8 @@ def thread_summaries(events: Iterable[Mapping[str, Any]]) -> dict[str, ThreadSum
             bundles[str(evt["event_id"])] = bundle
     if not replies and not bundles:
         return {}
-    redacted = redacted_ids(events)
+    # Taken back as the thread's own view takes them back (build_items' rule).
+    redacted = shown_redactions(events, {str(e.get("event_id")): e for e in events})
     edits = Edits(events, redacted)
     out: dict[str, ThreadSummary] = {}
     for root in replies.keys() | bundles.keys():
