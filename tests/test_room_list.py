@@ -551,3 +551,17 @@ def test_snapshot_filtered_80x24(snap_compare: Callable[..., bool]) -> None:
         await until(pilot, lambda: pilot.app.room_list._filter == "al")  # type: ignore[attr-defined]
 
     assert snap_compare(FakeApp(sample_accounts()), terminal_size=(80, 24), run_before=filtered)
+
+
+async def test_a_flush_after_the_room_tree_is_gone_does_nothing() -> None:
+    """Quitting removes the screen's widgets before its timers stop: a batch of changes (or
+    the age refresh) firing in between must not raise NoMatches out of the app."""
+    account = FakeAccount("@me:example.org", [room("!a", "Alpha")])
+    app = FakeApp([account])
+    async with app.run_test(size=(100, 20)) as pilot:
+        screen = app.room_list
+        await pilot.pause()
+        screen.account_changed(account, SyncChanges(rooms={"!a"}))  # type: ignore[arg-type]
+        await screen.room_tree.remove()
+        screen._flush()
+        screen._refresh_ages()

@@ -226,8 +226,15 @@ class RoomListScreen(UsesApp, Screen[None]):
 
     # -- batching ----------------------------------------------------------------------------
 
+    def _tree_gone(self) -> bool:
+        """The app is shutting down: it removes the screen's widgets before the screen's
+        timers stop, so a timer may still fire with no room tree left to draw."""
+        return not self.query(RoomTree)
+
     def _flush(self) -> None:
         """Apply the changes gathered since the last flush (a timer calls this)."""
+        if self._tree_gone():
+            return
         if self._regroup:
             self._regroup = False
             self._keys.clear()
@@ -345,6 +352,8 @@ class RoomListScreen(UsesApp, Screen[None]):
         return self._builder.rows(section, self._matches if self._filter else None)
 
     def _refresh_ages(self) -> None:
+        if self._tree_gone():
+            return
         self.room_tree.refresh()  # only rows whose age text changed are rendered again
 
     # -- folds -------------------------------------------------------------------------------
