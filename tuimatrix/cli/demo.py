@@ -29,6 +29,8 @@ def run_demo(
         server = demo.start_server(directory)
         try:
             _say(f"homeserver {server.synapse.base_url}")
+            for line in server.sign_in_lines():
+                _say(line)
             asyncio.run(_prepare(server, directory))
             from tuimatrix.app import TuimatrixApp
 

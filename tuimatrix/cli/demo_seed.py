@@ -32,6 +32,15 @@ class DemoServer:
     def user_id(self, localpart: str) -> str:
         return f"@{localpart}:{self.synapse.server_name}"
 
+    def sign_in_lines(self) -> list[str]:
+        """How a second client signs in to the demo: the homeserver, then each user with
+        their password (throwaway accounts on a throwaway server, so printing them is fine)."""
+        lines = [f"sign in from another client at {self.synapse.base_url} as:"]
+        for localpart, password in self.users.items():
+            you = "  (the demo's own user)" if localpart == DEMO_USER else ""
+            lines.append(f"  {self.user_id(localpart)}  password {password}{you}")
+        return lines
+
 
 def use_demo_profile(directory: Path) -> None:
     """Point every tuimatrix path at the demo's own profile."""
