@@ -25,6 +25,7 @@ from tuimatrix.core.account import Account, make_http_session
 from tuimatrix.core.errors import UserError, connection_reason, describe_error
 from tuimatrix.core.files import write_atomic
 from tuimatrix.core.lazy import Method, Path
+from tuimatrix.core.login_flows import no_password_line, sign_in_methods
 from tuimatrix.core.session import (
     STORE_FILE,
     SessionInfo,
@@ -252,6 +253,11 @@ async def login(
         else:
             base_url = await discover_homeserver(server_name, http)
         api = TuiHTTPAPI(base_url, client_session=http)
+        # A server that takes no password (single sign-on or OAuth 2.0 only) says so here,
+        # rather than through a puzzling password error after the user typed one.
+        methods = await sign_in_methods(api)
+        if methods.known and not methods.password:
+            raise UserError(no_password_line(base_url, methods))
         notices: list[str] = []
         for _attempt in range(2):
             # A sign-out that was a false alarm gets its session (device, store) back first.
