@@ -7,7 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
 
+from tuimatrix.cli.accounts import ask_login_values
 from tuimatrix.cli.localserver import LocalSynapse
 from tuimatrix.core import auth
 from tuimatrix.core.errors import UserError
@@ -72,6 +76,11 @@ def test_the_line_for_a_server_without_passwords_names_what_it_offers() -> None:
     line = no_password_line("https://matrix.example\x1b[31m", methods)
     assert "\x1b" not in line and "\n" not in line
     assert "OAuth 2.0" in line and "single sign-on" in line and "password" in line
+    bare = no_password_line("https://m.example", SignInMethods(known=True))
+    assert (
+        bare
+        == "https://m.example does not sign in with a password, nor any other way tuimatrix knows"
+    )
 
 
 async def test_a_server_without_passwords_is_refused_before_any_password_is_sent(
@@ -86,5 +95,11 @@ async def test_a_server_without_passwords_is_refused_before_any_password_is_sent
         assert "\n" not in str(caught.value)
         accounts = get_paths().accounts_dir
         assert not accounts.exists() or not any(accounts.iterdir())  # nothing was written
+        # `tuimatrix login` does not even ask for the password: the input holds none, and
+        # the line comes instead of the prompt (which would end at the end of input).
+        with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+            pipe.send_text("\x04")
+            with pytest.raises(UserError, match="does not sign in with a password"):
+                await ask_login_values("alice", server.base_url, interactive=True)
     finally:
         server.stop()

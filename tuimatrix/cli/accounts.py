@@ -141,6 +141,10 @@ async def ask_login_values(
     elif not interactive:
         raise missing("no password given", "--password-stdin")
     else:
+        from tuimatrix.core import auth
+
+        # Asked only of a server that takes one: an SSO-only server says so first.
+        await auth.check_password_sign_in(user, homeserver or None)
         password = await ask(f"Password for {clean_line(user)}: ", is_password=True)
         if not password:
             raise UserError("login: no password given")

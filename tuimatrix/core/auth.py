@@ -234,6 +234,30 @@ async def _password_login(
     return resp
 
 
+async def _require_password_sign_in(api: HTTPAPI, base_url: str) -> None:
+    """A server that takes no password (single sign-on or OAuth 2.0 only) says so here, in
+    one line, rather than through a puzzling error once a password went out. Nothing if the
+    server cannot tell."""
+    methods = await sign_in_methods(api)
+    if methods.known and not methods.password:
+        raise UserError(no_password_line(base_url, methods))
+
+
+async def check_password_sign_in(user: str, homeserver: str | None = None) -> None:
+    """Before a password is asked for: fail with one line if ``user``'s server (found as
+    :func:`login` finds it) is unreachable or takes no password."""
+    from tuimatrix.core.http import TuiHTTPAPI
+
+    _, _, server_name = parse_user(user, homeserver)
+    async with make_http_session() as http:
+        if homeserver:
+            base_url = homeserver.rstrip("/")
+            await check_homeserver(base_url, http)
+        else:
+            base_url = await discover_homeserver(server_name, http)
+        await _require_password_sign_in(TuiHTTPAPI(base_url, client_session=http), base_url)
+
+
 async def login(
     paths: Paths,
     user: str,
@@ -253,11 +277,7 @@ async def login(
         else:
             base_url = await discover_homeserver(server_name, http)
         api = TuiHTTPAPI(base_url, client_session=http)
-        # A server that takes no password (single sign-on or OAuth 2.0 only) says so here,
-        # rather than through a puzzling password error after the user typed one.
-        methods = await sign_in_methods(api)
-        if methods.known and not methods.password:
-            raise UserError(no_password_line(base_url, methods))
+        await _require_password_sign_in(api, base_url)
         notices: list[str] = []
         for _attempt in range(2):
             # A sign-out that was a false alarm gets its session (device, store) back first.

@@ -8,7 +8,6 @@ tested without a server.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,8 +108,10 @@ async def sign_in_methods(api: HTTPAPI) -> SignInMethods:
 
 def no_password_line(server: str, methods: SignInMethods) -> str:
     """The one line for a server that takes no password."""
-    ways: Sequence[str] = methods.offered() or ["nothing tuimatrix knows"]
+    where, ways = clean_line(server), methods.offered()
+    if not ways:
+        return f"{where} does not sign in with a password, nor any other way tuimatrix knows"
     return (
-        f"{clean_line(server)} does not sign in with a password; it offers "
+        f"{where} does not sign in with a password; it offers "
         f"{'; '.join(ways)}, which tuimatrix cannot use yet"
     )
