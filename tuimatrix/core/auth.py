@@ -243,19 +243,27 @@ async def _require_password_sign_in(api: HTTPAPI, base_url: str) -> None:
         raise UserError(no_password_line(base_url, methods))
 
 
+async def _client_api(
+    server_name: str, homeserver: str | None, http: aiohttp.ClientSession
+) -> tuple[TuiHTTPAPI, str]:
+    """The client API (and its base URL) of the homeserver given, checked, or else discovered
+    from the server name (``.well-known``)."""
+    from tuimatrix.core.http import TuiHTTPAPI
+
+    if homeserver:
+        base_url = homeserver.rstrip("/")
+        await check_homeserver(base_url, http)
+    else:
+        base_url = await discover_homeserver(server_name, http)
+    return TuiHTTPAPI(base_url, client_session=http), base_url
+
+
 async def check_password_sign_in(user: str, homeserver: str | None = None) -> None:
     """Before a password is asked for: fail with one line if ``user``'s server (found as
     :func:`login` finds it) is unreachable or takes no password."""
-    from tuimatrix.core.http import TuiHTTPAPI
-
     _, _, server_name = parse_user(user, homeserver)
     async with make_http_session() as http:
-        if homeserver:
-            base_url = homeserver.rstrip("/")
-            await check_homeserver(base_url, http)
-        else:
-            base_url = await discover_homeserver(server_name, http)
-        await _require_password_sign_in(TuiHTTPAPI(base_url, client_session=http), base_url)
+        await _require_password_sign_in(*await _client_api(server_name, homeserver, http))
 
 
 async def login(
@@ -267,16 +275,9 @@ async def login(
     crypto: bool = True,
 ) -> LoginResult:
     """Log in with a password, save the session and open (not start) the account."""
-    from tuimatrix.core.http import TuiHTTPAPI
-
     user_id, localpart, server_name = parse_user(user, homeserver)
     async with make_http_session() as http:
-        if homeserver:
-            base_url = homeserver.rstrip("/")
-            await check_homeserver(base_url, http)
-        else:
-            base_url = await discover_homeserver(server_name, http)
-        api = TuiHTTPAPI(base_url, client_session=http)
+        api, base_url = await _client_api(server_name, homeserver, http)
         await _require_password_sign_in(api, base_url)
         notices: list[str] = []
         for _attempt in range(2):
