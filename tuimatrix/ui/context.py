@@ -12,6 +12,7 @@ from tuimatrix.commands.front_end import FrontEnd
 from tuimatrix.config import Config
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
+from tuimatrix.core.sanitize import clean_line, clean_text
 from tuimatrix.core.timeline import TimelineItem, message_body
 
 if TYPE_CHECKING:
@@ -135,8 +136,8 @@ class AppScreens:
         self.app.show_keys()
 
     def show_notice(self, title: str, text: str) -> None:
-        # markup=False keeps "[" literal; the text is sanitised by whoever made it.
-        self.app.notify(text, title=title, markup=False, timeout=15)
+        # Cleaned here, where it meets the widget, whoever made it; markup=False keeps "[".
+        self.app.notify(clean_text(text), title=clean_line(title), markup=False, timeout=15)
 
     async def pick_link(self, links: list[str]) -> str | None:
         from tuimatrix.screens.links import LinkPickerScreen
