@@ -62,6 +62,11 @@ class Result:
 
     message: str = ""
     data: Any = None
+    #: A listing (rooms, members, messages…): one dict per row, printed as a table for people
+    #: and as JSON lines (one object per row) for programs.
+    rows: list[dict[str, Any]] | None = None
+    #: the keys of ``rows`` a table shows, in order (every key of the first row if empty)
+    columns: tuple[str, ...] = ()
 
 
 class Context(Protocol):
