@@ -209,10 +209,11 @@ class FaultProxy:
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         self.requests.append((time.monotonic(), request.method, request.path))
         self.raw_paths.append(request.raw_path)
-        stream_fault = self._take_stream_fault(request.path)
+        # Matched against the path and query: a fault can single out the live syncs (timeout=).
+        stream_fault = self._take_stream_fault(request.path_qs)
         if stream_fault is not None:
             return await self._misbehave(request, stream_fault)
-        fault = self._take_fault(request.path)
+        fault = self._take_fault(request.path_qs)
         if fault is not None:
             return self._rate_limited(fault)
         assert self._session is not None

@@ -34,6 +34,7 @@ from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.rooms import RoomSummary
 from tuimatrix.core.session import load_sessions
+from tuimatrix.owner.vocabulary import vocabulary_of
 from tuimatrix.paths import get_paths
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -275,9 +276,8 @@ async def completer() -> CommandCompleter:
     ]
     fake = _FakeAccount("@me:x", rooms, {"@alice:x": "Alice", "@bob:x": None, "@me:x": "Me"})
     accounts.by_user[fake.user_id] = cast(Account, fake)
-    comp = CommandCompleter(accounts, builtins=("use", "help", "exit", "quit"))
-    await comp.refresh()
-    return comp
+    vocabulary = await vocabulary_of(accounts)
+    return CommandCompleter(vocabulary, builtins=("use", "help", "exit", "quit"))
 
 
 def complete(comp: CommandCompleter, text: str) -> list[Completion]:
@@ -348,12 +348,14 @@ def test_completes_users_tags_and_choices(completer: CommandCompleter) -> None:
     assert texts(completer, "send hello wor") == []
 
 
-def test_completion_display_is_cleaned() -> None:
+async def test_completion_display_is_cleaned() -> None:
     accounts = Accounts(get_paths())
     evil = RoomSummary("!e:x", display_name="Evil\x1b]0;pwned\x07 room")
     fake = _FakeAccount("@me:x", [evil], {})
     accounts.by_user[fake.user_id] = cast(Account, fake)
-    [completion] = complete(CommandCompleter(accounts), "tag-room fav --room Ev")
+    [completion] = complete(
+        CommandCompleter(await vocabulary_of(accounts)), "tag-room fav --room Ev"
+    )
     assert "\x1b" not in completion.display_text and "\x07" not in completion.display_text
 
 

@@ -146,11 +146,32 @@ async def test_exec_send_that_cannot_get_through_fails_and_leaves_nothing(
     assert await sender.bodies() == []
 
 
+#: The owner's live syncs (long polls) get no answer: it cannot learn from its own event
+#: coming back that a send whose answer was lost did reach the server.
+LIVE_SYNC = "timeout=30000"
+
+
+async def test_exec_send_whose_answer_is_lost_learns_from_the_sync_that_it_was_sent(
+    sender: Sender,
+) -> None:
+    """Every answer is lost after the server stored the event, but the owner's sync brings
+    the event back with its transaction id: exec knows it was sent, once."""
+    sender.proxy.inject_reset("/send/", 1000, after_upstream=True)
+    result = await send("echoed", "--timeout", "10")
+    assert result.returncode == 0, result.stderr
+    assert await sender.bodies() == ["echoed"]
+    sender.proxy.clear_faults()
+    await another_exec()
+    assert await sender.bodies() == ["echoed"]
+    assert await sender.queued() == []
+
+
 async def test_exec_send_whose_fate_is_unknown_says_so_and_is_not_sent_again(
     sender: Sender,
 ) -> None:
     # Every answer is lost after the server stored the event: it may or may not be there.
     sender.proxy.inject_reset("/send/", 1000, after_upstream=True)
+    sender.proxy.inject_stall(LIVE_SYNC, 1000)
     result = await send("maybe", "--timeout", "1")
     assert result.returncode == 3
     assert "may have stored it" in one_line(result)
@@ -226,7 +247,7 @@ async def test_older_queued_messages_do_not_fail_another_command(sender: Sender)
     sender.proxy.inject_error("/send/", 503, UNAVAILABLE, count=1000)
     result = await asyncio.to_thread(run_exec, f"describe-room --room '{ROOM}'")
     assert result.returncode == 0, result.stderr
-    assert "queued messages still wait" in one_line(result)
+    assert "1 queued message waits still" in one_line(result)
     assert await sender.queued() == ["from the app"]
     sender.proxy.clear_faults()
     await another_exec()
@@ -239,6 +260,7 @@ async def test_exec_send_to_a_server_that_never_answers_ends_at_its_timeout(
     """The server stores the event and never answers: exec gives up at --timeout (no hang)
     and says the fate is unknown; the event is on the server once, and never sent again."""
     sender.proxy.inject_stall("/send/", 1000, after_upstream=True)
+    sender.proxy.inject_stall(LIVE_SYNC, 1000)
     started = time.monotonic()
     result = await send("stalled", "--timeout", "2")
     assert time.monotonic() - started < 30  # the HTTP read timeout alone is 90 s
@@ -264,6 +286,7 @@ async def test_exec_send_with_a_txn_id_can_be_run_again_after_an_unknown_fate(
     the same --txn-id: the server keeps the message once, and the second run says it was sent.
     Without a key, a second run would post it again (the loop test above shows why)."""
     sender.proxy.inject_reset("/send/", 1000, after_upstream=True)
+    sender.proxy.inject_stall(LIVE_SYNC, 1000)
     first = await send("keyed", "--timeout", "2", "--txn-id", "cron-42")
     assert first.returncode == 3, first.stderr
     assert await sender.bodies() == ["keyed"]  # stored although its answer was lost

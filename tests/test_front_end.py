@@ -22,6 +22,7 @@ from tuimatrix.commands import Param, UsageError
 from tuimatrix.commands.front_end import FrontEnd, NoScreens
 from tuimatrix.commands.runner import run_line
 from tuimatrix.core.accounts import Accounts
+from tuimatrix.owner.attach import OwnerSession
 from tuimatrix.paths import get_paths
 
 COMMANDS_DIR = Path(tuimatrix.commands.__file__).parent
@@ -87,7 +88,7 @@ async def test_the_runner_refuses_an_app_only_command_before_asking_anything() -
 
 async def test_the_shell_says_an_app_only_command_is_app_only() -> None:
     out = io.StringIO()
-    shell = Shell(Accounts(get_paths()), out=out)
+    shell = Shell(OwnerSession(get_paths(), "shell"), out=out)
     assert await shell.handle("open-room Lobby")
     assert out.getvalue().splitlines() == ["error: open-room works only in the app"]
 

@@ -100,26 +100,26 @@ async def test_an_answer_that_says_not_handled_is_known_not_stored(
 async def test_a_message_its_key_left_queued_is_this_runs_message(store: Store) -> None:
     """``exec --queue --txn-id K`` left K queued; ``exec --txn-id K`` then fails: K is
     withdrawn with this run's failure, never sent by a later run."""
-    from types import SimpleNamespace
-
-    from tuimatrix.cli import exec as cli_exec
     from tuimatrix.core.errors import UserError
+    from tuimatrix.core.sendqueue import SendScope, send_scope
+    from tuimatrix.owner.sends import settle_sends
 
     first = SendQueue(store, ScriptedSender(), lambda e: None)
-    first.use_txn_key("K")
-    await first.enqueue("!r:x", "m.room.message", {"body": "X"})
+    with send_scope(SendScope("K")):
+        await first.enqueue("!r:x", "m.room.message", {"body": "X"})
     second = SendQueue(store, ScriptedSender(*[_answer(503, "M_UNKNOWN")] * 20), lambda e: None)
-    account = SimpleNamespace(send_queue=second, user_id="@a:x")
-    accounts: Any = [account]
-    before = await cli_exec.pending_before(accounts, "K")
-    second.use_txn_key("K")
-    echo = await second.enqueue("!r:x", "m.room.message", {"body": "X"})
-    second.one_shot_timeout = 0.5
-    done = await second.wait(echo.txn_id)
-    with pytest.raises(UserError, match="nothing is queued"):
-        await cli_exec.settle_sends(
-            accounts, before, UserError(f"not sent: {done.error}"), queue=False, retry_for=0.5
-        )
+    second.start()  # the owner's queue sends in the background
+    try:
+        scope = SendScope("K", asyncio.get_running_loop().time() + 0.5)
+        with send_scope(scope):
+            echo = await second.enqueue("!r:x", "m.room.message", {"body": "X"})
+            assert echo.txn_id == "K"
+            done = await second.wait(echo.txn_id)
+            assert done.state == QUEUED  # the deadline, not an answer
+            with pytest.raises(UserError, match="nothing is queued"):
+                await settle_sends(scope, UserError(f"not sent: {done.error}"), queue=False)
+    finally:
+        await second.stop()
     assert await second.pending() == []
 
 

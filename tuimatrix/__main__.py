@@ -71,10 +71,12 @@ def _run_app(debug: bool) -> int:
     return 0
 
 
-#: Commands that sync, send or rewrite the profile's sessions: one process at a time owns
-#: the profile. ``accounts`` only reads files: it stays free. ``demo`` owns its throwaway
-#: profile once it has made it (tuimatrix.cli.demo).
-OWNING_COMMANDS = frozenset({None, "run", "exec", "shell", "login", "logout"})
+#: Commands that rewrite the profile's sessions: they own the profile while they run (and
+#: refuse while another process owns it). ``exec``, ``shell``, ``listen`` and ``serve`` work
+#: through the owner or become it (tuimatrix.owner); the app takes the profile over from a
+#: headless owner (tuimatrix.cli.app_owner). ``accounts`` only reads files: it stays free.
+#: ``demo`` owns its throwaway profile once it has made it (tuimatrix.cli.demo).
+OWNING_COMMANDS = frozenset({"login", "logout"})
 
 
 def _own_profile() -> None:

@@ -6,6 +6,7 @@ state, cache and downloads under DIR instead, which tests and separate profiles 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "tuimatrix"
+#: A Unix socket's path must fit in 108 bytes (sun_path); longer ones go elsewhere.
+_SOCKET_PATH_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,18 @@ class Paths:
     def machine_secret_file(self) -> Path:
         """A random secret of this machine and profile, from which device ids are derived."""
         return self.data_dir / "machine-secret"
+
+    @property
+    def owner_socket(self) -> Path:
+        """The local socket of the profile's owner process (tuimatrix.owner): in the state
+        directory, or, where that path is too long for a Unix socket, in a directory named
+        by a hash of it under the runtime directory (0700, checked by the owner)."""
+        path = self.state_dir / "owner.sock"
+        if len(os.fsencode(path)) <= _SOCKET_PATH_MAX:
+            return path
+        digest = hashlib.sha256(os.fsencode(self.state_dir)).hexdigest()[:16]
+        runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/tuimatrix-{os.getuid()}"
+        return Path(runtime) / f"tuimatrix-{digest}" / "owner.sock"
 
     @property
     def devices_file(self) -> Path:

@@ -9,13 +9,11 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from tuimatrix.commands.grammar import positional_at, quote_word, read_words, scan
-from tuimatrix.core.room_names import nameable_rooms
 from tuimatrix.core.sanitize import clean_line
 
 if TYPE_CHECKING:
     from tuimatrix.commands import Param
-    from tuimatrix.core.account import Account
-    from tuimatrix.core.accounts import Accounts
+    from tuimatrix.owner.vocabulary import Vocabulary
 
 # -- completion --------------------------------------------------------------------------------
 
@@ -55,42 +53,17 @@ def _matches(candidates: Iterable[tuple[str, str]], typed: str) -> list[tuple[st
 class CommandCompleter(Completer):
     """Completes a command line: ids, then options, and values by the parameter's kind.
 
-    Users come from the member rows of the accounts' stores, loaded by :meth:`refresh` (the
-    completion itself must not wait for the database).
+    The values come from a :class:`~tuimatrix.owner.vocabulary.Vocabulary` that the shell
+    asks the owner for before each prompt (completing must not wait for anything).
     """
 
-    def __init__(self, accounts: Accounts, *, builtins: Iterable[str] = ()) -> None:
-        self.accounts = accounts
+    def __init__(
+        self, vocabulary: Vocabulary | None = None, *, builtins: Iterable[str] = ()
+    ) -> None:
+        from tuimatrix.owner.vocabulary import Vocabulary
+
+        self.vocabulary = vocabulary or Vocabulary()
         self.builtins = tuple(builtins)
-        #: user id → display name, of members known in the stores
-        self.users: dict[str, str] = {}
-        self._stale = True
-        accounts.add_listener(self._changed)
-
-    def _changed(self, account: Account, change: object) -> None:
-        from tuimatrix.core.sync import SyncChanges
-
-        if isinstance(change, SyncChanges):
-            self._stale = True
-
-    async def refresh(self) -> None:
-        """Load the members known in the stores (when a sync has changed something)."""
-        from tuimatrix.core.store import loads
-
-        if not self._stale:
-            return
-        self._stale = False
-        users: dict[str, str] = {}
-        for account in self.accounts:
-            for row in await account.store.state_rows(["m.room.member"]):
-                user_id = str(row["state_key"])
-                try:
-                    name = loads(row["content"]).get("displayname")
-                except (ValueError, AttributeError):
-                    name = None
-                if not users.get(user_id):
-                    users[user_id] = name if isinstance(name, str) else ""
-        self.users = users
 
     # -- the values of each kind ---------------------------------------------------------------
 
@@ -103,50 +76,48 @@ class CommandCompleter(Completer):
         return sorted(ids)
 
     def rooms(
-        self, account: Account | None = None, *, spaces_only: bool = False
+        self, account: str | None = None, *, spaces_only: bool = False
     ) -> list[tuple[str, str]]:
-        """(name or alias, what it is) of the joined and invited rooms of ``account``, or of
-        every account."""
-        names: list[tuple[str, str]] = []
-        aliases: list[tuple[str, str]] = []
-        several = len(self.accounts) > 1
-        for owner, room in nameable_rooms(self.accounts, account, spaces_only=spaces_only):
-            meta = room.canonical_alias or ("space" if room.is_space else "room")
-            if several:
-                meta += f" · {owner.user_id}"
-            if room.display_name:
-                names.append((room.display_name, meta))
-            if room.canonical_alias:
-                aliases.append((room.canonical_alias, room.display_name))
+        """(name or alias, what it is) of the joined and invited rooms of ``account`` (a user
+        id), or of every account."""
+        words = [
+            word
+            for word in self.vocabulary.rooms
+            if (account is None or word.account == account) and (word.is_space or not spaces_only)
+        ]
+        names = [(w.value, w.meta) for w in words if not w.is_alias]
+        aliases = [(w.value, w.meta) for w in words if w.is_alias]
         return sorted(names, key=lambda n: n[0].lower()) + sorted(aliases)
 
     def user_ids(self) -> list[tuple[str, str]]:
-        own = [(account.user_id, "you") for account in self.accounts]
-        return own + sorted(self.users.items())
+        own = [(user_id, "you") for user_id in self.vocabulary.accounts]
+        return own + sorted(self.vocabulary.users.items())
 
     def account_ids(self) -> list[tuple[str, str]]:
-        return [(account.user_id, "account") for account in self.accounts]
+        return [(user_id, "account") for user_id in self.vocabulary.accounts]
 
     def tags(self) -> list[tuple[str, str]]:
-        from tuimatrix.commands.tags import tag_suggestions
+        return [(tag, "tag") for tag in self.vocabulary.tags]
 
-        return [(tag, "tag") for tag in tag_suggestions(self.accounts)]
-
-    def values(self, param: Param) -> list[tuple[str, str]]:
-        """The values offered for ``param``, by its kind (and an ``account`` by its name)."""
-        if param.name == "account":
+    def values(self, param: Param | None, kind: str = "", name: str = "") -> list[tuple[str, str]]:
+        """The values offered for ``param`` (or a parameter of this kind and name, as an owner
+        describes it), by its kind (and an ``account`` by its name)."""
+        if param is not None:
+            kind, name = param.kind, param.name
+            choices: tuple[str, ...] = param.choices or ()
+        else:
+            choices = ()
+        if name == "account":
             return self.account_ids()
-        if param.kind == "room":
+        if kind == "room":
             return self.rooms()
-        if param.kind == "space":
+        if kind == "space":
             return self.rooms(spaces_only=True)
-        if param.kind == "user":
+        if kind == "user":
             return self.user_ids()
-        if param.kind == "tag":
+        if kind == "tag":
             return self.tags()
-        if param.choices:
-            return [(choice, "") for choice in param.choices]
-        return []
+        return [(choice, "") for choice in choices]
 
     # -- completion ----------------------------------------------------------------------------
 

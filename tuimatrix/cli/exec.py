@@ -1,9 +1,10 @@
 """The command registry on the command line: ``tuimatrix exec`` and ``tuimatrix shell``.
 
 ``exec`` runs one command line non-interactively (a missing argument or a confirmation is a
-usage error, exit status 2) after catching the accounts up with one sync; ``shell`` is a
-prompt-toolkit REPL over the same commands, with the accounts syncing in the background,
-prompts for what is missing, and completion of command ids, options, rooms, users and tags.
+usage error, exit status 2) in the profile's owner process (tuimatrix.owner): the app or
+``serve`` where one runs, else this process for as long as the command lasts. ``shell`` is a
+prompt-toolkit REPL over the same commands, through the owner too, with prompts for what is
+missing and completion of command ids, options, rooms, users and tags.
 """
 
 from __future__ import annotations
@@ -15,25 +16,23 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tuimatrix.cli.opening import catch_up, open_accounts
 from tuimatrix.cli.output import format_json, warn
-from tuimatrix.commands.front_end import FrontEnd, NoScreens
+from tuimatrix.commands.front_end import NoScreens
 from tuimatrix.commands.grammar import quote_word
-from tuimatrix.core.errors import UsageError, UserError, describe_error
+from tuimatrix.core.errors import UsageError, UserError
 from tuimatrix.core.sanitize import clean_line, clean_text
+
+# The context of a command run by exec (in the owner): here too for the tests and tools
+# that ran commands in-process with it.
+from tuimatrix.owner.context import ExecContext as ExecContext
+from tuimatrix.owner.requests import SEND_TIMEOUT as SEND_TIMEOUT
 from tuimatrix.paths import get_paths
 
 if TYPE_CHECKING:
-    from tuimatrix.commands import Param, Result
-    from tuimatrix.core.account import Account
     from tuimatrix.core.accounts import Accounts
-    from tuimatrix.core.sendqueue import LocalEcho
 
 #: the subcommands this module runs
 COMMANDS = frozenset({"exec", "shell"})
-
-#: How long ``exec`` retries a message the server has not confirmed (seconds, --timeout).
-SEND_TIMEOUT = 30.0
 
 
 def add_subcommands(sub: argparse._SubParsersAction[Any]) -> None:
@@ -132,154 +131,6 @@ def command_line(words: Sequence[str]) -> str:
     return " ".join(quote_word(word) for word in words)
 
 
-class ExecContext:
-    """The context of ``tuimatrix exec``: nothing can be asked, there is no current room."""
-
-    interactive: bool = False
-    #: no screens: an app-only command is a usage error
-    ui: FrontEnd = NoScreens()
-
-    def __init__(self, accounts: Accounts, account: Account | None = None) -> None:
-        self.accounts = accounts
-        #: the --account account, or the only one
-        self.account = account
-
-    def current(self) -> tuple[Account | None, str | None]:
-        if self.account is not None:
-            return self.account, None
-        if len(self.accounts) == 1:
-            return next(iter(self.accounts)), None
-        return None, None
-
-    def _cannot_ask(self, what: str) -> UserError:
-        return UsageError(f"{what}: nothing can be asked in exec; give it on the command line")
-
-    async def choose_room(self, title: str, account: Account | None) -> tuple[Account, str] | None:
-        raise self._cannot_ask(f"{title} (--room)")
-
-    async def choose_account(self, title: str) -> Account | None:
-        raise self._cannot_ask(f"{title} (--account)")
-
-    async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
-        if param.kind == "secret" and not sys.stdin.isatty():
-            # Secrets do not belong on a command line (ps, shell history): piped in instead.
-            line = await asyncio.to_thread(sys.stdin.readline)
-            return line.rstrip("\r\n") or None
-        raise self._cannot_ask(title)
-
-    async def confirm(self, question: str) -> bool:
-        raise self._cannot_ask(f"{question} (--yes)")
-
-
-class SendUnknown(UserError):
-    """A message may have reached the server although no answer said so; it is not queued."""
-
-
-async def _pending(accounts: Accounts) -> dict[str, str]:
-    """Every message not sent yet, of every account: transaction id → state."""
-    return {
-        echo.txn_id: echo.state
-        for account in accounts
-        for echo in await account.send_queue.pending()
-    }
-
-
-async def pending_before(accounts: Accounts, txn_key: str | None) -> dict[str, str]:
-    """What was pending before this run (see :func:`_pending`), less the transaction ids made
-    from this run's ``--txn-id`` key: a message an earlier run left queued under the key is
-    this run's message now, and is settled with it (never sent later after a failure)."""
-    before = await _pending(accounts)
-    if txn_key is None:
-        return before
-    return {
-        txn_id: state
-        for txn_id, state in before.items()
-        if txn_id != txn_key and not txn_id.startswith(f"{txn_key}.")
-    }
-
-
-async def _unsent(accounts: Accounts, before: dict[str, str]) -> list[tuple[Account, LocalEcho]]:
-    """This run's messages that are not sent: queued since ``before`` (see :func:`_pending`),
-    or failed before and queued again (``retry-send``)."""
-    from tuimatrix.core.sendqueue import FAILED, QUEUED
-
-    return [
-        (account, echo)
-        for account in accounts
-        for echo in await account.send_queue.pending()
-        if echo.txn_id not in before or (before[echo.txn_id] == FAILED and echo.state == QUEUED)
-    ]
-
-
-async def settle_sends(
-    accounts: Accounts,
-    before: dict[str, str],
-    error: Exception | None,
-    *,
-    queue: bool,
-    retry_for: float,
-) -> Result | None:
-    """After the command: leave no message of this run behind that the caller is told failed.
-
-    Returns a result that replaces a failure when ``--queue`` kept the messages; raises
-    ``error`` (made to say what became of the messages) when any is not sent.
-    """
-    from tuimatrix.commands import Result
-    from tuimatrix.core.sendqueue import QUEUED
-
-    unsent = await _unsent(accounts, before)
-    if error is None and any(echo.state == QUEUED for _, echo in unsent):
-        for account in accounts:  # a command that queued without waiting for its messages
-            await account.send_queue.deliver(retry_for)
-        unsent = await _unsent(accounts, before)
-    if not unsent:
-        if error is not None:
-            raise error
-        return None
-    account, first = unsent[0]
-    why = first.error or account.send_queue.last_error(first.txn_id) or "not confirmed in time"
-    if queue and all(echo.state == QUEUED for _, echo in unsent):
-        count = len(unsent)
-        return Result(
-            f"{count} message{'s' if count > 1 else ''} queued, not sent yet ({clean_line(why)}):"
-            " sent the next time tuimatrix runs on this profile",
-            {"queued": [echo.txn_id for _, echo in unsent]},
-        )
-    reason = describe_error(error) if error is not None else f"not sent: {why}"
-    await _withdraw(unsent, before, reason)
-    if any(
-        echo.state == QUEUED and account.send_queue.may_be_stored(echo.txn_id)
-        for account, echo in unsent
-    ):
-        raise SendUnknown(
-            f"{reason}; the server may have stored it all the same (its answer was lost), "
-            "and it is not queued"
-        )
-    raise UserError(f"{reason}; nothing is queued")
-
-
-async def _withdraw(
-    unsent: list[tuple[Account, LocalEcho]], before: dict[str, str], reason: str
-) -> None:
-    """Make sure no later run sends these: a new message is dropped, a retried one is marked
-    failed again (as it was before this run)."""
-    for account, echo in unsent:
-        if echo.txn_id in before:
-            await account.send_queue.give_up(echo.txn_id, reason)
-        else:
-            await account.send_queue.cancel(echo.txn_id)
-
-
-async def flush_older(accounts: Accounts) -> None:
-    """Try once to send what earlier runs left queued (the app, ``--queue``): not this
-    command's messages, so trouble is a warning, and they stay queued for the next run."""
-    for account in accounts:
-        try:
-            await account.send_queue.flush()
-        except Exception as e:
-            warn(f"{account.user_id}: queued messages still wait: {describe_error(e)}")
-
-
 async def exec_line(
     line: str,
     account_id: str | None = None,
@@ -287,41 +138,68 @@ async def exec_line(
     queue: bool = False,
     retry_for: float = SEND_TIMEOUT,
     txn_key: str | None = None,
-) -> Result:
-    """Open, catch up, run ``line`` non-interactively, settle its messages, close."""
-    from tuimatrix.commands import parse_line, runner
-    from tuimatrix.config import read_config_file
+    stdin: str | None = None,
+) -> dict[str, Any]:
+    """Run ``line`` in the profile's owner (hosting it here if none runs); the owner's answer:
+    ``{"result": …}`` or ``{"error": {"code", "message"}}``."""
+    from tuimatrix.owner.attach import attach
 
-    cmd, _args = parse_line(line)  # a usage error needs no account
-    runner.refuse_app_only(ExecContext.ui, cmd)
-    paths = get_paths()
-    _data, _text, config_problem = read_config_file(paths.config_file)
-    if config_problem:
-        warn(config_problem)  # never fatal: the commands fall back to the defaults
-    accounts, chosen = await open_accounts(paths, account_id)
+    client, host = await attach(get_paths(), "exec")
     try:
-        await catch_up(accounts)
-        for account in accounts:
-            account.send_queue.one_shot_timeout = retry_for
-            if txn_key is not None:
-                account.send_queue.use_txn_key(txn_key)
-        before = await pending_before(accounts, txn_key)
-        error: Exception | None = None
-        result: Result | None = None
-        try:
-            result = await runner.run_line(ExecContext(accounts, chosen), line)
-        except Exception as e:  # whatever failed, the messages it queued must be settled
-            error = e
-        except BaseException:  # interrupted: its messages were not sent, so none may go later
-            await _withdraw(await _unsent(accounts, before), before, "interrupted")
-            raise
-        settled = await settle_sends(accounts, before, error, queue=queue, retry_for=retry_for)
-        await flush_older(accounts)
-        result = settled or result
-        assert result is not None  # without an error, the command returned one
-        return result
+        if host is not None:
+            for problem in host.problems:
+                warn(problem)
+        answer = await client.request(
+            {
+                "op": "exec",
+                "line": line,
+                "account": account_id,
+                "queue": queue,
+                "timeout": retry_for,
+                "txn_key": txn_key,
+                "stdin": stdin,
+            }
+        )
+        if host is not None and not queue:
+            await _say_what_still_waits(host.accounts, retry_for)
+        return answer
     finally:
-        await accounts.close_all()
+        await client.close()
+        if host is not None:
+            await host.close()
+
+
+async def _say_what_still_waits(accounts: Accounts, retry_for: float) -> None:
+    """This process owned the profile only for its command: messages queued before (by the
+    app, by ``--queue``) get until ``retry_for`` to go; those that could not are a warning,
+    not the command's failure."""
+    from tuimatrix.core.sendqueue import QUEUED, SendScope, send_scope
+
+    deadline = asyncio.get_running_loop().time() + retry_for
+    with send_scope(SendScope(deadline=deadline)):
+        for account in accounts:
+            for echo in await account.send_queue.pending():
+                if echo.state == QUEUED:
+                    await account.send_queue.wait(echo.txn_id)
+    for account in accounts:
+        waiting = [echo for echo in await account.send_queue.pending() if echo.state == QUEUED]
+        if waiting:
+            count = len(waiting)
+            warn(
+                f"{account.user_id}: {count} queued message{'s wait' if count > 1 else ' waits'}"
+                " still: sent the next time tuimatrix runs on this profile"
+            )
+
+
+def _stdin_for(line: str) -> str | None:
+    """Standard input, read for a command that asks for it: a body given as ``-``, or a
+    secret (never on a command line). Otherwise it is left alone (it may never end)."""
+    from tuimatrix.commands import parse_line
+
+    cmd, _args = parse_line(line)
+    if any(param.kind == "secret" for param in cmd.all_params) and not sys.stdin.isatty():
+        return sys.stdin.readline()
+    return None
 
 
 def _check_txn_key_option(key: str) -> None:
@@ -344,7 +222,8 @@ def exec_command(
 ) -> int:
     """``tuimatrix exec``: run one command line; 0 done, 1 failed, 2 usage error, 3 a
     message's fate unknown."""
-    from tuimatrix.commands.runner import Cancelled
+    from tuimatrix.commands import Result, parse_line, runner
+    from tuimatrix.owner.attach import OwnerGone
 
     line = command_line(words)
     try:
@@ -352,18 +231,31 @@ def exec_command(
             raise UsageError("exec: give a command line, e.g. exec 'tag-room favourite --room R'")
         if txn_key is not None:
             _check_txn_key_option(txn_key)  # a usage error before any account is opened
-        result = asyncio.run(
-            exec_line(line, account, queue=queue, retry_for=timeout, txn_key=txn_key)
+        cmd, _args = parse_line(line)  # a usage error needs no owner
+        runner.refuse_app_only(NoScreens(), cmd)
+        stdin = _stdin_for(line)
+        answer = asyncio.run(
+            exec_line(line, account, queue=queue, retry_for=timeout, txn_key=txn_key, stdin=stdin)
         )
     except UsageError as e:
         print(f"tuimatrix: {clean_line(str(e))}", file=sys.stderr)
         return 2
-    except SendUnknown as e:
-        print(f"tuimatrix: {clean_line(str(e))}", file=sys.stderr)
+    except OwnerGone as e:  # the request went out and no answer came: it may have been done
+        print(
+            f"tuimatrix: {clean_line(str(e))}; the command may or may not be done", file=sys.stderr
+        )
         return 3
-    except Cancelled:
-        print("tuimatrix: cancelled", file=sys.stderr)
+    error = answer.get("error")
+    if error is not None:
+        code = error.get("code") if isinstance(error, dict) else 1
+        message = error.get("message") if isinstance(error, dict) else None
+        print(f"tuimatrix: {clean_line(str(message or 'failed'))}", file=sys.stderr)
+        return code if code in (1, 2, 3) else 1
+    found = answer.get("result")
+    if not isinstance(found, dict):
+        print("tuimatrix: the owner's answer is unreadable", file=sys.stderr)
         return 1
+    result = Result(str(found.get("message") or ""), found.get("data"))
     if as_json:
         print(format_json(result.data))
     elif result.message:

@@ -15,18 +15,14 @@ from prompt_toolkit.completion import Completer
 from prompt_toolkit.history import FileHistory, History
 
 from tuimatrix.cli.completion import CommandCompleter, ValueCompleter
-from tuimatrix.cli.opening import catch_up, open_accounts
 from tuimatrix.cli.output import format_json, warn
-from tuimatrix.commands.front_end import FrontEnd, NoScreens
+from tuimatrix.commands.front_end import NoScreens
 from tuimatrix.core.errors import UsageError, describe_error
-from tuimatrix.core.room_names import resolve_room, room_label
 from tuimatrix.core.sanitize import clean_line, clean_text
 from tuimatrix.paths import Paths, get_paths
 
 if TYPE_CHECKING:
-    from tuimatrix.commands import Param
-    from tuimatrix.core.account import Account
-    from tuimatrix.core.accounts import Accounts
+    from tuimatrix.owner.attach import OwnerSession
 
 T = TypeVar("T")
 
@@ -54,65 +50,6 @@ async def _prompt(
         return None
 
 
-class ShellContext:
-    """The context of ``tuimatrix shell``: asks for what is missing; a room only after `use`."""
-
-    interactive: bool = True
-    #: no screens: an app-only command is a usage error
-    ui: FrontEnd = NoScreens()
-
-    def __init__(
-        self, accounts: Accounts, account: Account | None, completer: CommandCompleter
-    ) -> None:
-        self.accounts = accounts
-        #: the --account account, or the only one
-        self.account = account
-        self.completer = completer
-        #: the room set by `use ROOM`, and its account
-        self.room: tuple[Account, str] | None = None
-
-    def current(self) -> tuple[Account | None, str | None]:
-        if self.room is not None:
-            return self.room
-        if self.account is not None:
-            return self.account, None
-        if len(self.accounts) == 1:
-            return next(iter(self.accounts)), None
-        return None, None
-
-    async def choose_room(self, title: str, account: Account | None) -> tuple[Account, str] | None:
-        answer = await _prompt(f"{title} ", ValueCompleter(self.completer.rooms(account)))
-        if not answer or not answer.strip():
-            return None
-        return await resolve_room(self.accounts, answer, account)
-
-    async def choose_account(self, title: str) -> Account | None:
-        from tuimatrix.commands.runner import find_account
-
-        answer = await _prompt(f"{title} ", ValueCompleter(self.completer.account_ids()))
-        if not answer or not answer.strip():
-            return None
-        return find_account(self.accounts, answer.strip())
-
-    async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
-        from tuimatrix.commands import convert
-
-        if param.kind == "secret":
-            return await _prompt(f"{title}: ", secret=True) or None
-        answer = await _prompt(
-            f"{title}: ", ValueCompleter(self.completer.values(param)), default=initial or ""
-        )
-        if answer is None:
-            return None
-        if not param.rest:
-            answer = answer.strip()
-        return convert(param, answer) if answer else None
-
-    async def confirm(self, question: str) -> bool:
-        answer = await _prompt(f"{question} [y/N] ")
-        return (answer or "").strip().lower() in ("y", "yes")
-
-
 def history_file(paths: Paths) -> Path:
     """The shell's history file in the state directory (directory 0700, file 0600)."""
     from tuimatrix.core.files import ensure_private_dir
@@ -124,20 +61,28 @@ def history_file(paths: Paths) -> Path:
 
 
 class Shell:
-    """The read-run-print loop; ``out`` gets results and error lines."""
+    """The read-run-print loop; ``out`` gets results and error lines.
+
+    Commands run in the profile's owner (:class:`~tuimatrix.owner.attach.OwnerSession`):
+    what they ask for is asked here, at the terminal, and completion uses the owner's
+    vocabulary, fetched before each prompt.
+    """
 
     def __init__(
         self,
-        accounts: Accounts,
-        account: Account | None = None,
+        session: OwnerSession,
+        account: str | None = None,
         *,
         history: History | None = None,
         out: TextIO | None = None,
     ) -> None:
-        self.accounts = accounts
+        self.owner = session
+        #: the --account account (a user id), if given
+        self.account = account
         self.out = out
-        self.completer = CommandCompleter(accounts, builtins=SHELL_BUILTINS)
-        self.ctx = ShellContext(accounts, account, self.completer)
+        self.completer = CommandCompleter(builtins=SHELL_BUILTINS)
+        #: the room set by `use ROOM`: (account, room id, label)
+        self.room: tuple[str, str, str] | None = None
         self.session: PromptSession[str] = PromptSession(
             history=history, completer=self.completer, complete_while_typing=False
         )
@@ -146,18 +91,23 @@ class Shell:
         print(text, file=self.out if self.out is not None else sys.stdout, flush=True)
 
     def prompt_text(self) -> str:
-        if self.ctx.room is None:
+        if self.room is None:
             return "tuimatrix> "
-        account, room_id = self.ctx.room
-        return f"tuimatrix [{room_label(account, room_id)}]> "
+        return f"tuimatrix [{clean_line(self.room[2])}]> "
+
+    async def refresh_completion(self) -> None:
+        from tuimatrix.owner.vocabulary import Vocabulary
+
+        answer = await self.owner.request({"op": "vocabulary"})
+        self.completer.vocabulary = Vocabulary.from_json(answer.get("vocabulary"))
 
     async def run(self) -> int:
         """Read and run lines until ``exit``, ``quit`` or Ctrl-D; the exit status (0)."""
         while True:
             try:
-                await self.completer.refresh()
+                await self.refresh_completion()
             except Exception as e:  # completion is a convenience; the shell goes on
-                self.print(f"error: cannot load members for completion: {describe_error(e)}")
+                self.print(f"error: cannot load completion: {describe_error(e)}")
             try:
                 line = await self.session.prompt_async(self.prompt_text())
             except KeyboardInterrupt:  # Ctrl-C clears the line, as in a shell
@@ -169,7 +119,7 @@ class Shell:
 
     async def handle(self, line: str) -> bool:
         """Run one line; False when it asks to leave. Errors are printed, never raised."""
-        from tuimatrix.commands import runner
+        from tuimatrix.commands import parse_line, runner
         from tuimatrix.commands.grammar import split_line
 
         try:
@@ -189,7 +139,9 @@ class Shell:
             if name == "use":
                 await self._interruptible(self.use(words[1:]))
                 return True
-            result = await self._interruptible(runner.run_line(self.ctx, line))
+            cmd, _args = parse_line(line)
+            runner.refuse_app_only(NoScreens(), cmd)  # said here, without the owner
+            answer = await self._interruptible(self.owner.request(self._exec(line), self.ask))
         except runner.Cancelled:
             self.print("cancelled")
         except UsageError as e:
@@ -197,13 +149,60 @@ class Shell:
         except Exception as e:
             self.print(f"error: {describe_error(e)}")
         else:
-            if result.message:
-                self.print(clean_text(result.message))
-            elif result.data is not None:
-                self.print(format_json(result.data))
-            else:
-                self.print("done")
+            self.show(answer)
         return True
+
+    def _exec(self, line: str) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "op": "exec",
+            "line": line,
+            "account": self.account,
+            "interactive": True,
+        }
+        if self.room is not None:
+            request["room"] = [self.room[0], self.room[1]]
+        return request
+
+    def show(self, answer: dict[str, Any]) -> None:
+        error = answer.get("error")
+        if error is not None:
+            message = error.get("message") if isinstance(error, dict) else None
+            text = clean_line(str(message or "failed"))
+            self.print("cancelled" if text == "cancelled" else f"error: {text}")
+            return
+        result = answer.get("result")
+        result = result if isinstance(result, dict) else {}
+        if result.get("message"):
+            self.print(clean_text(str(result["message"])))
+        elif result.get("data") is not None:
+            self.print(format_json(result["data"]))
+        else:
+            self.print("done")
+
+    async def ask(self, question: dict[str, Any]) -> str | None:
+        """Answer the owner's question at the terminal (None: cancelled)."""
+        kind = question.get("kind")
+        title = clean_line(str(question.get("title") or ""))
+        if kind == "room":
+            account = question.get("account")
+            rooms = self.completer.rooms(account if isinstance(account, str) else None)
+            return await _prompt(f"{title} ", ValueCompleter(rooms))
+        if kind == "account":
+            return await _prompt(f"{title} ", ValueCompleter(self.completer.account_ids()))
+        if kind == "confirm":
+            return await _prompt(f"{title} [y/N] ")
+        if question.get("secret"):
+            return await _prompt(f"{title}: ", secret=True)
+        choices = [c for c in question.get("choices") or () if isinstance(c, str)]
+        values = self.completer.values(
+            None, str(question.get("param_kind") or ""), str(question.get("param") or "")
+        ) or [(choice, "") for choice in choices]
+        initial = question.get("initial")
+        return await _prompt(
+            f"{title}: ",
+            ValueCompleter(values),
+            default=initial if isinstance(initial, str) else "",
+        )
 
     async def _interruptible(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await ``coro``; Ctrl-C while it runs cancels it (raises Cancelled), not the shell.
@@ -243,21 +242,30 @@ class Shell:
         """``use ROOM``: the room that commands act on when given no --room; ``use -`` forgets."""
         text = " ".join(words).strip()
         if text == "-":
-            self.ctx.room = None
+            self.room = None
             self.print("no current room")
             return
-        if text:
-            chosen = await resolve_room(self.accounts, text, self.ctx.account)
-        else:
-            asked = await self.ctx.choose_room("use which room?", self.ctx.account)
-            if asked is None:
+        if not text:
+            text = (
+                await self.ask(
+                    {"kind": "room", "title": "use which room?", "account": self.account}
+                )
+                or ""
+            )
+            if not text.strip():
                 return
-            chosen = asked
-        self.ctx.room = chosen
-        account, room_id = chosen
-        name = room_label(account, room_id)
-        who = f" ({account.user_id})" if len(self.accounts) > 1 else ""
-        self.print(f"using {name}{who}")
+        answer = await self.owner.request(
+            {"op": "resolve_room", "text": text, "account": self.account}
+        )
+        found = answer.get("room")
+        if not (isinstance(found, list) and len(found) == 3):
+            self.show(answer)
+            return
+        account, room_id, label = (str(x) for x in found)
+        self.room = (account, room_id, label)
+        several = len(self.completer.vocabulary.accounts) > 1
+        who = f" ({clean_line(account)})" if several else ""
+        self.print(f"using {clean_line(label)}{who}")
 
     def help(self, words: list[str]) -> None:
         """``help``: every command with its usage; ``help COMMAND``: one in detail."""
@@ -291,20 +299,31 @@ class Shell:
 
 
 async def shell(account_id: str | None = None, *, history: History | None = None) -> int:
-    """Open the sessions, keep them syncing, and run the shell until it is left."""
-    accounts, chosen = await open_accounts(get_paths(), account_id)
+    """Attach to the profile's owner (hosting it here if none runs) and run the shell until it
+    is left."""
+    from tuimatrix.owner.attach import OwnerSession
+
+    session = OwnerSession(get_paths(), "shell")
     try:
-        await catch_up(accounts)
-        for error in await accounts.start_all():
-            warn(error)
+        client = await session.open()
+        for problem in session.problems:
+            warn(problem)
+        accounts = [a for a in client.hello.get("accounts") or () if isinstance(a, str)]
+        if account_id is not None and account_id not in accounts:
+            known = ", ".join(clean_line(a) for a in accounts)
+            raise UsageError(f"--account: no saved session for {account_id} (accounts: {known})")
         if history is None:
             history = FileHistory(str(history_file(get_paths())))
-        repl = Shell(accounts, chosen, history=history)
-        ids = ", ".join(clean_line(a.user_id) for a in accounts)
-        repl.print(f"tuimatrix shell: {ids}. `help` lists the commands; exit or Ctrl-D leaves.")
+        repl = Shell(session, account_id, history=history)
+        session.on_notice = repl.print
+        ids = ", ".join(clean_line(a) for a in accounts)
+        where = "" if session.host is not None else f" (through {client.describe()})"
+        repl.print(
+            f"tuimatrix shell: {ids}{where}. `help` lists the commands; exit or Ctrl-D leaves."
+        )
         return await repl.run()
     finally:
-        await accounts.close_all()
+        await session.close()
 
 
 def shell_command(account: str | None) -> int:

@@ -23,7 +23,7 @@ from tuimatrix.core.errors import UserError
 from tuimatrix.core.relations import shown_content
 from tuimatrix.core.room_names import room_label
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.core.sendqueue import FAILED, SENT, LocalEcho
+from tuimatrix.core.sendqueue import FAILED, QUEUED, SENT, LocalEcho, NotConfirmed
 from tuimatrix.core.threads import root_of, send_in_thread
 
 _EVENT_ID = re.compile(r"\$\S+")
@@ -74,6 +74,8 @@ async def _send(
 async def _sent(account: Account, echo: LocalEcho, what: str) -> Result:
     """Wait for the queued message; a failure is the user's error to read."""
     done = await account.send_queue.wait(echo.txn_id)
+    if done.state == QUEUED:  # its wait ended first: the caller settles it (owner.sends)
+        raise NotConfirmed(f"{what} not sent: {clean_line(done.error or 'not confirmed in time')}")
     if done.state != SENT or not done.event_id:
         raise UserError(f"{what} not sent: {clean_line(done.error or done.state)}")
     return Result(

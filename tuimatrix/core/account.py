@@ -339,6 +339,8 @@ class Account(Operations):
             keys_may_have_come = await self.crypto.process_sync(resp, initial=since is None)
         async with self.store.transaction() as conn:
             changes = await apply_sync(conn, resp, initial=since is None)
+        if changes.echoes:
+            self.send_queue.echoed(changes.echoes)
         if self.crypto is not None and self.crypto.sync_hook is not None:
             try:
                 await self.crypto.sync_hook(resp)  # verification messages

@@ -66,6 +66,13 @@ class Accounts:
                 errors.append(f"{info.user_id}: {describe_error(e)}")
         return errors
 
+    def only(self, account: Account) -> Accounts:
+        """A view of just ``account`` (``exec --account``: names resolve among its rooms
+        only); it shares the account, it does not own it."""
+        view = Accounts(self.paths)
+        view.by_user[account.user_id] = account
+        return view
+
     def add(self, account: Account) -> None:
         self.by_user[account.user_id] = account
         account.add_listener(self._dispatch)

@@ -2,8 +2,8 @@
 
 Two processes on one profile both sync: with encryption they regenerate one-time keys from the
 same olm account, the server rejects one upload and that process's sync is stuck, and both
-write the same stores. Until the owner serves other processes over a local socket, a second
-process that would sync or send refuses to start.
+write the same stores. The owner serves the other processes of the profile over a local socket
+(:mod:`tuimatrix.owner`); this module only decides who owns.
 
 ``flock`` makes this race-free: the kernel gives the lock to exactly one process, and takes it
 back when that process ends, however it ends (``kill -9`` included), so no stale lock is left.
@@ -40,9 +40,29 @@ def lock_file(paths: Paths) -> Path:
 
 def own_profile(paths: Paths) -> None:
     """Own the profile for the rest of this process's life; ProfileInUse if another does."""
+    if not try_own_profile(paths):
+        try:
+            fd = os.open(lock_file(paths), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            pid = None
+        else:
+            try:
+                pid = _owner_pid(fd)
+            finally:
+                os.close(fd)
+        owner = f"pid {pid}" if pid is not None else "pid unknown"
+        raise ProfileInUse(
+            f"the profile in {paths.data_dir} is in use by another tuimatrix ({owner}); "
+            "quit that one first, or give this one another profile with TUIMATRIX_HOME=DIR"
+        )
+
+
+def try_own_profile(paths: Paths) -> bool:
+    """Own the profile for the rest of this process's life (or until :func:`release_profile`)
+    if nobody does: True when this process owns it now. Never waits."""
     path = lock_file(paths)
     if path in _held:
-        return
+        return True
     # O_CLOEXEC: a child process (Synapse in the demo, an opener) must not inherit the lock.
     try:
         # Made if missing, but an existing directory keeps its mode: a profile the user made
@@ -56,7 +76,7 @@ def own_profile(paths: Paths) -> None:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            return  # nobody owns it; whatever must be written will fail and say where
+            return True  # nobody owns it; whatever must be written will fail and say where
         except OSError:
             raise UserError(f"cannot open the profile's lock file {path}: {e.strerror}") from e
         writable = False
@@ -64,12 +84,8 @@ def own_profile(paths: Paths) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            pid = _owner_pid(fd)
-            owner = f"pid {pid}" if pid is not None else "pid unknown"
-            raise ProfileInUse(
-                f"the profile in {paths.data_dir} is in use by another tuimatrix ({owner}); "
-                "quit that one first, or give this one another profile with TUIMATRIX_HOME=DIR"
-            ) from None
+            os.close(fd)
+            return False
         except OSError as e:  # e.g. a file system without locks
             raise UserError(f"cannot lock the profile ({path}): {e.strerror or e}") from e
         if writable:
@@ -80,6 +96,33 @@ def own_profile(paths: Paths) -> None:
         os.close(fd)
         raise
     _held[path] = fd
+    return True
+
+
+def release_profile(paths: Paths) -> None:
+    """Give the profile up (an owner that hands over to the app): closing the descriptor
+    releases the lock; the pid written in the file is left, and the next owner overwrites it."""
+    fd = _held.pop(lock_file(paths), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def owns_profile(paths: Paths) -> bool:
+    """Whether this process holds the profile's lock."""
+    return lock_file(paths) in _held
+
+
+def owner_pid(paths: Paths) -> int | None:
+    """The pid written by the profile's owner, if it is alive (for messages only)."""
+    try:
+        fd = os.open(lock_file(paths), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        pid = _written_pid(fd)
+    finally:
+        os.close(fd)
+    return pid if pid is not None and _alive(pid) else None
 
 
 def _owner_pid(fd: int) -> int | None:

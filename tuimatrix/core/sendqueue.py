@@ -19,8 +19,10 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from tuimatrix.core.errors import UserError, describe_error, is_connection_error, retry_after
@@ -41,6 +43,8 @@ DISCARDED = "discarded"
 #: Back-off between attempts while the server cannot be reached (seconds).
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
+#: How many echoed transaction ids a queue remembers for late waiters.
+_ECHOED_KEPT = 1000
 #: How long a one-shot delivery keeps retrying a message (seconds), unless told otherwise.
 ONE_SHOT_TIMEOUT = 30.0
 # 5xx statuses that say the server did not handle the request: it stored nothing.
@@ -58,6 +62,53 @@ class LocalEcho:
     state: str
     event_id: str | None = None
     error: str | None = None
+
+
+@dataclass
+class SendScope:
+    """The messages that one request queues or retries, for the owner to settle afterwards.
+
+    The owner process runs several requests at once (``exec`` from several scripts) on one
+    queue: each request's messages are told apart by the scope it runs in (a context
+    variable, so every task of the request shares it and no other request sees it).
+    """
+
+    #: the request's idempotency key (``exec --txn-id``): its transaction ids are made from it
+    txn_key: str | None = None
+    #: when the request stops waiting for its messages (event loop time)
+    deadline: float | None = None
+    #: (queue, transaction id, retried): every message queued (or re-queued) in the scope
+    messages: list[tuple[SendQueue, str, bool]] = field(default_factory=list)
+    _keyed: int = 0
+
+    def next_txn_id(self) -> str | None:
+        if self.txn_key is None:
+            return None
+        self._keyed += 1
+        return self.txn_key if self._keyed == 1 else f"{self.txn_key}.{self._keyed}"
+
+    def remaining(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - asyncio.get_running_loop().time())
+
+
+_scope: ContextVar[SendScope | None] = ContextVar("send_scope", default=None)
+
+
+@contextmanager
+def send_scope(scope: SendScope) -> Iterator[SendScope]:
+    """Run the body's sends in ``scope`` (see :class:`SendScope`)."""
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
+
+
+class NotConfirmed(UserError):
+    """A command's message was still queued when its wait ended (a deadline): its fate is
+    settled by the caller (tuimatrix.owner.sends), which may learn it was sent after all."""
 
 
 class NotQueued(UserError):
@@ -133,11 +184,12 @@ class SendQueue:
         # Messages an attempt may have stored on the server (the answer was lost), and the
         # last connection error of each message still queued: in memory, for this process.
         self._maybe_stored: set[str] = set()
-        # A caller's idempotency key (use_txn_key): the transaction ids of this process's
-        # next messages are made from it instead of drawn at random.
-        self._txn_key: str | None = None
-        self._keyed = 0
         self._last_error: dict[str, str] = {}
+        # The message a request is out for now (its fate is open until the answer comes).
+        self._in_flight: str | None = None
+        # The latest messages a sync brought back (transaction id → event id): their rows are
+        # gone, and a waiter that comes late must still learn they were sent.
+        self._echoed: dict[str, str] = {}
 
     @staticmethod
     def http_sender(api: Any) -> Callable[[str, str, str, dict[str, Any]], Any]:
@@ -152,25 +204,20 @@ class SendQueue:
 
         return send
 
-    def use_txn_key(self, key: str) -> None:
-        """Make the next messages' transaction ids from ``key`` (``key``, ``key.2``, …).
-
-        The server de-duplicates a transaction id of one device, across processes too: a
-        script that sends again with the same key after an unknown fate (an answer lost)
-        cannot post its message twice.
-        """
-        self._txn_key, self._keyed = check_txn_key(key), 0
-
-    def _next_txn_id(self) -> str:
-        if self._txn_key is None:
-            return new_txn_id()
-        self._keyed += 1
-        return self._txn_key if self._keyed == 1 else f"{self._txn_key}.{self._keyed}"
+    @staticmethod
+    def _next_txn_id(scope: SendScope | None) -> str:
+        """Drawn at random, or made from the scope's idempotency key (``key``, ``key.2``…):
+        the server de-duplicates a transaction id of one device, so a script that sends
+        again with the same key after an unknown fate (an answer lost) cannot post twice."""
+        if scope is not None and (keyed := scope.next_txn_id()) is not None:
+            return keyed
+        return new_txn_id()
 
     async def enqueue(self, room_id: str, event_type: str, content: dict[str, Any]) -> LocalEcho:
         """Persist the message (and its transaction id), then wake the sender."""
-        txn_id = self._next_txn_id()
-        if self._txn_key is not None:
+        scope = _scope.get()
+        txn_id = self._next_txn_id(scope)
+        if scope is not None and scope.txn_key is not None:
             earlier = await self.get(txn_id)
             if earlier is not None and earlier.state == SENT:
                 return earlier  # an earlier run with this key sent it: nothing to do again
@@ -192,6 +239,8 @@ class SendQueue:
             raise NotQueued(
                 f"could not queue the message: {_write_failure(e)} ({self.store.path})"
             ) from e
+        if scope is not None:
+            scope.messages.append((self, txn_id, False))
         self._on_change(echo)
         self._wakeup.set()
         return echo
@@ -201,24 +250,42 @@ class SendQueue:
 
         With no background sender, send now (in order), retrying connection trouble for
         ``one_shot_timeout`` seconds; a message still queued then is returned as it is, with
-        the last connection error as its ``error``.
+        the last connection error as its ``error``. With one, wait at most until the deadline
+        of the :class:`SendScope` in force, if any (likewise returned as it is then).
         """
         if self._task is None:
             await self.deliver(self.one_shot_timeout)
             echo = await self.get(txn_id)
             if echo is None:
-                raise KeyError(txn_id)
+                return self._gone(txn_id)
             if echo.state == QUEUED:
                 return self._replace(echo, error=self.last_error(txn_id))
             return echo
         echo = await self.get(txn_id)
-        if echo is None or echo.state != QUEUED:
-            if echo is None:
-                raise KeyError(txn_id)
+        if echo is None:
+            return self._gone(txn_id)
+        if echo.state != QUEUED:
             return echo
         future: asyncio.Future[LocalEcho] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(txn_id, []).append(future)
-        return await future
+        scope = _scope.get()
+        remaining = scope.remaining() if scope is not None else None
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), remaining)
+        except TimeoutError:
+            return self._replace(echo, error=self.last_error(txn_id))
+        finally:
+            waiting = self._waiters.get(txn_id)
+            if waiting is not None and future in waiting:
+                waiting.remove(future)
+                if not waiting:
+                    del self._waiters[txn_id]
+
+    def _gone(self, txn_id: str) -> LocalEcho:
+        """A message whose row is gone: a sync showed it sent, or it was discarded."""
+        if txn_id in self._echoed:
+            return self._sent_echo(txn_id)
+        return LocalEcho(txn_id, "", "", {}, DISCARDED, error="discarded")
 
     def _notify(self, echo: LocalEcho) -> None:
         self._on_change(echo)
@@ -226,6 +293,27 @@ class SendQueue:
             for future in self._waiters.pop(echo.txn_id, []):
                 if not future.done():
                     future.set_result(echo)
+
+    def echoed(self, echoes: dict[str, str]) -> None:
+        """Our own events came back in a sync (transaction id → event id), and the sync removed
+        their queue entries: the server has them, whatever an attempt's lost answer left open.
+        Whoever waits for one learns it was sent."""
+        for txn_id, event_id in echoes.items():
+            self._echoed[txn_id] = event_id
+            self._maybe_stored.discard(txn_id)
+            self._last_error.pop(txn_id, None)
+            for future in self._waiters.pop(txn_id, []):
+                if not future.done():
+                    future.set_result(self._sent_echo(txn_id))
+        while len(self._echoed) > _ECHOED_KEPT:
+            del self._echoed[next(iter(self._echoed))]
+
+    def _sent_echo(self, txn_id: str) -> LocalEcho:
+        return LocalEcho(txn_id, "", "", {}, SENT, event_id=self._echoed[txn_id])
+
+    def sent_event_id(self, txn_id: str) -> str | None:
+        """The event id of a message a sync showed was sent (its row is gone), if known."""
+        return self._echoed.get(txn_id)
 
     async def pending(self, room_id: str | None = None) -> list[LocalEcho]:
         """Queued and failed messages (sent ones are in the timeline)."""
@@ -250,6 +338,8 @@ class SendQueue:
             FAILED,
         )
         queued = self._replace(echo, state=QUEUED, error=None)
+        if (scope := _scope.get()) is not None:
+            scope.messages.append((self, txn_id, True))
         self._on_change(queued)  # the timeline shows it as sending again
         self._wakeup.set()
         return queued
@@ -337,8 +427,9 @@ class SendQueue:
 
     def may_be_stored(self, txn_id: str) -> bool:
         """Whether an attempt of this process to send the message may have reached the
-        server although no answer confirmed it (so "not sent" would not be known)."""
-        return txn_id in self._maybe_stored
+        server although no answer confirmed it (so "not sent" would not be known), or one is
+        out now."""
+        return txn_id in self._maybe_stored or txn_id == self._in_flight
 
     async def _run(self) -> None:
         backoff = BACKOFF_MIN
@@ -368,6 +459,7 @@ class SendQueue:
         if row is None:
             return False
         echo = self._echo(row)
+        self._in_flight = echo.txn_id
         try:
             event_id = await self._send(echo.room_id, echo.event_type, echo.txn_id, echo.content)
         except asyncio.CancelledError:
@@ -394,6 +486,8 @@ class SendQueue:
             self._last_error.pop(echo.txn_id, None)
             self._notify(self._replace(echo, state=FAILED, error=error))
             return True
+        finally:
+            self._in_flight = None
         # The server has it. Should a deadline cut the write below short, the message must not
         # be taken for one that never went: it counts as possibly stored until the write is
         # done, and the write itself is shielded from the cancellation.

@@ -1,0 +1,323 @@
+"""The client's end: reach the profile's owner, or become it.
+
+:func:`attach` is race-free because the profile lock decides: the process that takes it
+hosts the owner (:class:`Host`: the accounts, syncing, and the socket); every other one
+connects to the socket. The socket is bound before the accounts are caught up, so clients
+connect at once and their requests wait for the owner to be ready. A lock held with no
+socket answering is an owner that does not serve (``login``) or one starting or stopping:
+waited for a while, then a clear error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from tuimatrix import __version__
+from tuimatrix.core.errors import UserError, describe_error
+from tuimatrix.core.profile_lock import owner_pid, release_profile, try_own_profile
+from tuimatrix.owner.server import OwnerServer
+from tuimatrix.owner.wire import MAX_LINE, PROTOCOL, WireError, read_message, send_message
+
+if TYPE_CHECKING:
+    from tuimatrix.core.accounts import Accounts
+    from tuimatrix.paths import Paths
+
+log = logging.getLogger(__name__)
+
+#: How long a client waits for an owner that holds the profile but does not answer (s).
+ATTACH_WAIT = 15.0
+#: How often it looks again meanwhile (s): a wait on state another process holds.
+_POLL = 0.05
+
+
+class OwnerGone(UserError):
+    """The owner stopped (or was killed) before it answered."""
+
+
+class OwnerClient:
+    """A connection to the profile's owner."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, hello: dict[str, Any]
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        #: what the owner said of itself: pid, kind, yields, accounts
+        self.hello = hello
+
+    @property
+    def pid(self) -> int:
+        return int(self.hello.get("pid") or 0)
+
+    @property
+    def kind(self) -> str:
+        return str(self.hello.get("kind") or "")
+
+    def describe(self) -> str:
+        """The owner in a message: "the app (pid 123)"."""
+        kinds = {"app": "the tuimatrix app", "serve": "tuimatrix serve"}
+        name = kinds.get(self.kind, f"tuimatrix {self.kind}")
+        return f"{name} (pid {self.pid})"
+
+    @classmethod
+    async def connect(cls, paths: Paths) -> OwnerClient:
+        """Connect and greet; OSError when nobody listens, UserError when the owner refuses."""
+        reader, writer = await asyncio.open_unix_connection(str(paths.owner_socket), limit=MAX_LINE)
+        try:
+            await send_message(
+                writer, {"op": "hello", "protocol": PROTOCOL, "version": __version__}
+            )
+            answer = await read_message(reader)
+        except (OSError, WireError):
+            writer.close()
+            raise ConnectionResetError("the owner closed the connection") from None
+        if answer is None:
+            writer.close()
+            raise ConnectionResetError("the owner closed the connection")
+        if "error" in answer:
+            writer.close()
+            raise UserError(_error_text(answer))
+        return cls(reader, writer, answer.get("hello") or {})
+
+    async def request(
+        self,
+        message: dict[str, Any],
+        on_ask: Callable[[dict[str, Any]], Awaitable[str | None]] | None = None,
+    ) -> dict[str, Any]:
+        """Send a request and return its final answer (``result`` or ``error``), answering
+        the owner's questions with ``on_ask`` meanwhile."""
+        try:
+            await send_message(self.writer, message)
+            while True:
+                answer = await read_message(self.reader)
+                if answer is None:
+                    raise OwnerGone(f"{self.describe()} stopped before it answered")
+                if "ask" in answer:
+                    reply = await on_ask(answer["ask"]) if on_ask is not None else None
+                    await send_message(self.writer, {"answer": reply})
+                    continue
+                return answer
+        except (ConnectionError, BrokenPipeError) as e:
+            raise OwnerGone(f"{self.describe()} stopped before it answered") from e
+        except WireError as e:
+            raise OwnerGone(f"{self.describe()} sent something unreadable: {e}") from e
+
+    async def stream(self, message: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Send a request whose answers come one after another until its end or an error."""
+        try:
+            await send_message(self.writer, message)
+            while True:
+                answer = await read_message(self.reader)
+                if answer is None:
+                    raise OwnerGone(f"{self.describe()} stopped")
+                yield answer
+                if "error" in answer or "end" in answer:
+                    return
+        except (ConnectionError, BrokenPipeError) as e:
+            raise OwnerGone(f"{self.describe()} stopped") from e
+        except WireError as e:
+            raise OwnerGone(f"{self.describe()} sent something unreadable: {e}") from e
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+
+
+def _error_text(answer: dict[str, Any]) -> str:
+    error = answer.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or "failed")
+    return "failed"
+
+
+class Host:
+    """This process owns the profile: it opens every saved account, keeps them syncing and
+    serves the other processes, until it closes or hands the profile over to the app."""
+
+    def __init__(self, paths: Paths, kind: str) -> None:
+        from tuimatrix.core.accounts import Accounts
+
+        self.paths = paths
+        self.kind = kind
+        self.accounts = Accounts(paths)
+        #: set when an app asked for the profile (the pid that asked, in ``yielded_to``)
+        self.yield_requested = asyncio.Event()
+        self.yielded_to: int | None = None
+        #: one line per account that could not open or start (the front end says them)
+        self.problems: list[str] = []
+        self.server = OwnerServer(
+            paths, self.accounts, kind, owner_handlers(self.accounts), on_yield=self._on_yield
+        )
+        self._closed = False
+        self._watch: asyncio.Task[None] | None = None
+
+    def _on_yield(self, pid: int | None) -> None:
+        self.yielded_to = pid
+        self.yield_requested.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def _hand_over_when_asked(self) -> None:
+        await self.yield_requested.wait()
+        log.info("handing the profile over to pid %s", self.yielded_to)
+        await self.close()
+
+    async def start(self) -> None:
+        """Listen first (clients wait for readiness, not for the socket), then open the
+        accounts, catch them up and start them. The caller holds the profile lock."""
+        await self.server.start()
+        self._watch = asyncio.create_task(self._hand_over_when_asked(), name="hand over")
+        try:
+            errors = await self.accounts.open_saved()
+            if not len(self.accounts):
+                raise UserError(
+                    "; ".join(errors) or "no saved session: log in first with `tuimatrix login`"
+                )
+            self.problems += errors
+            self.problems += await catch_up(self.accounts)
+            self.problems += await self.accounts.start_all()
+        except BaseException as e:
+            self.server.failure = describe_error(e) if isinstance(e, Exception) else "stopped"
+            self.server.ready.set()
+            await self.close()
+            raise
+        self.server.ready.set()
+
+    async def close(self, grace: float = 35.0) -> None:
+        """Finish the requests under way (at most ``grace`` s), close the accounts, give the
+        profile up."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._watch is not None and asyncio.current_task() is not self._watch:
+            self._watch.cancel()
+        try:
+            await self.server.close(grace)
+            await self.accounts.close_all()
+        finally:
+            release_profile(self.paths)
+
+
+async def catch_up(accounts: Accounts) -> list[str]:
+    """One sync for every account, so that rooms and names are fresh; one line per account
+    that could not (while another could: when none could, the first failure is raised)."""
+    listed = list(accounts)
+    results = await asyncio.gather(
+        *(account.sync_once() for account in listed), return_exceptions=True
+    )
+    failures = [
+        (account, result)
+        for account, result in zip(listed, results, strict=True)
+        if isinstance(result, BaseException)
+    ]
+    for _account, result in failures:
+        if not isinstance(result, Exception):  # CancelledError, KeyboardInterrupt
+            raise result
+    if failures and len(failures) == len(listed):
+        account, error = failures[0]
+        if len(listed) == 1:
+            raise error
+        raise UserError(f"{account.user_id}: {describe_error(error)}") from error
+    return [
+        f"{account.user_id}: cannot catch up: {describe_error(error)}"
+        for account, error in failures
+    ]
+
+
+def owner_handlers(accounts: Accounts) -> dict[str, Any]:
+    """The requests an owner answers, over ``accounts``."""
+    from tuimatrix.owner import requests
+
+    return {
+        "exec": lambda request, conn: requests.run_command(accounts, request, conn),
+        "vocabulary": lambda request, conn: requests.vocabulary(accounts, request, conn),
+        "resolve_room": lambda request, conn: requests.resolve(accounts, request, conn),
+    }
+
+
+async def attach(
+    paths: Paths, kind: str, *, wait: float = ATTACH_WAIT
+) -> tuple[OwnerClient, Host | None]:
+    """A connection to the profile's owner, hosting it here first if nobody owns the profile.
+
+    Two processes that start together end with one owner: the lock decides.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        if try_own_profile(paths):
+            host = Host(paths, kind)
+            try:
+                await host.start()
+                return await OwnerClient.connect(paths), host
+            except BaseException:
+                await host.close()
+                raise
+        try:
+            return await OwnerClient.connect(paths), None
+        except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError):
+            pass  # an owner starting, stopping, or one that does not serve (login)
+        if loop.time() >= deadline:
+            pid = owner_pid(paths)
+            who = f"pid {pid}" if pid is not None else "another process"
+            raise UserError(
+                f"the profile in {paths.data_dir} is held by {who}, which does not answer on "
+                f"{paths.owner_socket} (a login or logout under way?); try again when it is done"
+            )
+        await asyncio.sleep(_POLL)
+
+
+class OwnerSession:
+    """A front end's lasting link to the owner (the shell, ``listen``): when the owner goes
+    away (it handed the profile over to the app, or it was killed), the next request attaches
+    again, to whoever owns the profile then (this process, if nobody does)."""
+
+    def __init__(self, paths: Paths, kind: str) -> None:
+        self.paths = paths
+        self.kind = kind
+        self.client: OwnerClient | None = None
+        self.host: Host | None = None
+        #: called with a line when the session moved to another owner
+        self.on_notice: Callable[[str], None] = lambda line: None
+
+    async def open(self) -> OwnerClient:
+        """The connection, attaching (again) if there is none or it was lost."""
+        if self.client is not None and not self.client.reader.at_eof():
+            if self.host is None or not self.host.closed:
+                return self.client
+        moved = self.client is not None
+        await self._drop()
+        self.client, self.host = await attach(self.paths, self.kind)
+        if moved:
+            self.on_notice(f"now working through {self.client.describe()}")
+        return self.client
+
+    @property
+    def problems(self) -> list[str]:
+        return self.host.problems if self.host is not None else []
+
+    async def request(
+        self,
+        message: dict[str, Any],
+        on_ask: Callable[[dict[str, Any]], Awaitable[str | None]] | None = None,
+    ) -> dict[str, Any]:
+        client = await self.open()
+        return await client.request(message, on_ask)
+
+    async def _drop(self) -> None:
+        client, self.client = self.client, None
+        host, self.host = self.host, None
+        if client is not None:
+            await client.close()
+        if host is not None:
+            await host.close()
+
+    async def close(self) -> None:
+        await self._drop()

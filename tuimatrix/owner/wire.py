@@ -1,0 +1,52 @@
+"""The owner socket's framing: one JSON object per line, both ways.
+
+A line is capped (:data:`MAX_LINE`) so that a broken or hostile peer cannot make either side
+buffer without end; a message body is at most 64 KiB, so the cap leaves room for JSON
+escaping and a listing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+#: Bumped when a message changes meaning: a client and an owner of different versions refuse
+#: each other with one clear line instead of misreading each other.
+PROTOCOL = 1
+#: The longest line either side accepts (bytes).
+MAX_LINE = 8 * 1024 * 1024
+
+
+class WireError(Exception):
+    """The peer sent something that is not a message of this protocol."""
+
+
+async def read_message(reader: asyncio.StreamReader) -> dict[str, Any] | None:
+    """The next message, or None at the end of the stream (the peer closed)."""
+    try:
+        line = await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as e:
+        if not e.partial:
+            return None
+        raise WireError("the connection closed in the middle of a message") from None
+    except asyncio.LimitOverrunError:
+        raise WireError(f"a message longer than {MAX_LINE} bytes") from None
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise WireError("a line that is not JSON") from None
+    if not isinstance(value, dict):
+        raise WireError("a message that is not a JSON object")
+    return value
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    # orjson never writes a raw newline inside a string, so one message is one line.
+    return orjson.dumps(message, default=str) + b"\n"
+
+
+async def send_message(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
+    writer.write(encode(message))
+    await writer.drain()
