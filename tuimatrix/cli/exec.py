@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tuimatrix.cli.opening import catch_up, open_accounts
-from tuimatrix.cli.output import format_json, warn
+from tuimatrix.cli.output import format_result, warn
 from tuimatrix.commands.front_end import FrontEnd, NoScreens
 from tuimatrix.commands.grammar import quote_word
 from tuimatrix.core.errors import UsageError, UserError, describe_error
-from tuimatrix.core.sanitize import clean_line, clean_text
+from tuimatrix.core.sanitize import clean_line
 from tuimatrix.paths import get_paths
 
 if TYPE_CHECKING:
@@ -139,10 +139,14 @@ class ExecContext:
     #: no screens: an app-only command is a usage error
     ui: FrontEnd = NoScreens()
 
-    def __init__(self, accounts: Accounts, account: Account | None = None) -> None:
+    def __init__(
+        self, accounts: Accounts, account: Account | None = None, stdin: str | None = None
+    ) -> None:
         self.accounts = accounts
         #: the --account account, or the only one
         self.account = account
+        #: what the caller read from standard input for a ``-`` (``stdin_body.read_body``)
+        self.stdin = stdin
 
     def current(self) -> tuple[Account | None, str | None]:
         if self.account is not None:
@@ -169,6 +173,11 @@ class ExecContext:
 
     async def confirm(self, question: str) -> bool:
         raise self._cannot_ask(f"{question} (--yes)")
+
+    async def read_stdin(self) -> str:
+        from tuimatrix.cli.stdin_body import check_body
+
+        return check_body(self.stdin or "")
 
 
 class SendUnknown(UserError):
@@ -287,8 +296,10 @@ async def exec_line(
     queue: bool = False,
     retry_for: float = SEND_TIMEOUT,
     txn_key: str | None = None,
+    stdin: str | None = None,
 ) -> Result:
-    """Open, catch up, run ``line`` non-interactively, settle its messages, close."""
+    """Open, catch up, run ``line`` non-interactively (``stdin``: the text a ``-`` stands
+    for), settle its messages, close."""
     from tuimatrix.commands import parse_line, runner
     from tuimatrix.config import read_config_file
 
@@ -309,7 +320,7 @@ async def exec_line(
         error: Exception | None = None
         result: Result | None = None
         try:
-            result = await runner.run_line(ExecContext(accounts, chosen), line)
+            result = await runner.run_line(ExecContext(accounts, chosen, stdin), line)
         except Exception as e:  # whatever failed, the messages it queued must be settled
             error = e
         except BaseException:  # interrupted: its messages were not sent, so none may go later
@@ -344,6 +355,7 @@ def exec_command(
 ) -> int:
     """``tuimatrix exec``: run one command line; 0 done, 1 failed, 2 usage error, 3 a
     message's fate unknown."""
+    from tuimatrix.cli.stdin_body import read_body, wants_stdin
     from tuimatrix.commands.runner import Cancelled
 
     line = command_line(words)
@@ -352,8 +364,9 @@ def exec_command(
             raise UsageError("exec: give a command line, e.g. exec 'tag-room favourite --room R'")
         if txn_key is not None:
             _check_txn_key_option(txn_key)  # a usage error before any account is opened
+        stdin = read_body(sys.stdin) if wants_stdin(line) else None
         result = asyncio.run(
-            exec_line(line, account, queue=queue, retry_for=timeout, txn_key=txn_key)
+            exec_line(line, account, queue=queue, retry_for=timeout, txn_key=txn_key, stdin=stdin)
         )
     except UsageError as e:
         print(f"tuimatrix: {clean_line(str(e))}", file=sys.stderr)
@@ -364,8 +377,6 @@ def exec_command(
     except Cancelled:
         print("tuimatrix: cancelled", file=sys.stderr)
         return 1
-    if as_json:
-        print(format_json(result.data))
-    elif result.message:
-        print(clean_text(result.message))
+    if as_json or result.rows is not None or result.message:
+        print(format_result(result, as_json))
     return 0

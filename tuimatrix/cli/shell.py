@@ -16,11 +16,11 @@ from prompt_toolkit.history import FileHistory, History
 
 from tuimatrix.cli.completion import CommandCompleter, ValueCompleter
 from tuimatrix.cli.opening import catch_up, open_accounts
-from tuimatrix.cli.output import format_json, warn
+from tuimatrix.cli.output import format_json, format_result, warn
 from tuimatrix.commands.front_end import FrontEnd, NoScreens
 from tuimatrix.core.errors import UsageError, describe_error
 from tuimatrix.core.room_names import resolve_room, room_label
-from tuimatrix.core.sanitize import clean_line, clean_text
+from tuimatrix.core.sanitize import clean_line
 from tuimatrix.paths import Paths, get_paths
 
 if TYPE_CHECKING:
@@ -112,6 +112,11 @@ class ShellContext:
         answer = await _prompt(f"{question} [y/N] ")
         return (answer or "").strip().lower() in ("y", "yes")
 
+    async def read_stdin(self) -> str:
+        from tuimatrix.commands import no_stdin
+
+        raise no_stdin()
+
 
 def history_file(paths: Paths) -> Path:
     """The shell's history file in the state directory (directory 0700, file 0600)."""
@@ -197,8 +202,8 @@ class Shell:
         except Exception as e:
             self.print(f"error: {describe_error(e)}")
         else:
-            if result.message:
-                self.print(clean_text(result.message))
+            if result.rows is not None or result.message:
+                self.print(format_result(result, as_json=False))
             elif result.data is not None:
                 self.print(format_json(result.data))
             else:

@@ -97,6 +97,27 @@ class Context(Protocol):
 
     async def confirm(self, question: str) -> bool: ...
 
+    async def read_stdin(self) -> str:
+        """The text given on standard input (``-`` as a message); only ``exec`` has one, the
+        others raise :func:`no_stdin`."""
+
+
+def no_stdin() -> UsageError:
+    """The usage error of ``-`` (read standard input) where there is none to read."""
+    return UsageError("`-` reads standard input only in tuimatrix exec; give the text instead")
+
+
+#: the argument that stands for standard input
+STDIN = "-"
+
+
+def stdin_param(cmd: Command, args: dict[str, Any]) -> Param | None:
+    """The parameter (one that takes the rest of the line: a message, a topic…) that
+    ``args`` give as a bare ``-``, to be read from standard input; None if none is."""
+    return next(
+        (p for p in cmd.params if p.rest and str(args.get(p.name, "")).strip() == STDIN), None
+    )
+
 
 @dataclass
 class Invocation:
@@ -131,6 +152,8 @@ class Command:
     #: needs the TUI (open-room, close-room…): not available in exec or the shell
     ui_only: bool = False
     prefill: Prefill | None = None
+    #: acts on every account unless --account names one (listings): no account is chosen
+    every_account: bool = False
 
     @property
     def all_params(self) -> tuple[Param, ...]:
@@ -170,6 +193,7 @@ def command(
     screens: Sequence[str] = (),
     ui_only: bool = False,
     prefill: Prefill | None = None,
+    every_account: bool = False,
 ) -> Callable[[Body], Body]:
     """Register the decorated coroutine as command ``id``."""
 
@@ -187,6 +211,7 @@ def command(
             frozenset(screens),
             ui_only,
             prefill,
+            every_account,
         )
         return body
 

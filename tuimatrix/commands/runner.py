@@ -13,6 +13,7 @@ from tuimatrix.commands import (
     UsageError,
     convert,
     parse_line,
+    stdin_param,
 )
 from tuimatrix.commands.front_end import FrontEnd, app_only
 from tuimatrix.core.account import Account
@@ -74,9 +75,9 @@ async def prepare(ctx: Context, cmd: Command, args: dict[str, Any], prefix: int 
         else:
             inv.account = inv.account or current_account
             inv.room_id = current_room
-    if inv.account is None:
+    if inv.account is None and not cmd.every_account:
         inv.account = current_account
-    if inv.account is None:
+    if inv.account is None and not cmd.every_account:
         if len(ctx.accounts) == 1:
             inv.account = next(iter(ctx.accounts))
         elif ctx.interactive and len(ctx.accounts) > 1:
@@ -85,6 +86,9 @@ async def prepare(ctx: Context, cmd: Command, args: dict[str, Any], prefix: int 
                 raise Cancelled()
         elif len(ctx.accounts) > 1:
             raise UsageError(f"{cmd.id}: several accounts are logged in; give --account")
+    from_stdin = stdin_param(cmd, inv.args)
+    if from_stdin is not None:  # never sent as the text "-"
+        inv.args[from_stdin.name] = await ctx.read_stdin()
     for param in cmd.params:
         await _fill(ctx, inv, param)
     if cmd.destructive and not inv.args.pop("yes", False) and prefix < 2:
