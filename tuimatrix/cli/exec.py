@@ -58,6 +58,12 @@ def add_subcommands(sub: argparse._SubParsersAction[Any]) -> None:
         "--json", action="store_true", help="print the command's result as JSON"
     )
     exec_parser.add_argument(
+        "--list",
+        action="store_true",
+        help="list every command with its help (JSON lines with --json) and exit; "
+        "`exec help COMMAND` describes one",
+    )
+    exec_parser.add_argument(
         "--queue",
         action="store_true",
         help="a message the server cannot take in time stays queued (exit status 0), and is "
@@ -104,6 +110,9 @@ def _seconds(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand named by ``args.command``; the exit status."""
     if args.command == "exec":
+        described = describe(args.words, list_all=args.list, as_json=args.json)
+        if described is not None:
+            return described
         return exec_command(
             args.words,
             account=args.account,
@@ -120,6 +129,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 # -- exec --------------------------------------------------------------------------------------
+
+
+def describe(words: Sequence[str], *, list_all: bool, as_json: bool) -> int | None:
+    """``exec --list`` and ``exec help [COMMAND]`` (no account needed): print, and the exit
+    status; None for any other command line."""
+    from tuimatrix.cli.describe import describe_command, list_commands
+
+    words = list(words)
+    if not list_all and words[:1] != ["help"]:
+        return None
+    try:
+        if list_all or len(words) == 1:
+            print(list_commands(as_json))
+        else:
+            print(describe_command(words[1]))
+    except UsageError as e:
+        print(f"tuimatrix: {clean_line(str(e))}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def command_line(words: Sequence[str]) -> str:

@@ -265,16 +265,13 @@ class Shell:
         self.print(f"using {name}{who}")
 
     def help(self, words: list[str]) -> None:
-        """``help``: every command with its usage; ``help COMMAND``: one in detail."""
-        from tuimatrix.commands import REGISTRY, load_commands
+        """``help``: every command with its help; ``help COMMAND``: one in detail (as
+        ``tuimatrix exec help COMMAND`` describes it)."""
+        from tuimatrix.cli.describe import describe_command, list_commands
 
-        load_commands()
         if not words:
             self.print("Commands (`help COMMAND` for details; --room ROOM where no `use`):")
-            for listed in sorted(REGISTRY.values(), key=lambda c: c.id):
-                if not listed.ui_only:
-                    self.print(f"  {listed.usage()}")
-                    self.print(f"      {listed.help}")
+            self.print(list_commands(as_json=False))
             self.print("Shell:")
             for text in SHELL_BUILTINS.values():
                 self.print(f"  {text}")
@@ -283,16 +280,7 @@ class Shell:
         if name in SHELL_BUILTINS:
             self.print(SHELL_BUILTINS[name])
             return
-        cmd = REGISTRY.get(name)
-        if cmd is None:
-            raise UsageError(f"unknown command {name!r} (`help` lists them)")
-        self.print(f"usage: {cmd.usage()}")
-        self.print(f"{cmd.title}: {cmd.help}")
-        for param in cmd.all_params:
-            label = param.flag_name if param.option else param.name.upper()
-            self.print(f"  {label:<16} {param.help}")
-        if cmd.ui_only:
-            self.print("(only in the app)")
+        self.print(describe_command(name))
 
 
 async def shell(account_id: str | None = None, *, history: History | None = None) -> int:
