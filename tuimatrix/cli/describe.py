@@ -9,7 +9,15 @@ from __future__ import annotations
 import difflib
 
 from tuimatrix.cli.output import format_result
-from tuimatrix.commands import REGISTRY, Command, Param, Result, load_commands
+from tuimatrix.commands import (
+    ALIASES,
+    REGISTRY,
+    Command,
+    Param,
+    Result,
+    find_command,
+    load_commands,
+)
 from tuimatrix.core.errors import UsageError
 
 
@@ -24,14 +32,19 @@ def list_commands(as_json: bool) -> str:
     id, title, help, usage, room and destructive."""
     commands = _script_commands()
     if not as_json:
-        width = max(len(c.id) for c in commands)
-        return "\n".join(f"{c.id:<{width}}  {c.help}" for c in commands)
+        named = sorted(
+            [(c.id, c.help) for c in commands]
+            + [(alias, f"the same as {c.id}") for c in commands for alias in c.aliases]
+        )
+        width = max(len(name) for name, _ in named)
+        return "\n".join(f"{name:<{width}}  {text}" for name, text in named)
     rows: list[dict[str, object]] = [
         {
             "id": c.id,
             "title": c.title,
             "help": c.help,
             "usage": c.usage(),
+            "aliases": list(c.aliases),
             "room": c.room,
             "destructive": c.destructive,
         }
@@ -43,11 +56,12 @@ def list_commands(as_json: bool) -> str:
 def describe_command(command_id: str) -> str:
     """One command as ``--help`` describes a program: usage, what it does, each parameter and
     option. UsageError for an unknown id, with the closest one if there is one."""
-    load_commands()
-    cmd = REGISTRY.get(command_id)
+    cmd = find_command(command_id)
     if cmd is None:
         raise UsageError(unknown_command(command_id))
     lines = [f"usage: {cmd.usage()}", "", f"{cmd.title}: {cmd.help}"]
+    if cmd.aliases:
+        lines.append(f"also run as: {', '.join(cmd.aliases)}")
     positional = [p for p in cmd.all_params if not p.option]
     options = [p for p in cmd.all_params if p.option]
     if positional:
@@ -67,7 +81,7 @@ def describe_command(command_id: str) -> str:
 def unknown_command(command_id: str) -> str:
     """The line for an unknown command id, with a "did you mean" where one is close."""
     load_commands()
-    close = difflib.get_close_matches(command_id, list(REGISTRY), n=1)
+    close = difflib.get_close_matches(command_id, [*REGISTRY, *ALIASES], n=1)
     hint = f"; did you mean {close[0]}?" if close else " (exec --list lists them)"
     return f"unknown command {command_id!r}{hint}"
 

@@ -154,6 +154,8 @@ class Command:
     prefill: Prefill | None = None
     #: acts on every account unless --account names one (listings): no account is chosen
     every_account: bool = False
+    #: other ids that run it (a short one for scripts: ``members`` for ``list-members``)
+    aliases: tuple[str, ...] = ()
 
     @property
     def all_params(self) -> tuple[Param, ...]:
@@ -181,6 +183,14 @@ class Command:
 
 
 REGISTRY: dict[str, Command] = {}
+#: another id of a command → its id in :data:`REGISTRY` (listed there once, by its own id)
+ALIASES: dict[str, str] = {}
+
+
+def find_command(command_id: str) -> Command | None:
+    """The command that ``command_id`` (its id or one of its aliases) names, if any."""
+    load_commands()
+    return REGISTRY.get(ALIASES.get(command_id, command_id))
 
 
 def command(
@@ -194,12 +204,15 @@ def command(
     ui_only: bool = False,
     prefill: Prefill | None = None,
     every_account: bool = False,
+    aliases: Sequence[str] = (),
 ) -> Callable[[Body], Body]:
     """Register the decorated coroutine as command ``id``."""
 
     def register(body: Body) -> Body:
-        if id in REGISTRY:
-            raise ValueError(f"command {id} registered twice")
+        for name in (id, *aliases):
+            if name in REGISTRY or name in ALIASES:
+                raise ValueError(f"command {name} registered twice")
+        ALIASES.update(dict.fromkeys(aliases, id))
         REGISTRY[id] = Command(
             id,
             title,
@@ -212,6 +225,7 @@ def command(
             ui_only,
             prefill,
             every_account,
+            tuple(aliases),
         )
         return body
 
@@ -251,9 +265,8 @@ def parse_line(line: str) -> tuple[Command, dict[str, Any]]:
 
 
 def parse_words(words: Sequence[str]) -> tuple[Command, dict[str, Any]]:
-    load_commands()
     command_id, *rest = words
-    cmd = REGISTRY.get(command_id)
+    cmd = find_command(command_id)
     if cmd is None:
         raise UsageError(f"unknown command {command_id!r}")
     params = cmd.all_params

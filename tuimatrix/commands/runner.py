@@ -16,9 +16,11 @@ from tuimatrix.commands import (
     stdin_param,
 )
 from tuimatrix.commands.front_end import FrontEnd, app_only
+from tuimatrix.config import Config, load_config
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.room_names import resolve_room
+from tuimatrix.paths import get_paths
 
 
 def find_account(accounts: Accounts, user_id: str) -> Account:
@@ -114,6 +116,12 @@ async def run(ctx: Context, cmd: Command, args: dict[str, Any], prefix: int = 0)
     refuse_app_only(ctx.ui, cmd)
     inv = await prepare(ctx, cmd, args, prefix)
     return await cmd.body(ctx, inv)
+
+
+def config_of(ctx: Context) -> Config:
+    """The settings the front end runs with, else those of the config file."""
+    config = ctx.ui.config()
+    return config if config is not None else load_config(get_paths().config_file)
 
 
 def need_account(inv: Invocation) -> Account:
