@@ -6,6 +6,10 @@ In-process against the suite's Synapse: ``ExecContext(accounts, stdin=…)`` and
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from typing import Any
 
 import orjson
@@ -20,9 +24,11 @@ from tuimatrix.cli.output import format_result
 from tuimatrix.cli.shell import ShellContext
 from tuimatrix.commands import UsageError
 from tuimatrix.commands.runner import run_line
+from tuimatrix.core import auth
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.sendqueue import SENT
+from tuimatrix.core.session import load_sessions
 from tuimatrix.paths import get_paths
 
 
@@ -202,3 +208,39 @@ async def test_a_dash_sends_standard_input_only_in_exec(make_user: MakeUser, log
         await run_line(shell_ctx, f"send --room {room} -")
     await a.sync_once()
     assert await bodies(a, room) == [text, "waves", "a reply"]  # never the text "-"
+
+
+async def test_exec_reads_stdin_and_prints_rooms_as_json_lines(make_user: MakeUser) -> None:
+    user = make_user("script")
+    opened = (await auth.login(get_paths(), user.user_id, user.password)).account
+    try:
+        room = await opened.create_room("Cron", encrypted=False)
+    finally:
+        await opened.close()
+
+    def texec(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "tuimatrix", "exec", *args],
+            input=stdin,
+            capture_output=True,
+            env={**os.environ},
+            timeout=90,
+        )
+
+    sent = await asyncio.to_thread(texec, f"send --room {room} -", stdin="from cron ✓\n".encode())
+    assert sent.returncode == 0, sent.stderr
+    bad = await asyncio.to_thread(texec, f"send --room {room} -", stdin=b"\xff\xfe")
+    assert bad.returncode == 2 and b"not UTF-8" in bad.stderr and bad.stdout == b""
+    listed = await asyncio.to_thread(texec, "--json", "rooms")
+    assert listed.returncode == 0, listed.stderr
+    [row] = [orjson.loads(line) for line in listed.stdout.decode().splitlines()]
+    assert row["room_id"] == room and row["name"] == "Cron" and row["account"] == user.user_id
+    table = await asyncio.to_thread(texec, "rooms")
+    assert table.stdout.decode().splitlines()[0].split()[:2] == ["name", "section"]
+    [info] = load_sessions(get_paths())
+    opened = await Account.open(info, get_paths(), crypto=False)
+    try:
+        await opened.sync_once()
+        assert await bodies(opened, room) == ["from cron ✓"]
+    finally:
+        await opened.close()
