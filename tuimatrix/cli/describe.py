@@ -87,16 +87,12 @@ def unknown_command(command_id: str) -> str:
 
 
 def _param_line(param: Param) -> str:
-    if param.option:
-        label = param.flag_name + ("" if param.kind == "flag" else " " + param.name.upper())
-    else:
-        label = param.name.upper() + ("…" if param.rest else "")
     what = param.help or param.name
     if param.choices:
         what += f" (one of {', '.join(param.choices)})"
     if not param.option and not param.required:
         what += " (optional)"
-    return f"  {label:<18} {what}"
+    return f"  {param.label:<18} {what}"
 
 
 def _stdin_note(cmd: Command) -> str:

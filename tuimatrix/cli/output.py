@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
+def _escape_unsafe(json_text: str) -> str:
+    """JSON text with :data:`_JSON_UNSAFE` characters written as ``\\u`` escapes."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
+
+
 def warn(message: str) -> None:
     print(f"tuimatrix: warning: {clean_line(message)}", file=sys.stderr)
 
@@ -34,7 +39,7 @@ def format_json(data: Any) -> str:
     text = orjson.dumps(
         value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
     ).decode("utf-8")
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _escape_unsafe(text)
 
 
 #: The most terminal cells one table cell takes: a hostile 10 kB room name is cut to this.
@@ -61,7 +66,7 @@ def _json_line(row: dict[str, Any]) -> str:
     import orjson
 
     text = orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS, default=str).decode("utf-8")
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _escape_unsafe(text)
 
 
 def format_table(rows: list[dict[str, Any]], columns: Sequence[str] = ()) -> str:

@@ -55,6 +55,13 @@ class Param:
     def flag_name(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def label(self) -> str:
+        """How usage lines show it: ``--name VALUE``, ``--flag``, ``NAME`` or ``TEXT…``."""
+        if self.option:
+            return self.flag_name + ("" if self.kind == "flag" else " " + self.name.upper())
+        return self.name.upper() + ("…" if self.rest else "")
+
 
 @dataclass(frozen=True)
 class Result:
@@ -173,12 +180,7 @@ class Command:
     def usage(self) -> str:
         parts = [self.id]
         for p in self.all_params:
-            if p.option:
-                value = "" if p.kind == "flag" else " " + p.name.upper()
-                parts.append(f"[{p.flag_name}{value}]")
-            else:
-                name = p.name.upper() + ("…" if p.rest else "")
-                parts.append(name if p.required else f"[{name}]")
+            parts.append(p.label if p.required and not p.option else f"[{p.label}]")
         return " ".join(parts)
 
 
