@@ -89,7 +89,8 @@ def test_wide_characters_are_counted_in_cells() -> None:
 
 
 def test_an_empty_listing_says_so_and_prints_no_json_lines() -> None:
-    assert format_result(Result("0 rooms", rows=[]), as_json=False) == "(none)"
+    assert format_result(Result("0 rooms", rows=[]), as_json=False) == "0 rooms"
+    assert format_result(Result(rows=[]), as_json=False) == "(none)"
     assert format_result(Result("0 rooms", rows=[]), as_json=True) == ""
 
 

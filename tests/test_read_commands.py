@@ -7,6 +7,7 @@ In-process against the suite's Synapse: ``ExecContext(accounts, stdin=…)`` and
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import subprocess
 import sys
@@ -16,12 +17,16 @@ import orjson
 import pytest
 from conftest import MakeUser
 from helpers import eventually
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
 from test_sync import Login, bodies, login  # noqa: F401  (the fixture)
 
 from tuimatrix.cli.completion import CommandCompleter
+from tuimatrix.cli.describe import describe_command
 from tuimatrix.cli.exec import ExecContext
 from tuimatrix.cli.output import format_result
-from tuimatrix.cli.shell import ShellContext
+from tuimatrix.cli.shell import Shell, ShellContext
 from tuimatrix.commands import UsageError
 from tuimatrix.commands.runner import run_line
 from tuimatrix.core import auth
@@ -244,3 +249,24 @@ async def test_exec_reads_stdin_and_prints_rooms_as_json_lines(make_user: MakeUs
         assert await bodies(opened, room) == ["from cron ✓"]
     finally:
         await opened.close()
+
+
+async def test_the_shell_prints_listings_as_tables_and_help_as_exec_does(
+    make_user: MakeUser,
+    login: Login,  # noqa: F811
+) -> None:
+    a = await login(make_user("sheller"))
+    room = await a.create_room("Lounge\x1b[31m", encrypted=False)
+    await a.sync_once()
+    out = io.StringIO()
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        repl = Shell(accounts_of(a), a, out=out)
+        for line in ("rooms", "help members", f"send --room {room} -", "accounts --json"):
+            assert await repl.handle(line)
+    printed = out.getvalue()
+    header, row, *rest = printed.split("\n")
+    assert header.split()[:2] == ["name", "section"]
+    assert row.startswith("Lounge  ") and room in row and "\x1b" not in printed
+    assert "\n".join(rest).startswith(describe_command("list-members"))
+    assert "error: `-` reads standard input only in tuimatrix exec" in printed
+    assert "error: accounts: unknown option --json" in printed

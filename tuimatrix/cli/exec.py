@@ -405,6 +405,7 @@ def exec_command(
     except Cancelled:
         print("tuimatrix: cancelled", file=sys.stderr)
         return 1
-    if as_json or result.rows is not None or result.message:
-        print(format_result(result, as_json))
+    text = format_result(result, as_json)
+    if text:
+        print(text)
     return 0

@@ -54,11 +54,14 @@ def format_result(result: Result, as_json: bool) -> str:
     A listing (``result.rows``) is JSON lines for programs (one compact object a row, escaped
     as :func:`format_json` does, so a value's newline or U+2028 never splits a line) and an
     aligned table for people. Anything else is the result's data as JSON, or its message.
+    An empty string is nothing to print.
     """
     if result.rows is None:
         return format_json(result.data) if as_json else clean_text(result.message)
-    if as_json:
+    if as_json:  # no rows: no lines (not one empty line a `while read` loop would see)
         return "\n".join(_json_line(row) for row in result.rows)
+    if not result.rows:  # "0 rooms" says more than an empty table
+        return clean_text(result.message) or format_table([])
     return format_table(result.rows, result.columns)
 
 
