@@ -191,6 +191,9 @@ async def test_accounts_lists_each_open_account(make_user: MakeUser, login: Logi
     assert rows[b.user_id]["rooms"] == 0 and rows[b.user_id]["device_id"] == b.session.device_id
     one = await run_line(ExecContext(accounts_of(a, b)), f"accounts --account {b.user_id}")
     assert one.message == "1 account" and [r["user_id"] for r in one.rows or []] == [b.user_id]
+    # exec's own --account (its context's account) narrows a listing the same way.
+    chosen = await run_line(ExecContext(accounts_of(a, b), b), "accounts")
+    assert [r["user_id"] for r in chosen.rows or []] == [b.user_id]
 
 
 async def test_a_dash_sends_standard_input_only_in_exec(make_user: MakeUser, login: Login) -> None:  # noqa: F811

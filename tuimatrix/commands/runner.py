@@ -77,7 +77,13 @@ async def prepare(ctx: Context, cmd: Command, args: dict[str, Any], prefix: int 
         else:
             inv.account = inv.account or current_account
             inv.room_id = current_room
-    if inv.account is None and not cmd.every_account:
+    if cmd.every_account:
+        # A listing of every account is narrowed only by a choice: --account, or exec's
+        # --account (its context's account). The app's current account is just where the
+        # cursor is, and the shell's the room in `use`: neither narrows it.
+        if inv.account is None and not ctx.interactive:
+            inv.account = current_account
+    elif inv.account is None:
         inv.account = current_account
     if inv.account is None and not cmd.every_account:
         if len(ctx.accounts) == 1:
