@@ -111,6 +111,17 @@ def test_an_alias_runs_its_command_and_is_not_registered_twice() -> None:
     assert cmd is REGISTRY["list-members"] and args == {"room": "General"}
 
 
+def test_an_alias_is_completed_and_completes_its_options() -> None:
+    from tuimatrix.cli.completion import CommandCompleter
+    from tuimatrix.core.accounts import Accounts
+    from tuimatrix.paths import get_paths
+
+    completer = CommandCompleter(Accounts(get_paths()))
+    assert ("members", REGISTRY["list-members"].title) in completer.command_ids()
+    offered = [text for text, _, _ in completer.complete(["members"], "--r")]
+    assert offered == ["--room"]
+
+
 # -- standard input ------------------------------------------------------------------------
 
 
