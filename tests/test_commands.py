@@ -67,6 +67,9 @@ class ScriptContext:
     async def confirm(self, question: str) -> bool:
         raise AssertionError(f"not interactive: {question}")
 
+    async def read_stdin(self) -> str:
+        raise AssertionError("no standard input here")
+
 
 async def state(account: Account, room_id: str, type_: str, key: str = "") -> dict[str, Any]:
     """A state event's content as the server has it ({} if none)."""

@@ -78,6 +78,9 @@ class AskingFails:
     async def confirm(self, question: str) -> bool:
         raise AssertionError(f"asked: {question}")
 
+    async def read_stdin(self) -> str:
+        raise AssertionError("no standard input here")
+
 
 async def test_the_runner_refuses_an_app_only_command_before_asking_anything() -> None:
     ctx = AskingFails()

@@ -18,6 +18,7 @@ from tuimatrix.screens.prompts import ConfirmScreen, RoomPickerScreen, TextPromp
 from tuimatrix.screens.room import RoomScreen
 from tuimatrix.screens.room_list import RoomListScreen
 from tuimatrix.ui.keymap import DEFAULT_KEYS, merged_keys
+from tuimatrix.widgets.status import status_text
 
 
 def write_config(text: str) -> Path:
@@ -104,6 +105,34 @@ async def test_config_key_and_macro_run_commands(make_user: MakeUser) -> None:
         async with asyncio.timeout(20):
             while not {"u.one", "u.two"} <= set(await server_tags(app, rooms["Only"])):
                 await pilot.pause(0.1)
+
+
+async def test_keys_and_macros_run_the_read_commands(make_user: MakeUser) -> None:
+    write_config(
+        """
+[keys.room-list]
+"ctrl+g" = ["sync-now", "rooms"]
+"ctrl+y" = "members"
+"ctrl+b" = "accounts"
+"""
+    )
+    await prepared(make_user, "Attic", "Cellar")
+    app = TuimatrixApp(get_paths())
+    async with app.run_test(size=SIZE) as pilot:
+        account = next(iter(app.accounts))
+        await until(pilot, lambda: account.status.state == LIVE)
+        await until(pilot, lambda: app.room_list.selected() is not None)
+        assert app.status_message == ""  # the bindings are valid: no error reported
+
+        def status() -> str:
+            return status_text(app.accounts, app.status_message).plain
+
+        await pilot.press("ctrl+g")  # a macro ending in rooms: its summary on the status line
+        await until(pilot, lambda: status().endswith("2 rooms"))
+        await pilot.press("ctrl+b")
+        await until(pilot, lambda: status().endswith("1 account"))
+        await pilot.press("ctrl+y")  # an alias, on the room under the cursor
+        await until(pilot, lambda: ": 1 members" in status())
 
 
 async def test_prefix_asks_for_the_room_while_another_is_open(make_user: MakeUser) -> None:

@@ -243,6 +243,9 @@ class RefusingContext:
         self.asked.append(question)
         return False
 
+    async def read_stdin(self) -> str:
+        raise AssertionError("no standard input here")
+
 
 async def test_a_desktop_file_is_not_opened_without_confirmation(
     make_user: MakeUser, peer: Peer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -425,7 +425,8 @@ async def test_media_and_search_commands_from_exec(
 
     found = await texec("--json", f"search wombat --server --room {room_id}")
     assert found.returncode == 0, found.stderr
-    assert [r["event_id"] for r in orjson.loads(found.stdout)] == [link_event]
+    # A listing: one JSON object a line.
+    assert [orjson.loads(line)["event_id"] for line in found.stdout.splitlines()] == [link_event]
 
     several = await texec(f"open-link {link_event} --room {room_id}")
     assert several.returncode == 2 and "give --index" in several.stderr

@@ -286,7 +286,7 @@ async def test_exec_threads_lists_the_room_threads(
     room_id, root, _, _ = await thread_room(make_user, bob)
     result = await texec("--json", "threads", "--room", room_id)
     assert result.returncode == 0, result.stderr
-    [listed] = orjson.loads(result.stdout)
+    [listed] = [orjson.loads(line) for line in result.stdout.splitlines()]  # JSON lines
     assert listed["event_id"] == root
     name = bob_user.localpart  # the display name Synapse gives
     assert listed["summary"] == f"{name}: the root  💬 2 replies · last: {name}: second reply"

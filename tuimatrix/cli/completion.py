@@ -71,7 +71,12 @@ class CommandCompleter(Completer):
         from tuimatrix.commands import REGISTRY, load_commands
 
         load_commands()
-        ids = [(cmd.id, cmd.title) for cmd in REGISTRY.values() if not cmd.ui_only]
+        ids = [
+            (name, cmd.title)
+            for cmd in REGISTRY.values()
+            if not cmd.ui_only
+            for name in (cmd.id, *cmd.aliases)
+        ]
         ids += [(name, "shell") for name in self.builtins]
         return sorted(ids)
 
@@ -133,17 +138,16 @@ class CommandCompleter(Completer):
 
     def complete(self, words: list[str], current: str) -> list[tuple[str, str, str]]:
         """(text to insert, display, meta) for the ``current`` word after ``words``."""
-        from tuimatrix.commands import REGISTRY, load_commands
+        from tuimatrix.commands import find_command
 
         if not words:
             return self._offer(self.command_ids(), current)
-        load_commands()
         name = words[0]
         if name == "help" and len(words) == 1:
             return self._offer(self.command_ids(), current)
         if name == "use":
             return self._offer(self.rooms(), current, quote=True)
-        cmd = REGISTRY.get(name)
+        cmd = find_command(name)
         if cmd is None or cmd.ui_only:
             return []
         params = cmd.all_params

@@ -16,11 +16,11 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tuimatrix.cli.output import format_json, warn
+from tuimatrix.cli.output import format_result, warn
 from tuimatrix.commands.front_end import NoScreens
 from tuimatrix.commands.grammar import quote_word
 from tuimatrix.core.errors import UsageError, UserError
-from tuimatrix.core.sanitize import clean_line, clean_text
+from tuimatrix.core.sanitize import clean_line
 
 # The context of a command run by exec (in the owner): here too for the tests and tools
 # that ran commands in-process with it.
@@ -55,6 +55,12 @@ def add_subcommands(sub: argparse._SubParsersAction[Any]) -> None:
     )
     exec_parser.add_argument(
         "--json", action="store_true", help="print the command's result as JSON"
+    )
+    exec_parser.add_argument(
+        "--list",
+        action="store_true",
+        help="list every command with its help (JSON lines with --json) and exit; "
+        "`exec help COMMAND` describes one",
     )
     exec_parser.add_argument(
         "--queue",
@@ -103,6 +109,9 @@ def _seconds(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand named by ``args.command``; the exit status."""
     if args.command == "exec":
+        described = describe(args.words, list_all=args.list, as_json=args.json)
+        if described is not None:
+            return described
         return exec_command(
             args.words,
             account=args.account,
@@ -119,6 +128,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 # -- exec --------------------------------------------------------------------------------------
+
+
+def describe(words: Sequence[str], *, list_all: bool, as_json: bool) -> int | None:
+    """``exec --list`` and ``exec help [COMMAND]`` (no account needed): print, and the exit
+    status; None for any other command line."""
+    from tuimatrix.cli.describe import describe_command, list_commands
+
+    words = list(words)
+    if not list_all and words[:1] != ["help"]:
+        return None
+    try:
+        if list_all or len(words) == 1:
+            print(list_commands(as_json))
+        else:
+            print(describe_command(words[1]))
+    except UsageError as e:
+        print(f"tuimatrix: {clean_line(str(e))}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def command_line(words: Sequence[str]) -> str:
@@ -194,8 +222,11 @@ async def _say_what_still_waits(accounts: Accounts, retry_for: float) -> None:
 def _stdin_for(line: str) -> str | None:
     """Standard input, read for a command that asks for it: a body given as ``-``, or a
     secret (never on a command line). Otherwise it is left alone (it may never end)."""
+    from tuimatrix.cli.stdin_body import read_body, wants_stdin
     from tuimatrix.commands import parse_line
 
+    if wants_stdin(line):
+        return read_body(sys.stdin)
     cmd, _args = parse_line(line)
     if any(param.kind == "secret" for param in cmd.all_params) and not sys.stdin.isatty():
         return sys.stdin.readline()
@@ -222,8 +253,9 @@ def exec_command(
 ) -> int:
     """``tuimatrix exec``: run one command line; 0 done, 1 failed, 2 usage error, 3 a
     message's fate unknown."""
-    from tuimatrix.commands import Result, parse_line, runner
+    from tuimatrix.commands import parse_line, runner
     from tuimatrix.owner.attach import OwnerGone
+    from tuimatrix.owner.requests import result_of
 
     line = command_line(words)
     try:
@@ -255,9 +287,7 @@ def exec_command(
     if not isinstance(found, dict):
         print("tuimatrix: the owner's answer is unreadable", file=sys.stderr)
         return 1
-    result = Result(str(found.get("message") or ""), found.get("data"))
-    if as_json:
-        print(format_json(result.data))
-    elif result.message:
-        print(clean_text(result.message))
+    text = format_result(result_of(found), as_json)
+    if text:
+        print(text)
     return 0

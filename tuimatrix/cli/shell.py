@@ -15,10 +15,10 @@ from prompt_toolkit.completion import Completer
 from prompt_toolkit.history import FileHistory, History
 
 from tuimatrix.cli.completion import CommandCompleter, ValueCompleter
-from tuimatrix.cli.output import format_json, warn
+from tuimatrix.cli.output import format_json, format_result, warn
 from tuimatrix.commands.front_end import NoScreens
 from tuimatrix.core.errors import UsageError, describe_error
-from tuimatrix.core.sanitize import clean_line, clean_text
+from tuimatrix.core.sanitize import clean_line
 from tuimatrix.paths import Paths, get_paths
 
 if TYPE_CHECKING:
@@ -170,12 +170,14 @@ class Shell:
             text = clean_line(str(message or "failed"))
             self.print("cancelled" if text == "cancelled" else f"error: {text}")
             return
-        result = answer.get("result")
-        result = result if isinstance(result, dict) else {}
-        if result.get("message"):
-            self.print(clean_text(str(result["message"])))
-        elif result.get("data") is not None:
-            self.print(format_json(result["data"]))
+        from tuimatrix.owner.requests import result_of
+
+        found = answer.get("result")
+        result = result_of(found if isinstance(found, dict) else {})
+        if result.rows is not None or result.message:
+            self.print(format_result(result, as_json=False))
+        elif result.data is not None:
+            self.print(format_json(result.data))
         else:
             self.print("done")
 
@@ -268,16 +270,13 @@ class Shell:
         self.print(f"using {clean_line(label)}{who}")
 
     def help(self, words: list[str]) -> None:
-        """``help``: every command with its usage; ``help COMMAND``: one in detail."""
-        from tuimatrix.commands import REGISTRY, load_commands
+        """``help``: every command with its help; ``help COMMAND``: one in detail (as
+        ``tuimatrix exec help COMMAND`` describes it)."""
+        from tuimatrix.cli.describe import describe_command, list_commands
 
-        load_commands()
         if not words:
             self.print("Commands (`help COMMAND` for details; --room ROOM where no `use`):")
-            for listed in sorted(REGISTRY.values(), key=lambda c: c.id):
-                if not listed.ui_only:
-                    self.print(f"  {listed.usage()}")
-                    self.print(f"      {listed.help}")
+            self.print(list_commands(as_json=False))
             self.print("Shell:")
             for text in SHELL_BUILTINS.values():
                 self.print(f"  {text}")
@@ -286,16 +285,7 @@ class Shell:
         if name in SHELL_BUILTINS:
             self.print(SHELL_BUILTINS[name])
             return
-        cmd = REGISTRY.get(name)
-        if cmd is None:
-            raise UsageError(f"unknown command {name!r} (`help` lists them)")
-        self.print(f"usage: {cmd.usage()}")
-        self.print(f"{cmd.title}: {cmd.help}")
-        for param in cmd.all_params:
-            label = param.flag_name if param.option else param.name.upper()
-            self.print(f"  {label:<16} {param.help}")
-        if cmd.ui_only:
-            self.print("(only in the app)")
+        self.print(describe_command(name))
 
 
 async def shell(account_id: str | None = None, *, history: History | None = None) -> int:

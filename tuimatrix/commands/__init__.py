@@ -55,6 +55,13 @@ class Param:
     def flag_name(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def label(self) -> str:
+        """How usage lines show it: ``--name VALUE``, ``--flag``, ``NAME`` or ``TEXT…``."""
+        if self.option:
+            return self.flag_name + ("" if self.kind == "flag" else " " + self.name.upper())
+        return self.name.upper() + ("…" if self.rest else "")
+
 
 @dataclass(frozen=True)
 class Result:
@@ -97,6 +104,27 @@ class Context(Protocol):
 
     async def confirm(self, question: str) -> bool: ...
 
+    async def read_stdin(self) -> str:
+        """The text given on standard input (``-`` as a message); only ``exec`` has one, the
+        others raise :func:`no_stdin`."""
+
+
+def no_stdin() -> UsageError:
+    """The usage error of ``-`` (read standard input) where there is none to read."""
+    return UsageError("`-` reads standard input only in tuimatrix exec; give the text instead")
+
+
+#: the argument that stands for standard input
+STDIN = "-"
+
+
+def stdin_param(cmd: Command, args: dict[str, Any]) -> Param | None:
+    """The parameter (one that takes the rest of the line: a message, a topic…) that
+    ``args`` give as a bare ``-``, to be read from standard input; None if none is."""
+    return next(
+        (p for p in cmd.params if p.rest and str(args.get(p.name, "")).strip() == STDIN), None
+    )
+
 
 @dataclass
 class Invocation:
@@ -131,6 +159,10 @@ class Command:
     #: needs the TUI (open-room, close-room…): not available in exec or the shell
     ui_only: bool = False
     prefill: Prefill | None = None
+    #: acts on every account unless --account names one (listings): no account is chosen
+    every_account: bool = False
+    #: other ids that run it (a short one for scripts: ``members`` for ``list-members``)
+    aliases: tuple[str, ...] = ()
 
     @property
     def all_params(self) -> tuple[Param, ...]:
@@ -148,16 +180,19 @@ class Command:
     def usage(self) -> str:
         parts = [self.id]
         for p in self.all_params:
-            if p.option:
-                value = "" if p.kind == "flag" else " " + p.name.upper()
-                parts.append(f"[{p.flag_name}{value}]")
-            else:
-                name = p.name.upper() + ("…" if p.rest else "")
-                parts.append(name if p.required else f"[{name}]")
+            parts.append(p.label if p.required and not p.option else f"[{p.label}]")
         return " ".join(parts)
 
 
 REGISTRY: dict[str, Command] = {}
+#: another id of a command → its id in :data:`REGISTRY` (listed there once, by its own id)
+ALIASES: dict[str, str] = {}
+
+
+def find_command(command_id: str) -> Command | None:
+    """The command that ``command_id`` (its id or one of its aliases) names, if any."""
+    load_commands()
+    return REGISTRY.get(ALIASES.get(command_id, command_id))
 
 
 def command(
@@ -170,12 +205,16 @@ def command(
     screens: Sequence[str] = (),
     ui_only: bool = False,
     prefill: Prefill | None = None,
+    every_account: bool = False,
+    aliases: Sequence[str] = (),
 ) -> Callable[[Body], Body]:
     """Register the decorated coroutine as command ``id``."""
 
     def register(body: Body) -> Body:
-        if id in REGISTRY:
-            raise ValueError(f"command {id} registered twice")
+        for name in (id, *aliases):
+            if name in REGISTRY or name in ALIASES:
+                raise ValueError(f"command {name} registered twice")
+        ALIASES.update(dict.fromkeys(aliases, id))
         REGISTRY[id] = Command(
             id,
             title,
@@ -187,6 +226,8 @@ def command(
             frozenset(screens),
             ui_only,
             prefill,
+            every_account,
+            tuple(aliases),
         )
         return body
 
@@ -226,9 +267,8 @@ def parse_line(line: str) -> tuple[Command, dict[str, Any]]:
 
 
 def parse_words(words: Sequence[str]) -> tuple[Command, dict[str, Any]]:
-    load_commands()
     command_id, *rest = words
-    cmd = REGISTRY.get(command_id)
+    cmd = find_command(command_id)
     if cmd is None:
         raise UsageError(f"unknown command {command_id!r}")
     params = cmd.all_params

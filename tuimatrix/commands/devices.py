@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
 from tuimatrix.commands.runner import need_account
@@ -20,6 +21,10 @@ TRUST_WORDS = {
     "blacklisted": "blocked",
     "": "no encryption keys",
 }
+
+
+#: what a table of devices shows
+DEVICE_COLUMNS = ("device_id", "display_name", "trust", "current", "last_seen_ts")
 
 
 def _ago(ts_ms: int | None) -> str:
@@ -41,20 +46,18 @@ async def devices(ctx: Context, inv: Invocation) -> Result:
         name = clean_line(d.display_name) or "(no name)"
         trust = TRUST_WORDS.get(d.trust, clean_line(d.trust))
         lines.append(f"{clean_line(d.device_id)}{here}  {name}  · {trust} · {_ago(d.last_seen_ts)}")
-    return Result(
-        "\n".join(lines) or "no devices",
-        [
-            {
-                "device_id": d.device_id,
-                "display_name": d.display_name,
-                "trust": d.trust,
-                "last_seen_ts": d.last_seen_ts,
-                "last_seen_ip": d.last_seen_ip,
-                "current": d.current,
-            }
-            for d in found
-        ],
-    )
+    rows: list[dict[str, Any]] = [
+        {
+            "device_id": d.device_id,
+            "display_name": d.display_name,
+            "trust": d.trust,
+            "last_seen_ts": d.last_seen_ts,
+            "last_seen_ip": d.last_seen_ip,
+            "current": d.current,
+        }
+        for d in found
+    ]
+    return Result("\n".join(lines) or "no devices", rows, rows=rows, columns=DEVICE_COLUMNS)
 
 
 @command(

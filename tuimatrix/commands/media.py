@@ -12,8 +12,7 @@ from typing import Any
 
 from tuimatrix.commands import Context, Invocation, Param, Result, UsageError, command
 from tuimatrix.commands.messages import EVENT, ROOM_SCREEN, event_arg
-from tuimatrix.commands.runner import need_room
-from tuimatrix.config import Config, load_config
+from tuimatrix.commands.runner import config_of, need_room
 from tuimatrix.core import media as core_media
 from tuimatrix.core.account import Account
 from tuimatrix.core.errors import UserError
@@ -25,11 +24,6 @@ from tuimatrix.paths import get_paths
 
 #: event id → the file this process saved it to, so opening twice downloads once
 _saved: dict[str, Path] = {}
-
-
-def _config(ctx: Context) -> Config:
-    config = ctx.ui.config()
-    return config if config is not None else load_config(get_paths().config_file)
 
 
 async def shown_content(
@@ -72,7 +66,7 @@ async def _save_media(
 ) -> Path:
     folder = inv.args.get("dir")
     directory = Path(folder) if folder else None  # "~" is expanded where the file is written
-    directory = directory or _config(ctx).media.download_dir or get_paths().downloads_dir
+    directory = directory or config_of(ctx).media.download_dir or get_paths().downloads_dir
     path = await core_media.save(account, media, directory)
     _saved[event_arg(inv)] = path
     return path
@@ -122,7 +116,7 @@ async def open_media(ctx: Context, inv: Invocation) -> Result:
             return Result("not opened")
     if path is None:
         path = await _save_media(ctx, inv, account, media)
-    await open_with_system(str(path), _config(ctx).media.opener)
+    await open_with_system(str(path), config_of(ctx).media.opener)
     return Result(f"opened {clean_line(str(path))}", {"path": str(path)})
 
 
@@ -168,7 +162,7 @@ async def open_link(ctx: Context, inv: Invocation) -> Result:
     else:
         listed = "; ".join(f"{n}: {u}" for n, u in enumerate(links, 1))
         raise UsageError(f"open-link: {len(links)} links, give --index ({listed})")
-    await open_with_system(url, _config(ctx).media.opener)
+    await open_with_system(url, config_of(ctx).media.opener)
     return Result(f"opened {url}", {"url": url})
 
 

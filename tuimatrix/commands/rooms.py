@@ -21,6 +21,7 @@ from tuimatrix.core.operations import (
     server_of,
 )
 from tuimatrix.core.room_names import room_label
+from tuimatrix.core.rooms import member_names
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.paths import get_paths
 
@@ -233,29 +234,37 @@ async def describe_room(ctx: Context, inv: Invocation) -> Result:
 _MEMBERSHIP_ORDER = {"join": 0, "invite": 1, "knock": 2, "ban": 3}
 
 
+#: what a table of members shows
+MEMBER_COLUMNS = ("display_name", "user_id", "membership", "power_level", "devices")
+
+
 @command(
     "list-members",
     "rooms: List members",
     "List the room's members (joined, invited, knocking, banned) with their power levels",
     room=True,
+    aliases=("members",),
 )
 async def list_members(ctx: Context, inv: Invocation) -> Result:
     account, room_id = need_room(inv)
     power_levels = await account.get_state(room_id, "m.room.power_levels") or {}
     creators = await account.room_creators(room_id)
-    members: list[dict[str, Any]] = []
+    contents: dict[str, dict[str, Any]] = {}
     for event in await account.members(room_id):
         user_id, content = event.get("state_key"), event.get("content")
-        if not isinstance(user_id, str) or not isinstance(content, dict):
-            continue
-        members.append(
-            {
-                "user_id": user_id,
-                "display_name": _str(content.get("displayname")) or clean_line(user_id),
-                "membership": _str(content.get("membership")),
-                "power_level": power_level(power_levels, creators, user_id),
-            }
-        )
+        if isinstance(user_id, str) and isinstance(content, dict):
+            contents[user_id] = content
+    # Names as the timeline shows them: a shared name or one that looks like an id gets its id.
+    names = member_names(contents)
+    members: list[dict[str, Any]] = [
+        {
+            "user_id": user_id,
+            "display_name": clean_line(names[user_id]) or clean_line(user_id),
+            "membership": _str(content.get("membership")),
+            "power_level": power_level(power_levels, creators, user_id),
+        }
+        for user_id, content in contents.items()
+    ]
     if await account.is_encrypted(room_id):
         # In an encrypted room, whose devices we trust matters: say it for each member.
         trust = await users_trust(account, [m["user_id"] for m in members])
@@ -277,7 +286,7 @@ async def list_members(ctx: Context, inv: Invocation) -> Result:
             f"  {_level(m['power_level']):>7} {m['display_name']} "
             f"({clean_line(m['user_id'])}){state}{_devices_note(m.get('devices'))}"
         )
-    return Result("\n".join(lines), members)
+    return Result("\n".join(lines), members, rows=members, columns=MEMBER_COLUMNS)
 
 
 def _devices_note(devices: dict[str, int] | None) -> str:
@@ -289,6 +298,10 @@ def _devices_note(devices: dict[str, int] | None) -> str:
     if verified == total:
         return " · verified" if total == 1 else f" · all {total} devices verified"
     return f" · {verified} of {total} devices verified"
+
+
+#: what a table of public rooms shows
+DIRECTORY_COLUMNS = ("name", "alias", "members", "topic", "room_id")
 
 
 @command(
@@ -322,7 +335,7 @@ async def directory(ctx: Context, inv: Invocation) -> Result:
             f"  {r['name'] or r['alias'] or r['room_id']} {r['alias'] or r['room_id']}"
             f" ({r['members']} members){topic}"
         )
-    return Result("\n".join(lines), rooms)
+    return Result("\n".join(lines), rooms, rows=rooms, columns=DIRECTORY_COLUMNS)
 
 
 @command(

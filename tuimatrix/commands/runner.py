@@ -13,11 +13,14 @@ from tuimatrix.commands import (
     UsageError,
     convert,
     parse_line,
+    stdin_param,
 )
 from tuimatrix.commands.front_end import FrontEnd, app_only
+from tuimatrix.config import Config, load_config
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.room_names import resolve_room
+from tuimatrix.paths import get_paths
 
 
 def find_account(accounts: Accounts, user_id: str) -> Account:
@@ -74,9 +77,15 @@ async def prepare(ctx: Context, cmd: Command, args: dict[str, Any], prefix: int 
         else:
             inv.account = inv.account or current_account
             inv.room_id = current_room
-    if inv.account is None:
+    if cmd.every_account:
+        # A listing of every account is narrowed only by a choice: --account, or exec's
+        # --account (its context's account). The app's current account is just where the
+        # cursor is, and the shell's the room in `use`: neither narrows it.
+        if inv.account is None and not ctx.interactive:
+            inv.account = current_account
+    elif inv.account is None:
         inv.account = current_account
-    if inv.account is None:
+    if inv.account is None and not cmd.every_account:
         if len(ctx.accounts) == 1:
             inv.account = next(iter(ctx.accounts))
         elif ctx.interactive and len(ctx.accounts) > 1:
@@ -85,6 +94,9 @@ async def prepare(ctx: Context, cmd: Command, args: dict[str, Any], prefix: int 
                 raise Cancelled()
         elif len(ctx.accounts) > 1:
             raise UsageError(f"{cmd.id}: several accounts are logged in; give --account")
+    from_stdin = stdin_param(cmd, inv.args)
+    if from_stdin is not None:  # never sent as the text "-"
+        inv.args[from_stdin.name] = await ctx.read_stdin()
     for param in cmd.params:
         await _fill(ctx, inv, param)
     if cmd.destructive and not inv.args.pop("yes", False) and prefix < 2:
@@ -110,6 +122,12 @@ async def run(ctx: Context, cmd: Command, args: dict[str, Any], prefix: int = 0)
     refuse_app_only(ctx.ui, cmd)
     inv = await prepare(ctx, cmd, args, prefix)
     return await cmd.body(ctx, inv)
+
+
+def config_of(ctx: Context) -> Config:
+    """The settings the front end runs with, else those of the config file."""
+    config = ctx.ui.config()
+    return config if config is not None else load_config(get_paths().config_file)
 
 
 def need_account(inv: Invocation) -> Account:

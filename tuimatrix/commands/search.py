@@ -11,6 +11,9 @@ from tuimatrix.core.room_names import room_label
 from tuimatrix.core.search import SearchResult, parse_query, search_items, search_server
 from tuimatrix.core.timeline import build_items
 
+#: what a table of search results shows
+RESULT_COLUMNS = ("sender", "text", "room_id", "event_id", "ts")
+
 #: events searched outside the app (``exec``), where no timeline is loaded: the newest stored
 STORED_EVENTS = 1000
 
@@ -72,7 +75,7 @@ async def search(ctx: Context, inv: Invocation) -> Result:
             first = r.snippet.plain.split("\n", 1)[0]
             lines.append(f"{room}{r.sender}: {first}")
         data = [_data(r) for r in results]
-        return Result("\n".join(lines), data)
+        return Result("\n".join(lines), data, rows=data, columns=RESULT_COLUMNS)
     chosen = await ctx.ui.show_results(title, results, rooms, note)
     if chosen is None:
         return Result(f"{len(results)} found")

@@ -87,7 +87,7 @@ async def view_space(ctx: Context, inv: Invocation) -> Result:
     via = child_vias(hierarchy)
     joined_rooms = await account.joined_rooms()
     rooms: list[dict[str, Any]] = []
-    failures: list[str] = []
+    failures: dict[str, str] = {}
     for r in hierarchy:
         room_id = r.get("room_id")
         if not isinstance(room_id, str) or room_id == space_id:
@@ -103,7 +103,7 @@ async def view_space(ctx: Context, inv: Invocation) -> Result:
             try:
                 await account.join(room_id, via.get(room_id))
             except Exception as e:  # one room we may not join must not stop the others
-                failures.append(f"{entry['name']}: {describe_error(e)}")
+                failures[room_id] = describe_error(e)
             else:
                 entry["joined"] = True
         rooms.append(entry)
@@ -112,8 +112,17 @@ async def view_space(ctx: Context, inv: Invocation) -> Result:
         topic = f" — {entry['topic']}" if entry["topic"] else ""
         mark = "joined" if entry["joined"] else "      "
         lines.append(f"  {mark} {entry['name']} ({entry['members']} members){topic}")
-    lines += [f"  could not join {failure}" for failure in failures]
-    return Result("\n".join(lines), rooms)
+    lines += [
+        f"  could not join {entry['name']}: {failures[entry['room_id']]}"
+        for entry in rooms
+        if entry["room_id"] in failures
+    ]
+    columns: tuple[str, ...] = ("name", "joined", "members", "topic", "room_id")
+    rows = rooms
+    if failures:  # in the table too, not only in the message
+        rows = [{**entry, "join_error": failures.get(entry["room_id"])} for entry in rooms]
+        columns += ("join_error",)
+    return Result("\n".join(lines), rooms, rows=rows, columns=columns)
 
 
 def _text(value: object) -> str:

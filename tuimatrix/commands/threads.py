@@ -43,10 +43,8 @@ async def threads(ctx: Context, inv: Invocation) -> Result:
     if not ctx.ui.screens:
         lines = [f"{root_id}  {label.plain}" for root_id, label in labels]
         where = room_label(account, room_id)
-        return Result(
-            "\n".join(lines) if lines else f"no threads in {where}",
-            [{"event_id": root_id, "summary": label.plain} for root_id, label in labels],
-        )
+        rows = [{"event_id": root_id, "summary": label.plain} for root_id, label in labels]
+        return Result("\n".join(lines) if lines else f"no threads in {where}", rows, rows=rows)
     if not labels:
         return Result(f"no threads in {room_label(account, room_id)}")
     title = f"Threads in {room_label(account, room_id)}"

@@ -76,9 +76,9 @@ class ExecContext:
         raise self._cannot_ask(f"{question} (--yes)")
 
     async def read_stdin(self) -> str:
-        if self.stdin is None:
-            raise UsageError("`-` reads standard input, and there is none here")
-        return self.stdin
+        from tuimatrix.cli.stdin_body import check_body
+
+        return check_body(self.stdin or "")
 
 
 class AskingContext(ExecContext):
@@ -140,4 +140,6 @@ class AskingContext(ExecContext):
         return (answer or "").strip().lower() in ("y", "yes")
 
     async def read_stdin(self) -> str:
-        raise UsageError("`-` reads standard input only in tuimatrix exec")
+        from tuimatrix.commands import no_stdin
+
+        raise no_stdin()

@@ -46,6 +46,22 @@ def result_message(result: Result) -> dict[str, Any]:
     }
 
 
+def result_of(found: dict[str, Any]) -> Result:
+    """A result as an owner sent it (see :func:`result_message`), read defensively."""
+    from tuimatrix.commands import Result
+
+    rows = found.get("rows")
+    columns = found.get("columns")
+    return Result(
+        str(found.get("message") or ""),
+        found.get("data"),
+        rows=[row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else None,
+        columns=tuple(c for c in columns if isinstance(c, str))
+        if isinstance(columns, list)
+        else (),
+    )
+
+
 def _text(request: dict[str, Any], key: str) -> str | None:
     value = request.get(key)
     if value is not None and not isinstance(value, str):

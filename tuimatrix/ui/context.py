@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tuimatrix.commands import Param
+from tuimatrix.commands import Param, no_stdin
 from tuimatrix.commands.front_end import FrontEnd
 from tuimatrix.config import Config
 from tuimatrix.core.account import Account
@@ -253,3 +253,6 @@ class UIContext:
 
         answer: bool = await self.app.push_screen_wait(ConfirmScreen(question))
         return answer
+
+    async def read_stdin(self) -> str:
+        raise no_stdin()

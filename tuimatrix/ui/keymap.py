@@ -6,7 +6,7 @@ way; the binding's id is the command's id (stable: the README and the `keys` com
 
 from __future__ import annotations
 
-from tuimatrix.commands import REGISTRY, load_commands, parse_line
+from tuimatrix.commands import ALIASES, REGISTRY, find_command, load_commands, parse_line
 from tuimatrix.config import SCOPES, Config
 
 #: The universal prefix (Emacs's C-u): the next room command asks for the room and account.
@@ -88,7 +88,7 @@ def binding_title(lines: list[str]) -> str:
     load_commands()
     titles = []
     for line in lines:
-        cmd = REGISTRY.get(line.split(maxsplit=1)[0]) if line.strip() else None
+        cmd = find_command(line.split(maxsplit=1)[0]) if line.strip() else None
         titles.append(cmd.title if cmd else line)
     return " then ".join(titles)
 
@@ -118,4 +118,4 @@ def key_for(table: dict[str, dict[str, list[str]]], command_id: str, scope: str)
 
 def known_commands() -> set[str]:
     load_commands()
-    return set(REGISTRY)
+    return set(REGISTRY) | set(ALIASES)
