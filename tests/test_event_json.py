@@ -79,6 +79,7 @@ async def test_event_json_of_every_kind_of_message(make_user: MakeUser, login: L
     assert rows[reply]["relations"]["reply_to"] == hello
     assert rows[reply]["body"] == "hi alice" and rows[reply]["own"] is True
     assert rows[thread]["relations"]["thread_root"] == formatted
+    assert rows[thread]["relations"]["reply_to"] is None  # only the fallback for old clients
     assert rows[gone]["redacted"] is True and rows[gone]["body"] is None
 
     # A reply to Alice mentions her (m.mentions); her own messages do not.

@@ -133,8 +133,11 @@ def _relations(evt: Mapping[str, Any]) -> dict[str, Any]:
     reaction = None
     if rel_type == ANNOTATION and target is not None:
         reaction = {"key": _text(relates.get("key")), "event_id": target}
+    # In a thread, m.in_reply_to is a fallback for clients without threads (the event answers
+    # the thread) unless is_falling_back says false: read as core/threads.py reads it.
+    fallback = rel_type == THREAD and relates.get("is_falling_back", True) is not False
     return {
-        "reply_to": reply_target(evt),
+        "reply_to": None if fallback else reply_target(evt),
         "replaces": target if rel_type == EDIT else None,
         "thread_root": target if rel_type == THREAD else None,
         "reaction": reaction,
