@@ -213,3 +213,15 @@ async def test_closing_the_account_ends_the_subscriptions(
     subscription = b.feed.subscribe()
     await b.close()
     assert [e async for e in subscription] == []
+
+
+async def test_an_invite_is_published(make_user: MakeUser, login: Login) -> None:  # noqa: F811
+    a = await login(make_user("alice", displayname="Alice"))
+    b = await login(make_user("bob"))
+    await b.sync_once()
+    subscription = b.feed.subscribe(FeedFilter(types=frozenset({"m.room.member"})))
+    room_id = await a.create_room("Party", invite=[b.user_id], encrypted=False)
+    await b.sync_once()
+    invite = await next_event(subscription)
+    assert invite["room_id"] == room_id and invite["membership"] == "invite"
+    assert invite["state_key"] == b.user_id and invite["sender"] == a.user_id

@@ -88,7 +88,7 @@ async def test_event_json_of_every_kind_of_message(make_user: MakeUser, login: L
     assert mine[hello]["mentions_me"] is False and mine[hello]["own"] is True
 
     # Relations that are not messages, as the feed gives them.
-    view = await room_view(b, room_id)
+    view = await room_view(b, room_id, [b.user_id])
     react_json = event_json(view, await stored(b, reaction))
     assert react_json["type"] == "m.reaction"
     assert react_json["relations"]["reaction"] == {"key": "👍", "event_id": hello}

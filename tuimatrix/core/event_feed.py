@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tuimatrix.core.event_json import ENCRYPTED, RoomsAccount, RoomView, event_json, room_view
+from tuimatrix.core.event_json import ENCRYPTED, RoomsAccount, event_json, room_view
 from tuimatrix.core.sync import SyncChanges
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ class EventFeed:
         if change.initial:
             return events
         for room_id, new in change.new_events.items():
-            view = await room_view(self._account, room_id)
+            view = await room_view(self._account, room_id, (str(e.get("sender")) for e in new))
             for evt in new:
                 event = event_json(view, evt)
                 if event["decryption_error"] and event["event_id"]:
@@ -260,15 +260,13 @@ class EventFeed:
         """Events published undecrypted whose key has come since (the store decrypted them)."""
         waiting = [(e, r) for e, r in self._undecrypted.items() if r in rooms]
         events: list[dict[str, Any]] = []
-        views: dict[str, RoomView] = {}
         for event_id, room_id in waiting:
             evt = await self._account.store.event(event_id)
             if evt is None or evt.get("type") == ENCRYPTED:
                 continue
             del self._undecrypted[event_id]
-            if room_id not in views:
-                views[room_id] = await room_view(self._account, room_id)
-            events.append({**event_json(views[room_id], evt), "late_decryption": True})
+            view = await room_view(self._account, room_id, [str(evt.get("sender"))])
+            events.append({**event_json(view, evt), "late_decryption": True})
         return events
 
     async def _invite(self, room_id: str) -> dict[str, Any] | None:
@@ -278,10 +276,6 @@ class EventFeed:
         if state is None:
             return None
         sender, content = state
-        evt = {
-            "type": "m.room.member",
-            "state_key": user_id,
-            "sender": sender or "",
-            "content": content,
-        }
-        return event_json(await room_view(self._account, room_id), evt)
+        inviter = sender or ""
+        evt = {"type": "m.room.member", "state_key": user_id, "sender": inviter, "content": content}
+        return event_json(await room_view(self._account, room_id, [inviter]), evt)

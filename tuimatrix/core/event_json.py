@@ -17,7 +17,7 @@ Keys of every object: ``account``, ``room_id``, ``room_name``, ``event_id``, ``s
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,7 +34,7 @@ from tuimatrix.core.relations import (
     reply_target,
 )
 from tuimatrix.core.sanitize import strip_reply_fallback
-from tuimatrix.core.store import loads
+from tuimatrix.core.store import dumps, loads
 
 if TYPE_CHECKING:
     from tuimatrix.core.rooms import RoomModels
@@ -71,21 +71,25 @@ class RoomView:
     own_name: str = ""
 
 
-async def room_view(account: RoomsAccount, room_id: str) -> RoomView:
-    """The :class:`RoomView` of ``room_id`` from ``account``'s store and room summaries."""
+_MEMBERS_SQL = (
+    "SELECT state_key, content FROM room_state WHERE room_id=$1 AND type='m.room.member' "
+    "AND state_key IN (SELECT value FROM json_each($2))"
+)
+
+
+async def room_view(account: RoomsAccount, room_id: str, senders: Iterable[str]) -> RoomView:
+    """The :class:`RoomView` of ``room_id``, with the names of ``senders`` (and the
+    account's own): only their member events are read, however large the room."""
+    users = sorted({*senders, account.user_id})
     names: dict[str, str] = {}
-    own_name = ""
-    for row in await account.store.state_rows(("m.room.member",), room_ids=[room_id]):
+    for row in await account.store.db.fetch(_MEMBERS_SQL, room_id, dumps(users)):
         content = loads(row["content"])
         name = content.get("displayname") if isinstance(content, dict) else None
-        user_id = str(row["state_key"])
         if isinstance(name, str) and name:
-            names[user_id] = name
-            if user_id == account.user_id:
-                own_name = name
+            names[str(row["state_key"])] = name
     summary = account.rooms.summaries.get(room_id)
     room_name = summary.display_name if summary is not None else ""
-    return RoomView(account.user_id, room_id, room_name, names, own_name)
+    return RoomView(account.user_id, room_id, room_name, names, names.get(account.user_id, ""))
 
 
 def iso_time(ts: int) -> str | None:

@@ -109,5 +109,5 @@ async def _rows(
     shown = [e for e in events if edit_target(e) not in on_page]
     related = await account.store.related_events(shown)
     edits = Edits([*events, *related])
-    view = await room_view(account, room_id)
+    view = await room_view(account, room_id, (str(e.get("sender")) for e in shown))
     return [event_json(view, evt, edits.shown(evt)) for evt in shown]
