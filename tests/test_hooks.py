@@ -247,6 +247,8 @@ async def test_runs_beyond_the_waiting_queue_are_dropped_and_reported(
         runner._enqueue(hook, _event(2))  # no room left
         runner._enqueue(hook, _event(0))  # the same event again (another account saw it): once
         assert reports == [f"hook 1 ({sys.executable}): not run for $event2: 1 runs already wait"]
+        runner._enqueue(hook, {**_event(0), "late_decryption": True})  # decrypted now: runs
+        assert len(reports) == 2 and "not run for $event0" in reports[1]
     finally:
         await runner.stop()
     assert runner.running == 0

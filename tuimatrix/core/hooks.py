@@ -91,7 +91,7 @@ class HookRunner:
         #: how many hooks run now, and the most that ran at once (for tests and diagnostics)
         self.running = 0
         self.most_running = 0
-        self._queued: OrderedDict[tuple[int, str], None] = OrderedDict()
+        self._queued: OrderedDict[tuple[int, str, bool], None] = OrderedDict()
 
     def report(self, line: str) -> None:
         self._report(clean_line(line))
@@ -165,7 +165,8 @@ class HookRunner:
                 subscription.close()
 
     def _enqueue(self, hook: Hook, event: dict[str, Any]) -> None:
-        key = (hook.number, str(event.get("event_id") or ""))
+        # The same event seen by two accounts runs a hook once; decrypted late, once more.
+        key = (hook.number, str(event.get("event_id") or ""), bool(event.get("late_decryption")))
         if key[1]:
             if key in self._queued:
                 return  # another account of the profile saw the same event
