@@ -225,3 +225,20 @@ async def test_an_invite_is_published(make_user: MakeUser, login: Login) -> None
     invite = await next_event(subscription)
     assert invite["room_id"] == room_id and invite["membership"] == "invite"
     assert invite["state_key"] == b.user_id and invite["sender"] == a.user_id
+
+
+async def test_a_feed_that_falls_behind_the_sync_closes_its_subscribers(
+    make_user: MakeUser,
+    login: Login,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tuimatrix.core import event_feed
+
+    b = await login(make_user("bob"))
+    subscription = b.feed.subscribe()
+    # As if the feed's own work had fallen that many syncs behind: no queue grows past it.
+    monkeypatch.setattr(event_feed, "MAX_QUEUED_CHANGES", 0)
+    b.emit(SyncChanges(rooms={"!r:x"}))
+    with pytest.raises(FellBehind, match="fell behind the sync"):
+        await next_event(subscription)
+    assert b.feed.subscribers == 0
