@@ -27,6 +27,13 @@ Keys (so far)::
     [encryption]
     new-rooms = true          # new private rooms and direct chats are end-to-end encrypted
 
+    [[hooks]]                 # a program run on events (core/hook_config.py; any number)
+    command = ["notify-send", "Matrix"]   # an argv list: no shell; the event's JSON on stdin
+    mention = true            # filters, all optional: mention, room, sender, type, keyword
+    timeout = 10              # seconds; then its process group is killed
+    [hook-runner]
+    max-running = 3           # hooks running at once; more wait (a bounded queue)
+
     [media]
     download-dir = "~/Downloads/matrix"   # default: the platform's download directory
     opener = "xdg-open"                   # default: xdg-open (open on macOS)
@@ -45,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from tuimatrix.commands import UsageError, parse_line
+from tuimatrix.core.hook_config import HookSettings, parse_hooks
 from tuimatrix.core.sections import DEFAULT_SECTIONS, DEFAULT_SORT, SECTION_TITLES, SORTS
 from tuimatrix.core.timeline import FORMATS
 from tuimatrix.paths import Paths
@@ -122,6 +130,8 @@ class Config:
     room: RoomConfig = field(default_factory=RoomConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     encryption: EncryptionConfig = field(default_factory=EncryptionConfig)
+    #: ``[[hooks]]`` and ``[hook-runner]``: programs run on events (core/hook_config.py)
+    hooks: HookSettings = field(default_factory=HookSettings)
     #: one line per problem: "FILE:LINE: reason"
     errors: list[str] = field(default_factory=list)
 
@@ -198,6 +208,8 @@ def load_config(path: Path) -> Config:
         config.errors.append(
             f"{path}:{_line_of(text, 'encryption')}: [encryption] new-rooms must be true or false"
         )
+    config.hooks = parse_hooks(data, str(path))
+    config.errors += config.hooks.errors
     keys = data.get("keys", {})
     if not isinstance(keys, dict):
         config.errors.append(f"{path}:{_line_of(text, 'keys')}: [keys] must be a table")

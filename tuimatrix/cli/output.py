@@ -5,26 +5,17 @@ Shared by ``exec`` and the shell (kept apart from both, so neither imports the o
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 
+from tuimatrix.core.safe_json import safe_json
 from tuimatrix.core.sanitize import clean_line, clean_text
 
 if TYPE_CHECKING:
     from tuimatrix.commands import Result
-
-# Characters JSON may carry inside strings that a terminal could still act on (C1 controls,
-# DEL, bidi overrides and isolates, line/paragraph separators): written as \\u escapes.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape_unsafe(json_text: str) -> str:
-    """JSON text with :data:`_JSON_UNSAFE` characters written as ``\\u`` escapes."""
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
 
 
 def warn(message: str) -> None:
@@ -33,13 +24,7 @@ def warn(message: str) -> None:
 
 def format_json(data: Any) -> str:
     """``data`` as indented JSON (``{"ok": true}`` for None), safe to write to a terminal."""
-    import orjson
-
-    value = {"ok": True} if data is None else data
-    text = orjson.dumps(
-        value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
-    ).decode("utf-8")
-    return _escape_unsafe(text)
+    return safe_json({"ok": True} if data is None else data, indent=True)
 
 
 #: The most terminal cells one table cell takes: a hostile 10 kB room name is cut to this.
@@ -66,10 +51,7 @@ def format_result(result: Result, as_json: bool) -> str:
 
 
 def _json_line(row: dict[str, Any]) -> str:
-    import orjson
-
-    text = orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS, default=str).decode("utf-8")
-    return _escape_unsafe(text)
+    return safe_json(row)
 
 
 def format_table(rows: list[dict[str, Any]], columns: Sequence[str] = ()) -> str:

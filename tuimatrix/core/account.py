@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tuimatrix.core.errors import describe_error, is_connection_error, retry_after, soft_logout
+from tuimatrix.core.event_feed import EventFeed
 from tuimatrix.core.http_session import make_http_session
 from tuimatrix.core.lazy import FilterID, Method, Path, SyncToken
 from tuimatrix.core.open_timelines import OpenTimelines
@@ -132,6 +133,8 @@ class Account(Operations):
         self.send_queue = SendQueue(self.store, self._send_queued, self._on_echo)
         #: the windows of events the app's room and thread views have loaded
         self.timelines = OpenTimelines()
+        #: what sync brings, as JSON for subscribers (listen, hooks): core/event_feed.py
+        self.feed = EventFeed(self)
         self.status = SyncStatus(STARTING)
         self.typing: dict[str, list[str]] = {}
         #: the `since` token of every sync request made, for tests and diagnostics
@@ -271,6 +274,7 @@ class Account(Operations):
     async def close(self) -> None:
         if self.status.state in (STOPPED, LOGGED_OUT):
             return
+        self.feed.close()
         await self.stop()
         await self._close_network()
         await self.store.close()

@@ -44,7 +44,7 @@ async def read_message(reader: asyncio.StreamReader) -> dict[str, Any] | None:
 
 def encode(message: dict[str, Any]) -> bytes:
     # orjson never writes a raw newline inside a string, so one message is one line.
-    return orjson.dumps(message, default=str) + b"\n"
+    return orjson.dumps(message, option=orjson.OPT_NON_STR_KEYS, default=str) + b"\n"
 
 
 async def send_message(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
