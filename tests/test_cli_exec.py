@@ -25,7 +25,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from tuimatrix.cli.completion import CommandCompleter, split_partial
-from tuimatrix.cli.exec import ExecContext, command_line
+from tuimatrix.cli.exec import command_line
 from tuimatrix.cli.output import format_json
 from tuimatrix.cli.shell import shell
 from tuimatrix.commands import REGISTRY, Param, UsageError, load_commands
@@ -34,6 +34,7 @@ from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.rooms import RoomSummary
 from tuimatrix.core.session import load_sessions
+from tuimatrix.owner.context import ExecContext
 from tuimatrix.owner.vocabulary import vocabulary_of
 from tuimatrix.paths import get_paths
 

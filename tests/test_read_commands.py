@@ -24,7 +24,6 @@ from prompt_toolkit.output import DummyOutput
 from test_sync import Login, bodies, login  # noqa: F401  (the fixture)
 
 from tuimatrix.cli.describe import describe_command
-from tuimatrix.cli.exec import ExecContext
 from tuimatrix.cli.output import format_result
 from tuimatrix.cli.shell import Shell
 from tuimatrix.commands import UsageError
@@ -35,7 +34,7 @@ from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.sendqueue import SENT
 from tuimatrix.core.session import load_sessions
 from tuimatrix.owner.attach import OwnerSession
-from tuimatrix.owner.context import AskingContext
+from tuimatrix.owner.context import AskingContext, ExecContext
 from tuimatrix.paths import get_paths
 
 

@@ -1,4 +1,5 @@
-"""The command line: ``tuimatrix [run] | login | logout | accounts | exec | shell | demo``."""
+"""The command line: ``tuimatrix [run] | login | logout | accounts | exec | shell | listen |
+serve | demo``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import NoReturn
 from tuimatrix import __version__
 from tuimatrix.cli import accounts as cli_accounts
 from tuimatrix.cli import exec as cli_exec
+from tuimatrix.cli import listen as cli_listen
 from tuimatrix.core.errors import UserError, describe_error
 from tuimatrix.core.log_redaction import RedactingFormatter
 
@@ -31,6 +33,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     cli_accounts.add_subcommands(sub)
     cli_exec.add_subcommands(sub)
+    cli_listen.add_subcommand(sub)
+    sub.add_parser(
+        "serve",
+        help="own the profile without a terminal: sync, run hooks, serve exec/shell/listen",
+        description="Keep the saved accounts syncing and serve `tuimatrix exec`, `shell` and "
+        "`listen` over the profile's local socket until stopped (SIGTERM or Ctrl-C: a clean "
+        "close, exit status 0). The app takes the profile over when it starts, and serve "
+        "owns it again when the app quits. Logs go to standard error.",
+    )
     sub.add_parser("run", help="open the app (the default with no command)")
     sub.add_parser(
         "demo",
@@ -63,8 +74,11 @@ def _log_to_stderr(debug: bool) -> None:
 
 def _run_app(debug: bool) -> int:
     from tuimatrix.app import TuimatrixApp
+    from tuimatrix.cli.app_owner import take_profile
+    from tuimatrix.paths import get_paths
     from tuimatrix.screens.image import probe_terminal
 
+    take_profile(get_paths())  # before the terminal is the app's: a refusal is one line
     _log_to_file(debug)
     probe_terminal()  # image support is asked of the terminal before the app owns it
     TuimatrixApp().run()
@@ -99,6 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             _own_profile()
         if args.command in cli_accounts.COMMANDS:
             return cli_accounts.run(args)
+        if args.command == "listen":
+            return cli_listen.run(args)
+        if args.command == "serve":
+            from tuimatrix.cli.serve import serve_command
+
+            logging.getLogger("tuimatrix").setLevel(logging.DEBUG if args.debug else logging.INFO)
+            return serve_command()
         if args.command in cli_exec.COMMANDS:
             if args.command == "shell":
                 _log_to_file(args.debug)  # log lines on stderr would garble the prompt

@@ -34,6 +34,8 @@ from tuimatrix.ui.textual_private import installed_screens, key_bindings
 from tuimatrix.widgets.status import StatusLine
 
 if TYPE_CHECKING:
+    from tuimatrix.core.hooks import HookRunner
+    from tuimatrix.owner.server import OwnerServer
     from tuimatrix.screens.room import RoomScreen
     from tuimatrix.screens.room_list import RoomListScreen
 
@@ -87,6 +89,9 @@ class TuimatrixApp(App[None]):
         #: the universal prefix given before the next command (0, 1 or 2 times)
         self.prefix = 0
         self.room_settings, self._room_settings_notice = RoomSettings.load(self.paths)
+        #: the profile's owner socket, served while this app owns the profile (tuimatrix.owner)
+        self.owner_server: OwnerServer | None = None
+        self._hooks: HookRunner | None = None
 
     # -- start and stop ------------------------------------------------------------------------
 
@@ -115,6 +120,27 @@ class TuimatrixApp(App[None]):
             self.show_login()
         # Plain tasks, not workers: on exit they must finish their cleanup before the loop ends.
         self._background_tasks = [asyncio.create_task(make()) for make in self._background]
+        await self._serve_profile()
+
+    async def _serve_profile(self) -> None:
+        """Serve ``exec``, ``shell`` and ``listen`` over the profile's socket, when this app
+        owns the profile (``tuimatrix`` took it in tuimatrix.cli.app_owner); requests wait
+        until the accounts have started."""
+        from tuimatrix.core.profile_lock import owns_profile
+        from tuimatrix.owner.attach import owner_handlers
+        from tuimatrix.owner.server import OwnerServer
+
+        if not owns_profile(self.paths):
+            return
+        server = OwnerServer(self.paths, self.accounts, "app", owner_handlers(self.accounts))
+        try:
+            await server.start()
+        except Exception as e:  # the app works without it; scripts then say why they wait
+            self.notify_status(f"scripts cannot reach this app: {describe_error(e)}", error=True)
+            return
+        self.owner_server = server
+        if len(self.accounts) == 0:
+            server.ready.set()
 
     @work(group="start")
     async def _finish_start(self, start_accounts: bool) -> None:
@@ -143,11 +169,31 @@ class TuimatrixApp(App[None]):
                 broken.add(account.user_id)
         # An account whose keys cannot be read stays offline: its rooms can still be read.
         errors += await self.accounts.start_all(skip=broken)
+        if self.owner_server is not None:
+            self.owner_server.ready.set()
         if errors:
             self.notify_status("; ".join(errors), error=True)
+        await self._start_hooks()
+
+    async def _start_hooks(self) -> None:
+        """Run the config's ``[[hooks]]`` on the accounts' events; failures reach the status
+        line. Only where this app owns the profile: one owner runs them, never two."""
+        from tuimatrix.core.hooks import HookRunner
+
+        if self.owner_server is None or not self.config.hooks.hooks or self._hooks is not None:
+            return
+        self._hooks = HookRunner(
+            self.accounts, self.config.hooks, lambda line: self.notify_status(line, error=True)
+        )
+        await self._hooks.start()
 
     async def on_unmount(self) -> None:
         idle_gc.uninstall()
+        if self.owner_server is not None:
+            # Scripts' requests under way finish first (briefly): their messages settle.
+            await self.owner_server.close(grace=EXIT_SEND_TIMEOUT)
+        if self._hooks is not None:
+            await self._hooks.stop()
         for task in self._background_tasks:
             task.cancel()
         await asyncio.gather(*self._background_tasks, return_exceptions=True)

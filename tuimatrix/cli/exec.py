@@ -17,15 +17,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tuimatrix.cli.output import format_result, warn
-from tuimatrix.commands.front_end import NoScreens
 from tuimatrix.commands.grammar import quote_word
 from tuimatrix.core.errors import UsageError, UserError
 from tuimatrix.core.sanitize import clean_line
-
-# The context of a command run by exec (in the owner): here too for the tests and tools
-# that ran commands in-process with it.
-from tuimatrix.owner.context import ExecContext as ExecContext
-from tuimatrix.owner.requests import SEND_TIMEOUT as SEND_TIMEOUT
+from tuimatrix.owner.wire import SEND_TIMEOUT
 from tuimatrix.paths import get_paths
 
 if TYPE_CHECKING:
@@ -166,13 +161,18 @@ async def exec_line(
     queue: bool = False,
     retry_for: float = SEND_TIMEOUT,
     txn_key: str | None = None,
-    stdin: str | None = None,
 ) -> dict[str, Any]:
     """Run ``line`` in the profile's owner (hosting it here if none runs); the owner's answer:
-    ``{"result": …}`` or ``{"error": {"code", "message"}}``."""
+    ``{"result": …}`` or ``{"error": {"code", "message"}}``.
+
+    With an owner running, this process imports and parses nothing of the commands: the
+    owner checks the line (a usage error comes back as such) and asks for standard input
+    when the command wants it. Only a process about to host checks the line first, so that a
+    typo costs no sync.
+    """
     from tuimatrix.owner.attach import attach
 
-    client, host = await attach(get_paths(), "exec")
+    client, host = await attach(get_paths(), "exec", before_hosting=lambda: _check_line(line))
     try:
         if host is not None:
             for problem in host.problems:
@@ -185,8 +185,8 @@ async def exec_line(
                 "queue": queue,
                 "timeout": retry_for,
                 "txn_key": txn_key,
-                "stdin": stdin,
-            }
+            },
+            _answer_from_stdin,
         )
         if host is not None and not queue:
             await _say_what_still_waits(host.accounts, retry_for)
@@ -195,6 +195,29 @@ async def exec_line(
         await client.close()
         if host is not None:
             await host.close()
+
+
+def _check_line(line: str) -> None:
+    """A usage error (unknown command, bad option, app-only) before anything is opened."""
+    from tuimatrix.commands import parse_line, runner
+    from tuimatrix.commands.front_end import NoScreens
+
+    cmd, _args = parse_line(line)
+    runner.refuse_app_only(NoScreens(), cmd)
+
+
+async def _answer_from_stdin(question: dict[str, Any]) -> str | None:
+    """What the owner asks an ``exec``: its standard input, for a ``-`` (all of it) or a
+    secret (one line; never from a terminal, where it would be typed in the clear)."""
+    from tuimatrix.cli.stdin_body import read_body
+
+    kind = question.get("kind")
+    if kind == "stdin":
+        return await asyncio.to_thread(read_body, sys.stdin)
+    if kind == "stdin_line" and not sys.stdin.isatty():
+        line: str = await asyncio.to_thread(sys.stdin.readline)
+        return line.rstrip("\r\n")
+    return None
 
 
 async def _say_what_still_waits(accounts: Accounts, retry_for: float) -> None:
@@ -219,22 +242,8 @@ async def _say_what_still_waits(accounts: Accounts, retry_for: float) -> None:
             )
 
 
-def _stdin_for(line: str) -> str | None:
-    """Standard input, read for a command that asks for it: a body given as ``-``, or a
-    secret (never on a command line). Otherwise it is left alone (it may never end)."""
-    from tuimatrix.cli.stdin_body import read_body, wants_stdin
-    from tuimatrix.commands import parse_line
-
-    if wants_stdin(line):
-        return read_body(sys.stdin)
-    cmd, _args = parse_line(line)
-    if any(param.kind == "secret" for param in cmd.all_params) and not sys.stdin.isatty():
-        return sys.stdin.readline()
-    return None
-
-
 def _check_txn_key_option(key: str) -> None:
-    from tuimatrix.core.sendqueue import check_txn_key
+    from tuimatrix.core.txn_ids import check_txn_key
 
     try:
         check_txn_key(key)
@@ -253,9 +262,8 @@ def exec_command(
 ) -> int:
     """``tuimatrix exec``: run one command line; 0 done, 1 failed, 2 usage error, 3 a
     message's fate unknown."""
-    from tuimatrix.commands import parse_line, runner
     from tuimatrix.owner.attach import OwnerGone
-    from tuimatrix.owner.requests import result_of
+    from tuimatrix.owner.wire import result_of
 
     line = command_line(words)
     try:
@@ -263,11 +271,8 @@ def exec_command(
             raise UsageError("exec: give a command line, e.g. exec 'tag-room favourite --room R'")
         if txn_key is not None:
             _check_txn_key_option(txn_key)  # a usage error before any account is opened
-        cmd, _args = parse_line(line)  # a usage error needs no owner
-        runner.refuse_app_only(NoScreens(), cmd)
-        stdin = _stdin_for(line)
         answer = asyncio.run(
-            exec_line(line, account, queue=queue, retry_for=timeout, txn_key=txn_key, stdin=stdin)
+            exec_line(line, account, queue=queue, retry_for=timeout, txn_key=txn_key)
         )
     except UsageError as e:
         print(f"tuimatrix: {clean_line(str(e))}", file=sys.stderr)

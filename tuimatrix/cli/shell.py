@@ -170,7 +170,7 @@ class Shell:
             text = clean_line(str(message or "failed"))
             self.print("cancelled" if text == "cancelled" else f"error: {text}")
             return
-        from tuimatrix.owner.requests import result_of
+        from tuimatrix.owner.wire import result_of
 
         found = answer.get("result")
         result = result_of(found if isinstance(found, dict) else {})

@@ -12,13 +12,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tuimatrix.commands.front_end import FrontEnd
 from tuimatrix.commands.grammar import read_words, split_line
-from tuimatrix.core.account import Account
-from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.errors import UsageError as UsageError
+
+if TYPE_CHECKING:
+    # Annotations only: the package (and its grammar) loads without the network stack, so
+    # that a client of a running owner (tuimatrix exec) starts fast.
+    from tuimatrix.core.account import Account
+    from tuimatrix.core.accounts import Accounts
 
 Kind = Literal[
     "room",

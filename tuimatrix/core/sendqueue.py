@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +33,10 @@ from tuimatrix.core.store import FAILED as FAILED
 from tuimatrix.core.store import QUEUED as QUEUED
 from tuimatrix.core.store import SENT as SENT
 from tuimatrix.core.store import Store, dumps, loads
+
+# Transaction ids have a light module of their own (exec checks a key before anything heavy).
+from tuimatrix.core.txn_ids import check_txn_key as check_txn_key
+from tuimatrix.core.txn_ids import new_txn_id
 
 log = logging.getLogger(__name__)
 
@@ -124,24 +127,6 @@ def _write_failure(exc: sqlite3.Error | OSError) -> str:
     if name.startswith("SQLITE_READONLY") or code in (errno.EROFS, errno.EACCES, errno.EPERM):
         return "the store cannot be written"
     return clean_line(str(exc)) or type(exc).__name__
-
-
-def new_txn_id() -> str:
-    return f"tm{int(time.time() * 1000)}.{secrets.token_hex(6)}"
-
-
-#: what a caller's idempotency key may be: it becomes part of a URL path, as it is
-TXN_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-")
-TXN_KEY_MAX = 64
-
-
-def check_txn_key(key: str) -> str:
-    """``key`` if it can be a transaction id, else a UserError saying why."""
-    if not key or len(key) > TXN_KEY_MAX or not set(key) <= TXN_KEY_CHARS:
-        raise UserError(
-            f"a transaction key is 1 to {TXN_KEY_MAX} of the characters A-Z a-z 0-9 . _ ~ -"
-        )
-    return key
 
 
 def may_have_reached_server(exc: BaseException) -> bool:

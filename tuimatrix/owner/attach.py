@@ -17,13 +17,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from tuimatrix import __version__
-from tuimatrix.core.errors import UserError, describe_error
+from tuimatrix.core.errors import UsageError, UserError, describe_error
 from tuimatrix.core.profile_lock import owner_pid, release_profile, try_own_profile
 from tuimatrix.owner.server import OwnerServer
 from tuimatrix.owner.wire import MAX_LINE, PROTOCOL, WireError, read_message, send_message
 
 if TYPE_CHECKING:
     from tuimatrix.core.accounts import Accounts
+    from tuimatrix.core.hooks import HookRunner
     from tuimatrix.paths import Paths
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,12 @@ class OwnerClient:
                 if answer is None:
                     raise OwnerGone(f"{self.describe()} stopped before it answered")
                 if "ask" in answer:
-                    reply = await on_ask(answer["ask"]) if on_ask is not None else None
-                    await send_message(self.writer, {"answer": reply})
+                    try:
+                        reply = await on_ask(answer["ask"]) if on_ask is not None else None
+                    except UsageError as e:
+                        await send_message(self.writer, {"refused": str(e)})
+                    else:
+                        await send_message(self.writer, {"answer": reply})
                     continue
                 return answer
         except (ConnectionError, BrokenPipeError) as e:
@@ -135,6 +140,15 @@ def _error_text(answer: dict[str, Any]) -> str:
     return "failed"
 
 
+#: The owners that run the config's hooks: those that live for a while (the app runs its own).
+HOOKED = ("serve", "shell", "listen")
+
+
+def report_hook(line: str) -> None:
+    """A hook's failure, where a headless owner reports: its log (serve: standard error)."""
+    log.warning("hook: %s", line)
+
+
 class Host:
     """This process owns the profile: it opens every saved account, keeps them syncing and
     serves the other processes, until it closes or hands the profile over to the app."""
@@ -155,6 +169,8 @@ class Host:
         )
         self._closed = False
         self._watch: asyncio.Task[None] | None = None
+        self._hooks: HookRunner | None = None
+        self._closing: asyncio.Future[None] | None = None
 
     def _on_yield(self, pid: int | None) -> None:
         self.yielded_to = pid
@@ -183,6 +199,8 @@ class Host:
             self.problems += errors
             self.problems += await catch_up(self.accounts)
             self.problems += await self.accounts.start_all()
+            if self.kind in HOOKED:
+                await self._start_hooks()
         except BaseException as e:
             self.server.failure = describe_error(e) if isinstance(e, Exception) else "stopped"
             self.server.ready.set()
@@ -190,19 +208,34 @@ class Host:
             raise
         self.server.ready.set()
 
+    async def _start_hooks(self) -> None:
+        from tuimatrix.config import load_config
+        from tuimatrix.core.hooks import HookRunner
+
+        settings = load_config(self.paths.config_file).hooks
+        if settings.hooks:
+            self._hooks = HookRunner(self.accounts, settings, report_hook)
+            await self._hooks.start()
+
     async def close(self, grace: float = 35.0) -> None:
         """Finish the requests under way (at most ``grace`` s), close the accounts, give the
-        profile up."""
-        if self._closed:
-            return
+        profile up. Every caller waits until that is done (a handover may have begun it)."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close(grace))
+        await asyncio.shield(self._closing)
+
+    async def _close(self, grace: float) -> None:
         self._closed = True
-        if self._watch is not None and asyncio.current_task() is not self._watch:
-            self._watch.cancel()
         try:
             await self.server.close(grace)
+            if self._hooks is not None:
+                await self._hooks.stop()
             await self.accounts.close_all()
         finally:
             release_profile(self.paths)
+            if self._watch is not None and not self._watch.done():
+                if self._watch is not asyncio.current_task():
+                    self._watch.cancel()
 
 
 async def catch_up(accounts: Accounts) -> list[str]:
@@ -239,20 +272,33 @@ def owner_handlers(accounts: Accounts) -> dict[str, Any]:
         "exec": lambda request, conn: requests.run_command(accounts, request, conn),
         "vocabulary": lambda request, conn: requests.vocabulary(accounts, request, conn),
         "resolve_room": lambda request, conn: requests.resolve(accounts, request, conn),
+        "listen": lambda request, conn: requests.listen(accounts, request, conn),
     }
 
 
 async def attach(
-    paths: Paths, kind: str, *, wait: float = ATTACH_WAIT
+    paths: Paths,
+    kind: str,
+    *,
+    wait: float = ATTACH_WAIT,
+    before_hosting: Callable[[], None] | None = None,
 ) -> tuple[OwnerClient, Host | None]:
     """A connection to the profile's owner, hosting it here first if nobody owns the profile.
 
     Two processes that start together end with one owner: the lock decides.
+    ``before_hosting`` runs before this process opens the accounts itself (a usage check
+    that a running owner makes for its clients, so that they need not import it).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
         if try_own_profile(paths):
+            if before_hosting is not None:
+                try:
+                    before_hosting()
+                except BaseException:
+                    release_profile(paths)
+                    raise
             host = Host(paths, kind)
             try:
                 await host.start()

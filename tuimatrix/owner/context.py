@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 class Asker(Protocol):
-    """The client's end of a request: a question out, the typed answer back (None: cancelled)."""
+    """The client's end of a request: a question out, the typed answer back (None: cancelled;
+    a UsageError when the client refuses, e.g. its standard input is not text)."""
 
     async def ask(self, question: dict[str, Any]) -> str | None: ...
 
@@ -39,14 +40,17 @@ class ExecContext:
         *,
         stdin: str | None = None,
         room: tuple[Account, str] | None = None,
+        asker: Asker | None = None,
     ) -> None:
         self.accounts = accounts
         #: the --account account, or the only one
         self.account = account
-        #: the client's standard input, where the command line asked for it (``-``)
+        #: standard input's text, given up front (in-process callers)
         self.stdin = stdin
         #: the room a shell's ``use`` chose
         self.room = room
+        #: the client, asked for its standard input when a command needs it (``-``, a secret)
+        self.asker = asker
 
     def current(self) -> tuple[Account | None, str | None]:
         if self.room is not None:
@@ -67,9 +71,12 @@ class ExecContext:
         raise self._cannot_ask(f"{title} (--account)")
 
     async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
-        if param.kind == "secret" and self.stdin is not None:
+        if param.kind == "secret":
             # Secrets do not belong on a command line (ps, shell history): piped in instead.
-            return self.stdin.partition("\n")[0].rstrip("\r") or None
+            if self.asker is not None:
+                return await self.asker.ask({"kind": "stdin_line", "title": title}) or None
+            if self.stdin is not None:
+                return self.stdin.partition("\n")[0].rstrip("\r") or None
         raise self._cannot_ask(title)
 
     async def confirm(self, question: str) -> bool:
@@ -78,6 +85,8 @@ class ExecContext:
     async def read_stdin(self) -> str:
         from tuimatrix.cli.stdin_body import check_body
 
+        if self.stdin is None and self.asker is not None:
+            self.stdin = await self.asker.ask({"kind": "stdin"})
         return check_body(self.stdin or "")
 
 
@@ -95,12 +104,12 @@ class AskingContext(ExecContext):
         room: tuple[Account, str] | None = None,
     ) -> None:
         super().__init__(accounts, account, room=room)
-        self.asker = asker
+        self.shell: Asker = asker
 
     async def choose_room(self, title: str, account: Account | None) -> tuple[Account, str] | None:
         from tuimatrix.core.room_names import resolve_room
 
-        answer = await self.asker.ask(
+        answer = await self.shell.ask(
             {"kind": "room", "title": title, "account": account.user_id if account else None}
         )
         if not answer or not answer.strip():
@@ -110,7 +119,7 @@ class AskingContext(ExecContext):
     async def choose_account(self, title: str) -> Account | None:
         from tuimatrix.commands.runner import find_account
 
-        answer = await self.asker.ask({"kind": "account", "title": title})
+        answer = await self.shell.ask({"kind": "account", "title": title})
         if not answer or not answer.strip():
             return None
         return find_account(self.accounts, answer.strip())
@@ -118,7 +127,7 @@ class AskingContext(ExecContext):
     async def ask(self, param: Param, title: str, initial: str | None = None) -> Any:
         from tuimatrix.commands import convert
 
-        answer = await self.asker.ask(
+        answer = await self.shell.ask(
             {
                 "kind": "param",
                 "title": title,
@@ -136,7 +145,7 @@ class AskingContext(ExecContext):
         return convert(param, answer) if answer else None
 
     async def confirm(self, question: str) -> bool:
-        answer = await self.asker.ask({"kind": "confirm", "title": question})
+        answer = await self.shell.ask({"kind": "confirm", "title": question})
         return (answer or "").strip().lower() in ("y", "yes")
 
     async def read_stdin(self) -> str:

@@ -15,6 +15,7 @@ from tuimatrix.core.errors import UsageError, UserError, describe_error
 from tuimatrix.core.sendqueue import SendScope, send_scope
 from tuimatrix.owner.context import AskingContext, ExecContext
 from tuimatrix.owner.sends import SendUnknown, settle_sends, withdraw_scope
+from tuimatrix.owner.wire import SEND_TIMEOUT
 
 if TYPE_CHECKING:
     from tuimatrix.commands import Result
@@ -22,10 +23,13 @@ if TYPE_CHECKING:
     from tuimatrix.core.accounts import Accounts
     from tuimatrix.owner.server import Connection
 
-#: How long a request waits for its messages unless it says (seconds; ``exec --timeout``).
-SEND_TIMEOUT = 30.0
 #: The longest a request may ask to wait (seconds).
 MAX_TIMEOUT = 3600.0
+
+#: events in flight between the feeds and a listener's socket
+LISTEN_BUFFER = 64
+#: a listener that reads nothing for this long (seconds) is dropped
+LISTEN_STUCK = 60.0
 
 #: exit statuses, as ``exec`` documents them
 DONE, FAILED, USAGE, UNKNOWN = 0, 1, 2, 3
@@ -44,22 +48,6 @@ def result_message(result: Result) -> dict[str, Any]:
             "columns": list(result.columns),
         }
     }
-
-
-def result_of(found: dict[str, Any]) -> Result:
-    """A result as an owner sent it (see :func:`result_message`), read defensively."""
-    from tuimatrix.commands import Result
-
-    rows = found.get("rows")
-    columns = found.get("columns")
-    return Result(
-        str(found.get("message") or ""),
-        found.get("data"),
-        rows=[row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else None,
-        columns=tuple(c for c in columns if isinstance(c, str))
-        if isinstance(columns, list)
-        else (),
-    )
 
 
 def _text(request: dict[str, Any], key: str) -> str | None:
@@ -129,7 +117,8 @@ async def run_command(
         if request.get("interactive"):
             ctx = AskingContext(accounts, conn, account, room=room)
         else:
-            ctx = ExecContext(accounts, account, stdin=_text(request, "stdin"), room=room)
+            stdin = _text(request, "stdin")
+            ctx = ExecContext(accounts, account, stdin=stdin, room=room, asker=conn)
         runner.refuse_app_only(ctx.ui, cmd)
     except UsageError as e:
         return error(USAGE, str(e))
@@ -185,3 +174,77 @@ async def resolve(accounts: Accounts, request: dict[str, Any], conn: Connection)
     except UserError as e:
         return error(FAILED, str(e))
     return {"room": [account.user_id, room_id, room_label(account, room_id)]}
+
+
+def _texts(request: dict[str, Any], key: str) -> list[str]:
+    value = request.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise UsageError(f"{key}: a list of strings expected")
+    return value
+
+
+async def listen(accounts: Accounts, request: dict[str, Any], conn: Connection) -> dict[str, Any]:
+    """``{"op": "listen", "rooms"?, "account"?, "types"?, "senders"?, "mentions"?,
+    "keyword"?}``: stream the accounts' live events, one ``{"event": …}`` message each,
+    after a first ``{"listening": …}``; ends with an error when the client falls behind.
+
+    The client's slowness reaches the feed through the socket's flow control: while a write
+    waits, events pile up in the subscription, which is closed past its limit (never an
+    unbounded buffer in the owner)."""
+    from tuimatrix.core.event_feed import FeedFilter, FellBehind, Subscription
+    from tuimatrix.core.room_names import resolve_room
+
+    try:
+        account = _account(accounts, _text(request, "account"))
+        if request.get("account") is not None and account is not None:
+            accounts = accounts.only(account)
+        rooms: dict[str, set[str]] = {}
+        for text in _texts(request, "rooms"):
+            owner, room_id = await resolve_room(accounts, text)
+            rooms.setdefault(owner.user_id, set()).add(room_id)
+        keyword = _text(request, "keyword") or ""
+        base = FeedFilter(
+            types=frozenset(_texts(request, "types")),
+            senders=frozenset(_texts(request, "senders")),
+            mentions=bool(request.get("mentions")),
+            keyword=keyword,
+        )
+    except UsageError as e:
+        return error(USAGE, str(e))
+    except UserError as e:
+        return error(FAILED, str(e))
+    followed = [a for a in accounts if not rooms or a.user_id in rooms]
+    subscriptions: list[Subscription] = []
+    # Small: while the client reads slowly, events wait in the subscriptions, which count them.
+    queue: asyncio.Queue[dict[str, Any] | FellBehind] = asyncio.Queue(LISTEN_BUFFER)
+
+    async def pump(subscription: Subscription) -> None:
+        try:
+            async for event in subscription:
+                await queue.put(event)
+        except FellBehind as e:
+            await queue.put(e)
+
+    from dataclasses import replace
+
+    for followed_account in followed:
+        event_filter = replace(
+            base, rooms=frozenset(rooms.get(followed_account.user_id, ())), account=""
+        )
+        subscriptions.append(followed_account.feed.subscribe(event_filter))
+    pumps = [asyncio.create_task(pump(s)) for s in subscriptions]
+    try:
+        await conn.send({"listening": {"accounts": [a.user_id for a in followed]}})
+        while True:
+            item = await queue.get()
+            if isinstance(item, FellBehind):
+                return error(FAILED, f"fell behind: {item}")
+            try:
+                await asyncio.wait_for(conn.send({"event": item}), LISTEN_STUCK)
+            except TimeoutError:
+                return error(FAILED, f"fell behind: nothing was read for {LISTEN_STUCK:g} s")
+    finally:
+        for task in pumps:
+            task.cancel()
+        for subscription in subscriptions:
+            subscription.close()

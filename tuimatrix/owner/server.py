@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuimatrix import __version__
-from tuimatrix.core.errors import UserError, describe_error
+from tuimatrix.core.errors import UsageError, UserError, describe_error
 from tuimatrix.owner.wire import MAX_LINE, PROTOCOL, WireError, read_message, send_message
 
 if TYPE_CHECKING:
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from tuimatrix.paths import Paths
 
 log = logging.getLogger(__name__)
+
+#: How long the final answer may wait for a client to read (seconds).
+ANSWER_TIMEOUT = 10.0
 
 #: The kinds of owner: the app, ``serve``, and the command-line front ends that host one
 #: while they live. Every kind but the app hands the profile over to an app that starts.
@@ -113,8 +116,12 @@ class Connection:
         finally:
             self._answer = None
 
-    def answered(self, value: Any) -> None:
-        if self._answer is not None and not self._answer.done():
+    def answered(self, value: Any, refused: Any = None) -> None:
+        if self._answer is None or self._answer.done():
+            return
+        if refused is not None:  # the client could not answer: its reason is a usage error
+            self._answer.set_exception(UsageError(str(refused)))
+        else:
             self._answer.set_result(value if isinstance(value, str) else None)
 
 
@@ -203,8 +210,8 @@ class OwnerServer:
                     return
                 if message is None:
                     return  # the client left: its running request is cancelled below
-                if "answer" in message:
-                    conn.answered(message["answer"])
+                if "answer" in message or "refused" in message:
+                    conn.answered(message.get("answer"), message.get("refused"))
                     continue
                 if running is not None and not running.done():
                     await conn.send({"error": {"code": 2, "message": "one request at a time"}})
@@ -243,8 +250,9 @@ class OwnerServer:
         except Exception as e:  # a handler's bug must not take the owner down
             log.exception("request %r failed", op)
             answer = {"error": {"code": 1, "message": describe_error(e)}}
-        with contextlib.suppress(ConnectionError, OSError):
-            await conn.send(answer)
+        with contextlib.suppress(ConnectionError, OSError, TimeoutError):
+            # A client that reads nothing (a stuck listener) does not hold the request forever.
+            await asyncio.wait_for(conn.send(answer), ANSWER_TIMEOUT)
 
     def _hello(self, message: dict[str, Any]) -> dict[str, Any]:
         if message.get("protocol") != PROTOCOL or message.get("version") != __version__:

@@ -8,13 +8,18 @@ escaping and a listing.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from tuimatrix.commands import Result
 
 #: Bumped when a message changes meaning: a client and an owner of different versions refuse
 #: each other with one clear line instead of misreading each other.
 PROTOCOL = 1
+#: How long a request waits for its messages unless it says (seconds; ``exec --timeout``).
+SEND_TIMEOUT = 30.0
 #: The longest line either side accepts (bytes).
 MAX_LINE = 8 * 1024 * 1024
 
@@ -50,3 +55,19 @@ def encode(message: dict[str, Any]) -> bytes:
 async def send_message(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
     writer.write(encode(message))
     await writer.drain()
+
+
+def result_of(found: dict[str, Any]) -> Result:
+    """A result as an owner sent it (see :func:`result_message`), read defensively."""
+    from tuimatrix.commands import Result
+
+    rows = found.get("rows")
+    columns = found.get("columns")
+    return Result(
+        str(found.get("message") or ""),
+        found.get("data"),
+        rows=[row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else None,
+        columns=tuple(c for c in columns if isinstance(c, str))
+        if isinstance(columns, list)
+        else (),
+    )
