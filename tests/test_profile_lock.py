@@ -136,13 +136,18 @@ def run_beside_an_owner(
     ],
     ids=["app", "run", "exec", "shell", "login", "logout"],
 )
-def test_every_command_that_syncs_or_sends_refuses_a_second_process(args: list[str]) -> None:
+def test_every_command_that_syncs_or_sends_refuses_beside_an_owner_that_does_not_serve(
+    args: list[str],
+) -> None:
+    """The owner here holds the lock and serves nothing (as a login does): the app, exec and
+    the shell wait a while for its socket, then say who holds the profile; login and logout
+    refuse at once."""
     owner, result = run_beside_an_owner(args)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     [refusal] = result.stderr.splitlines()
     assert refusal.startswith("tuimatrix: the profile in ")
-    assert f"(pid {owner.pid})" in refusal
+    assert f"pid {owner.pid}" in refusal
 
 
 def test_accounts_only_reads_and_needs_no_lock() -> None:
