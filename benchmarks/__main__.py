@@ -31,6 +31,7 @@ SCRIPTS = (
     "memory",
     "room_list_update",
     "encrypted_send",
+    "owner",
 )
 #: Arguments for scripts that take their own (room_list_update has no quick mode of ours).
 QUICK_ARGS = {"room_list_update": ["--rooms", "300", "--rounds", "3"]}
