@@ -58,7 +58,7 @@ async def _take_over(paths: Paths) -> None:
     try:
         if client.kind == "app" or not client.hello.get("yields"):
             raise ProfileInUse(
-                f"tuimatrix is already open on this profile ({client.describe()}): use that "
+                f"already open on this profile ({client.describe()}): use that "
                 "one, or work beside it with `tuimatrix shell`, `exec` or `listen`; "
                 "TUIMATRIX_HOME=DIR opens another profile"
             )
