@@ -65,9 +65,15 @@ class OwnerClient:
         return f"{name} (pid {self.pid})"
 
     @classmethod
-    async def connect(cls, paths: Paths) -> OwnerClient:
-        """Connect and greet; OSError when nobody listens, UserError when the owner refuses."""
-        reader, writer = await asyncio.open_unix_connection(str(paths.owner_socket), limit=MAX_LINE)
+    async def connect(cls, paths: Paths, server: OwnerServer | None = None) -> OwnerClient:
+        """Connect (to ``server`` of this process, or over the profile's socket) and greet;
+        OSError when nobody listens, UserError when the owner refuses."""
+        if server is not None:
+            reader, writer = await server.connect_here()
+        else:
+            reader, writer = await asyncio.open_unix_connection(
+                str(paths.owner_socket), limit=MAX_LINE
+            )
         try:
             await send_message(
                 writer, {"op": "hello", "protocol": PROTOCOL, "version": __version__}
@@ -186,10 +192,14 @@ class Host:
         await self.close()
 
     async def start(self) -> None:
-        """Listen first (clients wait for readiness, not for the socket), then open the
-        accounts, catch them up and start them. The caller holds the profile lock."""
-        await self.server.start()
-        self._watch = asyncio.create_task(self._hand_over_when_asked(), name="hand over")
+        """Open the accounts, listen, then catch them up and start them (clients connect
+        at once and their requests wait for readiness, not for the catch-up). The caller
+        holds the profile lock. A profile that cannot even be opened fails before a socket
+        is made (its error names the file, not the socket)."""
+        from tuimatrix.config import load_config
+
+        config = load_config(self.paths.config_file)
+        self.problems += config.errors  # never fatal: the commands fall back to the defaults
         try:
             errors = await self.accounts.open_saved()
             if not len(self.accounts):
@@ -197,25 +207,30 @@ class Host:
                     "; ".join(errors) or "no saved session: log in first with `tuimatrix login`"
                 )
             self.problems += errors
+            try:
+                await self.server.start()
+            except UserError as e:
+                # This process can still do its own work; said only if that succeeds (on a
+                # read-only profile the store's own error is the one that matters).
+                unserved: str | None = f"other tuimatrix processes cannot reach this one: {e}"
+            else:
+                unserved = None
+                self._watch = asyncio.create_task(self._hand_over_when_asked(), name="hand over")
             self.problems += await catch_up(self.accounts)
             self.problems += await self.accounts.start_all()
-            if self.kind in HOOKED:
-                await self._start_hooks()
+            if unserved is not None:
+                self.problems.append(unserved)
+            if self.kind in HOOKED and config.hooks.hooks:
+                from tuimatrix.core.hooks import HookRunner
+
+                self._hooks = HookRunner(self.accounts, config.hooks, report_hook)
+                await self._hooks.start()
         except BaseException as e:
             self.server.failure = describe_error(e) if isinstance(e, Exception) else "stopped"
             self.server.ready.set()
             await self.close()
             raise
         self.server.ready.set()
-
-    async def _start_hooks(self) -> None:
-        from tuimatrix.config import load_config
-        from tuimatrix.core.hooks import HookRunner
-
-        settings = load_config(self.paths.config_file).hooks
-        if settings.hooks:
-            self._hooks = HookRunner(self.accounts, settings, report_hook)
-            await self._hooks.start()
 
     async def close(self, grace: float = 35.0) -> None:
         """Finish the requests under way (at most ``grace`` s), close the accounts, give the
@@ -302,7 +317,7 @@ async def attach(
             host = Host(paths, kind)
             try:
                 await host.start()
-                return await OwnerClient.connect(paths), host
+                return await OwnerClient.connect(paths, host.server), host
             except BaseException:
                 await host.close()
                 raise

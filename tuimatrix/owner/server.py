@@ -150,6 +150,7 @@ class OwnerServer:
         self._server: asyncio.Server | None = None
         self._requests: set[asyncio.Task[Any]] = set()
         self._connections: set[asyncio.StreamWriter] = set()
+        self._local: set[asyncio.Task[None]] = set()
 
     @property
     def path(self) -> Path:
@@ -158,19 +159,30 @@ class OwnerServer:
     async def start(self) -> None:
         """Listen. The caller owns the profile's lock, so a socket file left by an owner that
         died is stale and can go."""
-        prepare_socket_dir(self.paths)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        old = os.umask(0o177)  # the socket is born 0600, never briefly open to others
         try:
-            self._server = await asyncio.start_unix_server(
-                self._serve, path=str(self.path), limit=MAX_LINE
-            )
+            prepare_socket_dir(self.paths)
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            old = os.umask(0o177)  # the socket is born 0600, never briefly open to others
+            try:
+                self._server = await asyncio.start_unix_server(
+                    self._serve, path=str(self.path), limit=MAX_LINE
+                )
+            finally:
+                os.umask(old)
+            os.chmod(self.path, 0o600)
         except OSError as e:
             raise UserError(f"cannot listen on {self.path}: {e.strerror or e}") from e
-        finally:
-            os.umask(old)
-        os.chmod(self.path, 0o600)
+
+    async def connect_here(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection from this very process (the front end that hosts the owner), over a
+        socket pair: it works even where the socket file could not be made."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        server_side = await asyncio.open_unix_connection(sock=theirs, limit=MAX_LINE)
+        task = asyncio.create_task(self._serve(*server_side), name="owner: this process")
+        self._local.add(task)
+        task.add_done_callback(self._local.discard)
+        return await asyncio.open_unix_connection(sock=ours, limit=MAX_LINE)
 
     def busy(self) -> bool:
         return bool(self._requests)
@@ -191,8 +203,9 @@ class OwnerServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
             self._server = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+            # Only the socket this server made; the next owner would replace it anyway.
+            with contextlib.suppress(OSError):
+                self.path.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if peer_uid(writer) != os.getuid():  # the 0600 socket's second lock: never another user
