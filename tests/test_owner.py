@@ -10,6 +10,7 @@ import asyncio
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,14 +24,18 @@ import pytest
 from conftest import MakeUser
 from helpers import TestUser, eventually, wait_for
 from mautrix.api import Method
+from owner_helpers import serving
 from proxy import FaultProxy
 from tmux import Tmux, binary_env, tuimatrix_command
 
+from tuimatrix import __version__ as VERSION
 from tuimatrix.cli.localserver import LocalSynapse
 from tuimatrix.core import auth
 from tuimatrix.core.account import Account
+from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.session import load_sessions, save_session
 from tuimatrix.owner.attach import OwnerClient
+from tuimatrix.owner.wire import MAX_LINE, PROTOCOL, encode
 from tuimatrix.paths import Paths, get_paths
 
 ROOM = "Ops"
@@ -474,3 +479,73 @@ async def _lines_until(lines: Lines, text: str) -> AsyncIterator[str]:
         assert line is not None
         yield line
         seen += text in line
+
+
+async def test_a_listener_that_falls_behind_gets_a_clear_error_and_the_owner_goes_on(
+    make_user: MakeUser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that asks to listen and then reads nothing: events wait in its subscription,
+    which is closed past its limit; when the client reads again it gets the events sent
+    before, then one error, never an unbounded buffer in the owner. (In-process owner, with
+    the limit made small and the events big, so that the socket's buffers fill quickly.)"""
+    from tuimatrix.owner import requests
+    from tuimatrix.owner.wire import read_message, send_message
+
+    monkeypatch.setattr(requests, "LISTEN_MAX_PENDING", 3)
+    monkeypatch.setattr(requests, "LISTEN_BUFFER", 1)
+    alice, bob_user = make_user("slowreader"), make_user("flood")
+    a = (await auth.login(get_paths(), alice.user_id, alice.password)).account
+    bob_login = await auth.login(bob_paths(tmp_path / "bob"), bob_user.user_id, bob_user.password)
+    bob = bob_login.account
+    try:
+        room_id = await a.create_room("Flood", invite=[bob.user_id], encrypted=False)
+        await bob.sync_once()
+        await bob.join(room_id)
+        await a.sync_once()
+        await a.start()
+        accounts = Accounts(get_paths())
+        accounts.add(a)
+        async with serving(accounts):
+            # A plain socket, not asyncio's (whose transport would read ahead without end).
+            slow = socket.socket(socket.AF_UNIX)
+            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            slow.connect(str(get_paths().owner_socket))
+            lines = slow.makefile("rb")
+            hello = {"op": "hello", "protocol": PROTOCOL, "version": VERSION}
+            slow.sendall(encode(hello) + encode({"op": "listen"}))
+            assert "hello" in orjson.loads(await asyncio.to_thread(lines.readline))
+            assert "listening" in orjson.loads(await asyncio.to_thread(lines.readline))
+            big = "x" * 60_000  # each event fills a good part of the socket's buffers
+            sent = 0
+            while a.feed.subscribers and sent < 100:
+                echo = await bob.send_text(room_id, f"{sent} {big}")
+                assert (await bob.send_queue.wait(echo.txn_id)).state == "sent"
+                sent += 1
+            await wait_for(lambda: a.feed.subscribers == 0, 60)  # dropped: nothing kept
+            answers = []
+            while line := await asyncio.to_thread(lines.readline):
+                answers.append(orjson.loads(line))
+                if "error" in answers[-1]:
+                    break
+            slow.close()
+            assert "fell behind" in answers[-1]["error"]["message"]
+            assert 0 < len(answers) - 1 < sent  # some events, then the error
+            # The owner goes on: a new listener gets the next message.
+            reader, writer = await asyncio.open_unix_connection(
+                str(get_paths().owner_socket), limit=MAX_LINE
+            )
+            await send_message(writer, {"op": "hello", "protocol": PROTOCOL, "version": VERSION})
+            assert "hello" in (await read_message(reader) or {})
+            await send_message(writer, {"op": "listen"})
+            assert "listening" in (await read_message(reader) or {})
+            echo = await bob.send_text(room_id, "after")
+            assert (await bob.send_queue.wait(echo.txn_id)).state == "sent"
+            while True:
+                message = await asyncio.wait_for(read_message(reader), 30)
+                assert message is not None and "event" in message, message
+                if message["event"]["body"] == "after":
+                    break
+            writer.close()
+    finally:
+        await a.close()
+        await bob.close()

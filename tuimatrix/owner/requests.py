@@ -30,6 +30,8 @@ MAX_TIMEOUT = 3600.0
 LISTEN_BUFFER = 64
 #: a listener that reads nothing for this long (seconds) is dropped
 LISTEN_STUCK = 60.0
+#: events a listener may leave unread (past the socket's buffers) before it is dropped
+LISTEN_MAX_PENDING = 1000
 
 #: exit statuses, as ``exec`` documents them
 DONE, FAILED, USAGE, UNKNOWN = 0, 1, 2, 3
@@ -231,7 +233,7 @@ async def listen(accounts: Accounts, request: dict[str, Any], conn: Connection) 
         event_filter = replace(
             base, rooms=frozenset(rooms.get(followed_account.user_id, ())), account=""
         )
-        subscriptions.append(followed_account.feed.subscribe(event_filter))
+        subscriptions.append(followed_account.feed.subscribe(event_filter, LISTEN_MAX_PENDING))
     pumps = [asyncio.create_task(pump(s)) for s in subscriptions]
     try:
         await conn.send({"listening": {"accounts": [a.user_id for a in followed]}})

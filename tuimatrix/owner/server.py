@@ -226,6 +226,9 @@ class OwnerServer:
                 if "answer" in message or "refused" in message:
                     conn.answered(message.get("answer"), message.get("refused"))
                     continue
+                if message.get("op") == "hello":  # answered at once: a client may pipeline
+                    await conn.send(self._hello(message))
+                    continue
                 if running is not None and not running.done():
                     await conn.send({"error": {"code": 2, "message": "one request at a time"}})
                     continue
@@ -244,9 +247,7 @@ class OwnerServer:
     async def _request(self, message: dict[str, Any], conn: Connection) -> None:
         op = message.get("op")
         try:
-            if op == "hello":
-                answer = self._hello(message)
-            elif op == "yield":
+            if op == "yield":
                 answer = self._yield(peer_pid(conn.writer))
             else:
                 handler = self.handlers.get(op) if isinstance(op, str) else None
