@@ -263,7 +263,7 @@ def exec_command(
     """``tuimatrix exec``: run one command line; 0 done, 1 failed, 2 usage error, 3 a
     message's fate unknown."""
     from tuimatrix.owner.attach import OwnerGone
-    from tuimatrix.owner.wire import result_of
+    from tuimatrix.owner.wire import error_of, result_of
 
     line = command_line(words)
     try:
@@ -282,12 +282,11 @@ def exec_command(
             f"tuimatrix: {clean_line(str(e))}; the command may or may not be done", file=sys.stderr
         )
         return 3
-    error = answer.get("error")
+    error = error_of(answer)
     if error is not None:
-        code = error.get("code") if isinstance(error, dict) else 1
-        message = error.get("message") if isinstance(error, dict) else None
-        print(f"tuimatrix: {clean_line(str(message or 'failed'))}", file=sys.stderr)
-        return code if code in (1, 2, 3) else 1
+        code, message = error
+        print(f"tuimatrix: {clean_line(message)}", file=sys.stderr)
+        return code
     found = answer.get("result")
     if not isinstance(found, dict):
         print("tuimatrix: the owner's answer is unreadable", file=sys.stderr)

@@ -71,6 +71,7 @@ def _write(line: str) -> None:
 
 async def listen(request: dict[str, Any]) -> int:
     from tuimatrix.owner.attach import OwnerGone, OwnerSession
+    from tuimatrix.owner.wire import error_of
     from tuimatrix.paths import get_paths
 
     session = OwnerSession(get_paths(), "listen")
@@ -93,13 +94,12 @@ async def listen(request: dict[str, Any]) -> int:
                     if isinstance(event, dict):
                         await asyncio.to_thread(_write, safe_json(event))
                         continue
-                    error = message.get("error")
-                    if isinstance(error, dict):
-                        code = error.get("code")
-                        text = clean_line(str(error.get("message") or "failed"))
+                    error = error_of(message)
+                    if error is not None:
+                        code, text = error
                         if code == 2:
                             raise UsageError(text)
-                        print(f"tuimatrix: {text}", file=sys.stderr)
+                        print(f"tuimatrix: {clean_line(text)}", file=sys.stderr)
                         return 1
             except OwnerGone as e:
                 warn(f"{e}; attaching again")

@@ -15,7 +15,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from tuimatrix.core.errors import UserError
-from tuimatrix.core.profile_lock import owner_pid, try_own_profile
+from tuimatrix.core.profile_lock import owner_pid, pid_alive, try_own_profile
 
 if TYPE_CHECKING:
     from tuimatrix.paths import Paths
@@ -31,18 +31,6 @@ def serve_command() -> int:
     from tuimatrix.paths import get_paths
 
     return asyncio.run(serve(get_paths()))
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 async def serve(paths: Paths) -> int:
@@ -87,7 +75,7 @@ async def serve(paths: Paths) -> int:
             app = host.yielded_to
             await host.close()  # the host hands over by itself too; this waits for it
             log.info("handed the profile over to the app (pid %s); standing by", app)
-            while _alive(app) and not stop.is_set():
+            while app is not None and pid_alive(app) and not stop.is_set():
                 await asyncio.wait([stopping], timeout=STANDBY_POLL)
     finally:
         stopping.cancel()

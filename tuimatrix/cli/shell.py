@@ -164,13 +164,13 @@ class Shell:
         return request
 
     def show(self, answer: dict[str, Any]) -> None:
-        error = answer.get("error")
+        from tuimatrix.owner.wire import error_of, result_of
+
+        error = error_of(answer)
         if error is not None:
-            message = error.get("message") if isinstance(error, dict) else None
-            text = clean_line(str(message or "failed"))
+            text = clean_line(error[1])
             self.print("cancelled" if text == "cancelled" else f"error: {text}")
             return
-        from tuimatrix.owner.wire import result_of
 
         found = answer.get("result")
         result = result_of(found if isinstance(found, dict) else {})

@@ -20,7 +20,14 @@ from tuimatrix import __version__
 from tuimatrix.core.errors import UsageError, UserError, describe_error
 from tuimatrix.core.profile_lock import owner_pid, release_profile, try_own_profile
 from tuimatrix.owner.server import OwnerServer
-from tuimatrix.owner.wire import MAX_LINE, PROTOCOL, WireError, read_message, send_message
+from tuimatrix.owner.wire import (
+    MAX_LINE,
+    PROTOCOL,
+    WireError,
+    error_of,
+    read_message,
+    send_message,
+)
 
 if TYPE_CHECKING:
     from tuimatrix.core.accounts import Accounts
@@ -87,7 +94,7 @@ class OwnerClient:
             raise ConnectionResetError("the owner closed the connection")
         if "error" in answer:
             writer.close()
-            raise UserError(_error_text(answer))
+            raise UserError((error_of(answer) or (1, "refused"))[1])
         return cls(reader, writer, answer.get("hello") or {})
 
     async def request(
@@ -137,13 +144,6 @@ class OwnerClient:
         self.writer.close()
         with contextlib.suppress(Exception):
             await self.writer.wait_closed()
-
-
-def _error_text(answer: dict[str, Any]) -> str:
-    error = answer.get("error")
-    if isinstance(error, dict):
-        return str(error.get("message") or "failed")
-    return "failed"
 
 
 #: The owners that run the config's hooks: those that live for a while (the app runs its own).

@@ -71,3 +71,13 @@ def result_of(found: dict[str, Any]) -> Result:
         if isinstance(columns, list)
         else (),
     )
+
+
+def error_of(answer: dict[str, Any]) -> tuple[int, str] | None:
+    """An answer's error as (exit status, message), read defensively; None if it has none."""
+    error = answer.get("error")
+    if error is None:
+        return None
+    code = error.get("code") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return (code if code in (1, 2, 3) else 1), str(message or "failed")
