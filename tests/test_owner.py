@@ -549,3 +549,33 @@ async def test_a_listener_that_falls_behind_gets_a_clear_error_and_the_owner_goe
     finally:
         await a.close()
         await bob.close()
+
+
+async def test_a_shell_whose_owner_is_killed_goes_on_with_the_next_command(
+    profile: Profile, serve: list[subprocess.Popen[str]]
+) -> None:
+    owner = await started_serve(serve)
+    shell = start("shell", stdin=subprocess.PIPE)
+    serve.append(shell)
+    assert shell.stdin is not None
+    lines = Lines(shell)
+
+    async def said(text: str) -> str:
+        while True:
+            line = await lines.text(60)
+            assert line is not None, f"the shell never said {text!r}"
+            if text in line:
+                return line
+
+    shell.stdin.write(f"use {ROOM}\nsend 'before the kill'\n")
+    shell.stdin.flush()
+    await said("message sent to Ops")
+    owner.send_signal(signal.SIGKILL)
+    owner.wait(30)
+    shell.stdin.write("send 'after the kill'\nexit\n")
+    shell.stdin.flush()
+    notice = await said("now working through")
+    assert "tuimatrix shell" in notice  # nobody owned the profile: the shell hosts it now
+    await said("message sent to Ops")
+    assert shell.wait(60) == 0
+    assert await profile.bodies() == ["before the kill", "after the kill"]
