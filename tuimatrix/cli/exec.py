@@ -171,30 +171,32 @@ async def exec_line(
     typo costs no sync.
     """
     from tuimatrix.owner.attach import attach
+    from tuimatrix.owner.wire import is_closing
 
-    client, host = await attach(get_paths(), "exec", before_hosting=lambda: _check_line(line))
-    try:
-        if host is not None:
-            for problem in host.problems:
-                warn(problem)
-        answer = await client.request(
-            {
-                "op": "exec",
-                "line": line,
-                "account": account_id,
-                "queue": queue,
-                "timeout": retry_for,
-                "txn_key": txn_key,
-            },
-            _answer_from_stdin,
-        )
-        if host is not None and not queue:
-            await _say_what_still_waits(host.accounts, retry_for)
-        return answer
-    finally:
-        await client.close()
-        if host is not None:
-            await host.close()
+    request = {
+        "op": "exec",
+        "line": line,
+        "account": account_id,
+        "queue": queue,
+        "timeout": retry_for,
+        "txn_key": txn_key,
+    }
+    while True:
+        client, host = await attach(get_paths(), "exec", before_hosting=lambda: _check_line(line))
+        try:
+            if host is not None:
+                for problem in host.problems:
+                    warn(problem)
+            answer = await client.request(request, _answer_from_stdin)
+            if is_closing(answer):
+                continue  # the owner hands over and did nothing: to the next one
+            if host is not None and not queue:
+                await _say_what_still_waits(host.accounts, retry_for)
+            return answer
+        finally:
+            await client.close()
+            if host is not None:
+                await host.close()
 
 
 def _check_line(line: str) -> None:

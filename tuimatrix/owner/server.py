@@ -32,6 +32,15 @@ log = logging.getLogger(__name__)
 #: How long the final answer may wait for a client to read (seconds).
 ANSWER_TIMEOUT = 10.0
 
+#: The answer to a request that comes while the owner closes (it hands over, or stops): the
+#: client may send it again to the next owner (see wire.is_closing).
+CLOSING = {
+    "code": 1,
+    "message": "the owner is closing (handing the profile over, or stopping): nothing was "
+    "done; try again",
+    "closing": True,
+}
+
 #: The kinds of owner: the app, ``serve``, and the command-line front ends that host one
 #: while they live. Every kind but the app hands the profile over to an app that starts.
 KINDS = ("app", "serve", "exec", "shell", "listen")
@@ -150,6 +159,7 @@ class OwnerServer:
         self._server: asyncio.Server | None = None
         self._requests: set[asyncio.Task[Any]] = set()
         self._connections: set[asyncio.StreamWriter] = set()
+        self._closing = False
 
     @property
     def path(self) -> Path:
@@ -178,6 +188,9 @@ class OwnerServer:
     async def close(self, grace: float = 35.0) -> None:
         """Stop accepting, let the requests under way finish (at most ``grace`` seconds),
         then cut the rest and remove the socket."""
+        # From here on a request is refused, not started: it would not be among those waited
+        # for below, and would be cut off unanswered, or run on accounts already closed.
+        self._closing = True
         if self._server is not None:
             self._server.close()
         if self._requests:
@@ -215,6 +228,9 @@ class OwnerServer:
                     continue
                 if running is not None and not running.done():
                     await conn.send({"error": {"code": 2, "message": "one request at a time"}})
+                    continue
+                if self._closing:
+                    await conn.send({"error": CLOSING})
                     continue
                 running = asyncio.create_task(self._request(message, conn))
                 self._requests.add(running)

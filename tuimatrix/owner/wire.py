@@ -57,6 +57,13 @@ async def send_message(writer: asyncio.StreamWriter, message: dict[str, Any]) ->
     await writer.drain()
 
 
+def is_closing(answer: dict[str, Any]) -> bool:
+    """Whether the owner refused the request because it is closing: nothing was done, and
+    the same request may go to whoever owns the profile next."""
+    error = answer.get("error")
+    return isinstance(error, dict) and error.get("closing") is True
+
+
 def result_of(found: dict[str, Any]) -> Result:
     """A result as an owner sent it (see :func:`result_message`), read defensively."""
     from tuimatrix.commands import Result

@@ -1,0 +1,160 @@
+"""The owner's socket attacked by local clients of the same user (a buggy script, another
+program), and the client's end checked against a socket that is not its user's.
+
+The owner here is an :class:`OwnerServer` in this process with handlers of the test's own
+(no accounts, no homeserver): what is under test is the server's handling of its clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import pytest
+
+from tuimatrix.core.errors import UserError
+from tuimatrix.owner.attach import OwnerClient
+from tuimatrix.owner.server import Connection, OwnerServer
+from tuimatrix.owner.wire import encode, read_message
+from tuimatrix.paths import get_paths
+
+
+class Slow:
+    """A request that takes ``t`` seconds and notes how it ended."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cleaned_up: list[str] = []
+
+    async def __call__(self, request: dict[str, Any], conn: Connection) -> dict[str, Any]:
+        self.started.set()
+        try:
+            await asyncio.sleep(float(request.get("t", 1)))
+        except asyncio.CancelledError:
+            # As run_command withdraws a cut request's messages: awaited work after the cut.
+            await asyncio.shield(asyncio.sleep(0.2))
+            self.cleaned_up.append(str(request.get("name")))
+            raise
+        return {"result": {"message": f"{request.get('name')} done"}}
+
+
+@pytest.fixture
+async def owner() -> AsyncIterator[tuple[OwnerServer, Slow]]:
+    slow = Slow()
+    server = OwnerServer(get_paths(), cast(Any, []), "serve", {"slow": slow})
+    await server.start()
+    server.ready.set()
+    try:
+        yield server, slow
+    finally:
+        await server.close(1.0)
+
+
+async def connect(server: OwnerServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_unix_connection(str(server.path))
+
+
+async def test_a_line_that_is_not_json_gets_one_error_and_a_hang_up_and_others_are_served(
+    owner: tuple[OwnerServer, Slow],
+) -> None:
+    server, _slow = owner
+    idle = await connect(server)  # connects and never speaks
+    for garbage in (b"{nope\n", b"[1, 2]\n", b'{"timeout": NaN}\n', b"\xff\xfe\n"):
+        reader, writer = await connect(server)
+        writer.write(garbage)
+        answer = await read_message(reader)
+        assert answer is not None and answer["error"]["code"] == 2, (garbage, answer)
+        assert await reader.read() == b""  # and the owner hung up
+        writer.close()
+    reader, writer = await connect(server)
+    writer.write(encode({"op": "slow", "t": 0, "name": "fine"}))
+    assert await read_message(reader) == {"result": {"message": "fine done"}}
+    writer.close()
+    idle[1].close()
+
+
+async def test_a_request_sent_while_the_owner_closes_is_refused_not_cut_off(
+    owner: tuple[OwnerServer, Slow],
+) -> None:
+    """A handover in progress: the request under way finishes; one that comes on an open
+    connection meanwhile is refused at once with a line saying nothing was done (it used to
+    start, and be cut off unanswered when the owner closed)."""
+    server, slow = owner
+    first_reader, first = await connect(server)
+    second_reader, second = await connect(server)
+    first.write(encode({"op": "slow", "t": 0.5, "name": "first"}))
+    await slow.started.wait()
+    closing = asyncio.create_task(server.close(10))
+    await asyncio.sleep(0)  # the close has begun
+    second.write(encode({"op": "slow", "t": 5, "name": "second"}))
+    refused = await asyncio.wait_for(read_message(second_reader), 5)
+    assert refused is not None and refused["error"]["code"] == 1, refused
+    assert "nothing was done" in refused["error"]["message"]
+    assert await read_message(first_reader) == {"result": {"message": "first done"}}
+    await closing
+    assert slow.cleaned_up == []
+    first.close()
+    second.close()
+
+
+async def test_close_returns_after_the_requests_it_cut_off_have_cleaned_up(
+    owner: tuple[OwnerServer, Slow],
+) -> None:
+    """The accounts close right after the server: a cut request's clean-up (its messages
+    withdrawn) must be over by then, not run against closed stores."""
+    server, slow = owner
+    _reader, writer = await connect(server)
+    writer.write(encode({"op": "slow", "t": 30, "name": "long"}))
+    await slow.started.wait()
+    await server.close(0.1)
+    assert slow.cleaned_up == ["long"]
+    writer.close()
+
+
+# A stand-in owner run by another uid, listening where the profile's owner listens.
+IMPOSTOR = """
+import os, socket, sys
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+os.chmod(path, 0o777)
+os.setgid(65534); os.setuid(65534)
+s.listen()
+print("ready", flush=True)
+conn, _ = s.accept()
+conn.makefile().readline()
+conn.sendall(b'{"hello": {"pid": 1, "kind": "serve", "yields": false, "accounts": []}}\\n')
+conn.makefile().readline()
+"""
+
+
+async def test_the_client_refuses_an_owner_that_runs_as_another_user() -> None:
+    """A socket in the profile's place that another user made (a pre-created directory under
+    /tmp, say) must not receive a command line, a message or a piped secret."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to run a process as another user")
+    paths = get_paths()
+    directory = paths.owner_socket.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o777)
+    chain = [p for p in directory.parents if p != p.parent]
+    modes = [(p, p.stat().st_mode & 0o777) for p in chain]
+    for path, mode in modes:
+        path.chmod(mode | 0o005)
+    impostor = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", IMPOSTOR, str(paths.owner_socket), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert impostor.stdout is not None
+        assert (await impostor.stdout.readline()).strip() == b"ready"
+        with pytest.raises(UserError, match="another user"):
+            client = await OwnerClient.connect(paths)
+            await client.close()
+    finally:
+        impostor.kill()
+        await impostor.wait()
+        for path, mode in modes:
+            path.chmod(mode)
