@@ -14,12 +14,23 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
+from conftest import MakeUser
+from helpers import wait_for
+from owner_helpers import serving
+from proxy import FaultProxy
+from yarl import URL
 
+from tuimatrix.cli.localserver import LocalSynapse
+from tuimatrix.core import auth
+from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.errors import UserError
+from tuimatrix.owner import requests, sends
 from tuimatrix.owner.attach import OwnerClient
 from tuimatrix.owner.server import Connection, OwnerServer
 from tuimatrix.owner.wire import encode, read_message
 from tuimatrix.paths import get_paths
+
+UNAVAILABLE: dict[str, object] = {"errcode": "M_UNKNOWN", "error": "Service unavailable (injected)"}
 
 
 class Slow:
@@ -158,3 +169,46 @@ async def test_the_client_refuses_an_owner_that_runs_as_another_user() -> None:
         await impostor.wait()
         for path, mode in modes:
             path.chmod(mode)
+
+
+# -- exactly once: a client that goes away while its request's messages are being settled --
+
+
+async def test_a_client_gone_while_its_messages_are_settled_leaves_none_to_be_sent_later(
+    make_user: MakeUser, synapse: LocalSynapse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command's wait ended (the server answered 503 until the deadline) and the owner
+    is deciding the message's fate when the client is killed: the message must be withdrawn
+    (or sent), never left queued for the owner to send after the client was told nothing."""
+    user = make_user("settled")
+    async with FaultProxy(synapse.base_url) as proxy:
+        result = await auth.login(get_paths(), user.user_id, user.password)
+        account = result.account
+        try:
+            room_id = await account.create_room("Settled", encrypted=False)
+            await account.sync_once()
+            account.client.api.base_url = URL(proxy.url)
+            account.send_queue.start()
+            settling = asyncio.Event()
+            real_settle = sends.settle_sends
+
+            async def slow_settle(*args: Any, **kwargs: Any) -> Any:
+                settling.set()
+                await asyncio.sleep(0.5)  # the client goes away meanwhile
+                return await real_settle(*args, **kwargs)
+
+            monkeypatch.setattr(requests, "settle_sends", slow_settle)
+            accounts = Accounts(get_paths())
+            accounts.add(account)
+            async with serving(accounts) as server:
+                proxy.inject_error("/send/", 503, UNAVAILABLE, count=1000)
+                reader, writer = await asyncio.open_unix_connection(str(server.path))
+                line = f"send --room {room_id} 'told nothing'"
+                writer.write(encode({"op": "exec", "line": line, "timeout": 0.5}))
+                await asyncio.wait_for(settling.wait(), 30)
+                writer.close()  # as a SIGKILL of the client closes it
+                await wait_for(lambda: not server.busy())
+                assert await account.send_queue.pending() == []
+                del reader
+        finally:
+            await account.close()

@@ -133,8 +133,20 @@ async def run_command(
         except BaseException:  # the client left: its messages were not sent, so none may go
             await asyncio.shield(withdraw_scope(scope, "interrupted"))
             raise
+        # Settled in a task of its own: should the client go away meanwhile, the settling is
+        # finished all the same and what is not sent withdrawn (even with --queue: nobody was
+        # told it is queued), never left half done with a message to go out later.
+        settling = asyncio.ensure_future(
+            settle_sends(scope, failure, queue=bool(request.get("queue")))
+        )
         try:
-            settled = await settle_sends(scope, failure, queue=bool(request.get("queue")))
+            settled = await asyncio.shield(settling)
+        except asyncio.CancelledError:
+            await asyncio.wait({settling})
+            if not settling.cancelled():
+                settling.exception()  # what it would have answered: nobody is left to tell
+            await asyncio.shield(withdraw_scope(scope, "interrupted"))
+            raise
         except runner.Cancelled:
             return error(FAILED, "cancelled")
         except UsageError as e:
