@@ -8,6 +8,7 @@ The owner here is an :class:`OwnerServer` in this process with handlers of the t
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -20,10 +21,12 @@ from owner_helpers import serving
 from proxy import FaultProxy
 from yarl import URL
 
+from tuimatrix.cli.app_owner import _take_over
 from tuimatrix.cli.localserver import LocalSynapse
 from tuimatrix.core import auth
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.errors import UserError
+from tuimatrix.core.profile_lock import ProfileInUse, lock_file
 from tuimatrix.owner import requests, sends
 from tuimatrix.owner.attach import OwnerClient
 from tuimatrix.owner.server import Connection, OwnerServer
@@ -212,3 +215,58 @@ async def test_a_client_gone_while_its_messages_are_settled_leaves_none_to_be_se
                 del reader
         finally:
             await account.close()
+
+
+# -- handover: two apps that start together beside serve ---------------------------------
+
+
+class FakeOwner:
+    """An owner of the profile as another process would be: the lock on a descriptor of its
+    own (so this process's profile_lock sees the profile held) and a server of ``kind``."""
+
+    def __init__(self, kind: str, on_yield: Any = None) -> None:
+        self.kind = kind
+        self.on_yield = on_yield
+        self.fd: int | None = None
+        self.server: OwnerServer | None = None
+
+    async def start(self) -> None:
+        paths = get_paths()
+        paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.fd = os.open(lock_file(paths), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.server = OwnerServer(paths, cast(Any, []), self.kind, {}, on_yield=self.on_yield)
+        await self.server.start()
+        self.server.ready.set()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.close(1.0)
+            self.server = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+async def test_an_app_that_loses_the_handover_to_another_app_refuses_at_once() -> None:
+    """Two apps asked serve for the profile; the other one got it: this one says that an app
+    has the profile (it used to wait a minute and blame serve for not handing over)."""
+    app = FakeOwner("app")
+    handing: list[asyncio.Task[None]] = []
+
+    async def hand_over() -> None:
+        await serve.stop()
+        await app.start()  # the other app was quicker
+
+    serve = FakeOwner(
+        "serve", on_yield=lambda pid: handing.append(asyncio.create_task(hand_over()))
+    )
+    await serve.start()
+    try:
+        async with asyncio.timeout(20):
+            with pytest.raises(ProfileInUse, match="already open"):
+                await _take_over(get_paths())
+    finally:
+        await asyncio.gather(*handing)
+        await serve.stop()
+        await app.stop()
