@@ -28,7 +28,7 @@ from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.profile_lock import ProfileInUse, lock_file
 from tuimatrix.owner import requests, sends
-from tuimatrix.owner.attach import OwnerClient
+from tuimatrix.owner.attach import OwnerClient, owner_handlers
 from tuimatrix.owner.server import Connection, OwnerServer
 from tuimatrix.owner.wire import encode, read_message
 from tuimatrix.paths import get_paths
@@ -270,3 +270,34 @@ async def test_an_app_that_loses_the_handover_to_another_app_refuses_at_once() -
         await asyncio.gather(*handing)
         await serve.stop()
         await app.stop()
+
+
+async def test_a_huge_command_line_is_refused_without_stalling_the_owner() -> None:
+    """An 8 MB line (a script's `$(cat big.log)`) used to be parsed in the owner's loop for
+    seconds: the app's interface froze. It is a usage error before any parsing now."""
+    accounts = Accounts(get_paths())
+    server = OwnerServer(get_paths(), accounts, "app", owner_handlers(accounts))
+    await server.start()
+    server.ready.set()
+    lags: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def tick() -> None:
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            lags.append(loop.time() - before)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        reader, writer = await connect(server)
+        line = "send --room R " + "word " * (7 * 1024 * 1024 // 5)
+        writer.write(encode({"op": "exec", "line": line}))
+        answer = await asyncio.wait_for(read_message(reader), 30)
+        assert answer is not None and answer["error"]["code"] == 2, answer
+        assert "too long" in answer["error"]["message"]
+        assert max(lags) < 0.5, max(lags)
+        writer.close()
+    finally:
+        ticker.cancel()
+        await server.close(1.0)

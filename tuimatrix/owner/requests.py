@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 #: The longest a request may ask to wait (seconds).
 MAX_TIMEOUT = 3600.0
+#: The longest command line an owner parses (characters): a 64 KiB body with its quoting and
+#: options fits; parsing is pure Python in the owner's loop (the app's interface), and an
+#: 8 MB line held it for seconds.
+MAX_COMMAND_LINE = 256 * 1024
 
 #: events in flight between the feeds and a listener's socket
 LISTEN_BUFFER = 64
@@ -101,6 +105,11 @@ async def run_command(
         line = _text(request, "line")
         if not line or not line.strip():
             raise UsageError("exec: give a command line, e.g. exec 'tag-room favourite --room R'")
+        if len(line) > MAX_COMMAND_LINE:  # in characters: what parsing costs
+            raise UsageError(
+                f"exec: the command line is too long (more than {MAX_COMMAND_LINE // 1024} KiB);"
+                " give a long text on standard input with `-`"
+            )
         cmd, _args = parse_line(line)  # a usage error before anything runs
         txn_key = _text(request, "txn_key")
         if txn_key is not None:
