@@ -29,8 +29,8 @@ from tuimatrix.core.errors import UserError
 from tuimatrix.core.profile_lock import ProfileInUse, lock_file
 from tuimatrix.owner import requests, sends
 from tuimatrix.owner.attach import OwnerClient, owner_handlers
-from tuimatrix.owner.server import Connection, OwnerServer
-from tuimatrix.owner.wire import encode, read_message
+from tuimatrix.owner.server import MAX_CLIENTS, Connection, OwnerServer
+from tuimatrix.owner.wire import REQUEST_LINE, encode, read_message
 from tuimatrix.paths import get_paths
 
 UNAVAILABLE: dict[str, object] = {"errcode": "M_UNKNOWN", "error": "Service unavailable (injected)"}
@@ -273,8 +273,9 @@ async def test_an_app_that_loses_the_handover_to_another_app_refuses_at_once() -
 
 
 async def test_a_huge_command_line_is_refused_without_stalling_the_owner() -> None:
-    """An 8 MB line (a script's `$(cat big.log)`) used to be parsed in the owner's loop for
-    seconds: the app's interface froze. It is a usage error before any parsing now."""
+    """A 1 MB line (a script's `$(cat big.log)`) used to be parsed in the owner's loop, and
+    an 8 MB one for seconds: the app's interface froze. It is a usage error before any
+    parsing now."""
     accounts = Accounts(get_paths())
     server = OwnerServer(get_paths(), accounts, "app", owner_handlers(accounts))
     await server.start()
@@ -291,13 +292,52 @@ async def test_a_huge_command_line_is_refused_without_stalling_the_owner() -> No
     ticker = asyncio.create_task(tick())
     try:
         reader, writer = await connect(server)
-        line = "send --room R " + "word " * (7 * 1024 * 1024 // 5)
+        line = "send --room R " + "word " * (1000 * 1024 // 5)
         writer.write(encode({"op": "exec", "line": line}))
         answer = await asyncio.wait_for(read_message(reader), 30)
         assert answer is not None and answer["error"]["code"] == 2, answer
         assert "too long" in answer["error"]["message"]
-        assert max(lags) < 0.5, max(lags)
+        assert max(lags, default=0.0) < 0.5, lags
         writer.close()
     finally:
         ticker.cancel()
         await server.close(1.0)
+
+
+async def test_connections_past_the_limit_are_turned_away_and_the_owner_goes_on(
+    owner: tuple[OwnerServer, Slow],
+) -> None:
+    """A script that leaks connections would take the owner's file descriptors (its stores,
+    its homeserver connections) and memory: past MAX_CLIENTS, a connection gets one line and
+    is closed; once some go, the owner takes new ones again."""
+    server, _slow = owner
+    held = [await connect(server) for _ in range(MAX_CLIENTS)]
+    for reader, writer in held[:3]:  # every one counted is really served
+        writer.write(encode({"op": "slow", "t": 0, "name": "held"}))
+        assert await read_message(reader) == {"result": {"message": "held done"}}
+    reader, writer = await connect(server)
+    turned_away = await asyncio.wait_for(read_message(reader), 5)
+    assert turned_away is not None and "too many clients" in turned_away["error"]["message"]
+    assert await reader.read() == b""
+    writer.close()
+    for _reader, held_writer in held:
+        held_writer.close()
+    await wait_for(lambda: server.clients() == 0)
+    reader, writer = await connect(server)
+    writer.write(encode({"op": "slow", "t": 0, "name": "later"}))
+    assert await read_message(reader) == {"result": {"message": "later done"}}
+    writer.close()
+
+
+async def test_a_request_line_over_the_owners_limit_is_refused_unbuffered(
+    owner: tuple[OwnerServer, Slow],
+) -> None:
+    """A request is small (a command line of at most 256 KiB, a body of 64 KiB): the owner
+    buffers at most REQUEST_LINE of a line, not the 8 MiB a listing's answer may take."""
+    server, _slow = owner
+    reader, writer = await connect(server)
+    writer.write(b"x" * (REQUEST_LINE + 1024))
+    answer = await asyncio.wait_for(read_message(reader), 5)
+    assert answer is not None and answer["error"]["code"] == 2
+    assert f"longer than {REQUEST_LINE} bytes" in answer["error"]["message"]
+    writer.close()

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from tuimatrix import __version__
 from tuimatrix.core.errors import UsageError, UserError, describe_error
-from tuimatrix.owner.wire import MAX_LINE, PROTOCOL, WireError, read_message, send_message
+from tuimatrix.owner.wire import (
+    PROTOCOL,
+    REQUEST_LINE,
+    WireError,
+    read_message,
+    send_message,
+)
 
 if TYPE_CHECKING:
     from tuimatrix.core.accounts import Accounts
@@ -31,6 +37,11 @@ log = logging.getLogger(__name__)
 
 #: How long the final answer may wait for a client to read (seconds).
 ANSWER_TIMEOUT = 10.0
+
+#: The most clients served at once: a script that leaks connections must not take all of the
+#: owner's file descriptors (its stores, its homeserver connections) or its memory (each
+#: client may have a REQUEST_LINE buffered).
+MAX_CLIENTS = 128
 
 #: The answer to a request that comes while the owner closes (it hands over, or stops): the
 #: client may send it again to the next owner (see wire.is_closing).
@@ -174,7 +185,7 @@ class OwnerServer:
         old = os.umask(0o177)  # the socket is born 0600, never briefly open to others
         try:
             self._server = await asyncio.start_unix_server(
-                self._serve, path=str(self.path), limit=MAX_LINE
+                self._serve, path=str(self.path), limit=REQUEST_LINE
             )
         except OSError as e:
             raise UserError(f"cannot listen on {self.path}: {e.strerror or e}") from e
@@ -184,6 +195,10 @@ class OwnerServer:
 
     def busy(self) -> bool:
         return bool(self._requests)
+
+    def clients(self) -> int:
+        """How many clients are connected."""
+        return len(self._connections)
 
     async def close(self, grace: float = 35.0) -> None:
         """Stop accepting, let the requests under way finish (at most ``grace`` seconds),
@@ -211,13 +226,19 @@ class OwnerServer:
         if peer_uid(writer) != os.getuid():  # the 0600 socket's second lock: never another user
             writer.close()
             return
+        if len(self._connections) >= MAX_CLIENTS:
+            full = {"code": 1, "message": f"too many clients ({MAX_CLIENTS}): try again later"}
+            with contextlib.suppress(ConnectionError, OSError, TimeoutError):
+                await asyncio.wait_for(send_message(writer, {"error": full}), 1.0)
+            writer.close()
+            return
         self._connections.add(writer)
         conn = Connection(reader, writer)
         running: asyncio.Task[Any] | None = None
         try:
             while True:
                 try:
-                    message = await read_message(reader)
+                    message = await read_message(reader, REQUEST_LINE)
                 except WireError as e:
                     await conn.send({"error": {"code": 2, "message": f"bad request: {e}"}})
                     return
