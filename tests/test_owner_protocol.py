@@ -12,11 +12,12 @@ import fcntl
 import os
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pytest
 from conftest import MakeUser
-from helpers import wait_for
+from helpers import eventually, wait_for
 from owner_helpers import serving
 from proxy import FaultProxy
 from yarl import URL
@@ -24,6 +25,7 @@ from yarl import URL
 from tuimatrix.cli.app_owner import _take_over
 from tuimatrix.cli.localserver import LocalSynapse
 from tuimatrix.core import auth
+from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.profile_lock import ProfileInUse, lock_file
@@ -177,12 +179,28 @@ async def test_the_client_refuses_an_owner_that_runs_as_another_user() -> None:
 # -- exactly once: a client that goes away while its request's messages are being settled --
 
 
-async def test_a_client_gone_while_its_messages_are_settled_leaves_none_to_be_sent_later(
-    make_user: MakeUser, synapse: LocalSynapse, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The command's wait ended (the server answered 503 until the deadline) and the owner
-    is deciding the message's fate when the client is killed: the message must be withdrawn
-    (or sent), never left queued for the owner to send after the client was told nothing."""
+@dataclass
+class Sending:
+    """An account sending through ``proxy``, served by an owner in this process."""
+
+    account: Account
+    room_id: str
+    proxy: FaultProxy
+    server: OwnerServer
+
+    async def request(self, text: str, timeout: float) -> asyncio.StreamReader:
+        """A raw client's ``exec send`` (the reader of its answers)."""
+        reader, writer = await asyncio.open_unix_connection(str(self.server.path))
+        line = f"send --room {self.room_id} '{text}'"
+        writer.write(encode({"op": "exec", "line": line, "timeout": timeout}))
+        self.writers.append(writer)
+        return reader
+
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
+
+
+@pytest.fixture
+async def sending(make_user: MakeUser, synapse: LocalSynapse) -> AsyncIterator[Sending]:
     user = make_user("settled")
     async with FaultProxy(synapse.base_url) as proxy:
         result = await auth.login(get_paths(), user.user_id, user.password)
@@ -192,29 +210,58 @@ async def test_a_client_gone_while_its_messages_are_settled_leaves_none_to_be_se
             await account.sync_once()
             account.client.api.base_url = URL(proxy.url)
             account.send_queue.start()
-            settling = asyncio.Event()
-            real_settle = sends.settle_sends
-
-            async def slow_settle(*args: Any, **kwargs: Any) -> Any:
-                settling.set()
-                await asyncio.sleep(0.5)  # the client goes away meanwhile
-                return await real_settle(*args, **kwargs)
-
-            monkeypatch.setattr(requests, "settle_sends", slow_settle)
             accounts = Accounts(get_paths())
             accounts.add(account)
             async with serving(accounts) as server:
-                proxy.inject_error("/send/", 503, UNAVAILABLE, count=1000)
-                reader, writer = await asyncio.open_unix_connection(str(server.path))
-                line = f"send --room {room_id} 'told nothing'"
-                writer.write(encode({"op": "exec", "line": line, "timeout": 0.5}))
-                await asyncio.wait_for(settling.wait(), 30)
-                writer.close()  # as a SIGKILL of the client closes it
-                await wait_for(lambda: not server.busy())
-                assert await account.send_queue.pending() == []
-                del reader
+                found = Sending(account, room_id, proxy, server)
+                yield found
+                for writer in found.writers:
+                    writer.close()
         finally:
             await account.close()
+
+
+async def test_a_client_gone_while_its_messages_are_settled_leaves_none_to_be_sent_later(
+    sending: Sending, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command's wait ended (the server answered 503 until the deadline) and the owner
+    is deciding the message's fate when the client is killed: the message must be withdrawn
+    (or sent), never left queued for the owner to send after the client was told nothing."""
+    settling = asyncio.Event()
+    real_settle = sends.settle_sends
+
+    async def slow_settle(*args: Any, **kwargs: Any) -> Any:
+        settling.set()
+        await asyncio.sleep(0.5)  # the client goes away meanwhile
+        return await real_settle(*args, **kwargs)
+
+    monkeypatch.setattr(requests, "settle_sends", slow_settle)
+    sending.proxy.inject_error("/send/", 503, UNAVAILABLE, count=1000)
+    await sending.request("told nothing", 0.5)
+    await asyncio.wait_for(settling.wait(), 30)
+    sending.writers[0].close()  # as a SIGKILL of the client closes it
+    await wait_for(lambda: not sending.server.busy())
+    assert await sending.account.send_queue.pending() == []
+
+
+async def test_an_owner_that_closes_mid_request_tells_the_client_what_became_of_it(
+    sending: Sending,
+) -> None:
+    """A handover (or serve stopped) cuts off a long request after its grace: its message is
+    withdrawn, and the client is told so (exit status 1), not left to guess (3)."""
+    sending.proxy.inject_error("/send/", 503, UNAVAILABLE, count=1000)
+    reader = await sending.request("cut off", 600)
+    await wait_for(lambda: sending.server.busy())
+
+    async def queued() -> bool:  # and being retried
+        return bool(await sending.account.send_queue.pending())
+
+    await eventually(queued)
+    await sending.server.close(0.5)
+    answer = await asyncio.wait_for(read_message(reader), 10)
+    assert answer is not None and answer["error"]["code"] == 1, answer
+    assert "not sent" in answer["error"]["message"]
+    assert await sending.account.send_queue.pending() == []
 
 
 # -- handover: two apps that start together beside serve ---------------------------------

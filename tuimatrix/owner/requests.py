@@ -8,6 +8,7 @@ before the answer goes back (:mod:`.sends`): the answer is exact.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -139,8 +140,8 @@ async def run_command(
             result = await runner.run_line(ctx, line)
         except Exception as e:  # whatever failed, the messages it queued must be settled
             failure = e
-        except BaseException:  # the client left: its messages were not sent, so none may go
-            await asyncio.shield(withdraw_scope(scope, "interrupted"))
+        except BaseException:  # the client left, or the owner closes: none may go later
+            await _cut_off(scope, conn)
             raise
         # Settled in a task of its own: should the client go away meanwhile, the settling is
         # finished all the same and what is not sent withdrawn (even with --queue: nobody was
@@ -153,8 +154,8 @@ async def run_command(
         except asyncio.CancelledError:
             await asyncio.wait({settling})
             if not settling.cancelled():
-                settling.exception()  # what it would have answered: nobody is left to tell
-            await asyncio.shield(withdraw_scope(scope, "interrupted"))
+                settling.exception()  # what it would have answered: _cut_off answers now
+            await _cut_off(scope, conn)
             raise
         except runner.Cancelled:
             return error(FAILED, "cancelled")
@@ -167,6 +168,20 @@ async def run_command(
     result = settled or result
     assert result is not None  # without an error, the command returned one
     return result_message(result)
+
+
+async def _cut_off(scope: SendScope, conn: Connection) -> None:
+    """The request is cancelled (its client left, or the owner closes after its grace):
+    withdraw what is not sent, and tell a client still there what became of it, exactly."""
+    withdrawn = await asyncio.shield(withdraw_scope(scope, "interrupted"))
+    if withdrawn:
+        answer = error(FAILED, "the owner closed before the command finished: not sent, not queued")
+    else:
+        answer = error(
+            UNKNOWN, "the owner closed before the command finished: it may or may not be done"
+        )
+    with contextlib.suppress(Exception):  # a client that left reads nothing
+        await asyncio.wait_for(conn.send(answer), 1.0)
 
 
 async def vocabulary(
