@@ -30,6 +30,7 @@ from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.profile_lock import ProfileInUse, lock_file
 from tuimatrix.owner import requests, sends
+from tuimatrix.owner import server as server_module
 from tuimatrix.owner.attach import OwnerClient, owner_handlers
 from tuimatrix.owner.server import MAX_CLIENTS, Connection, OwnerServer
 from tuimatrix.owner.wire import REQUEST_LINE, encode, read_message
@@ -387,4 +388,24 @@ async def test_a_request_line_over_the_owners_limit_is_refused_unbuffered(
     answer = await asyncio.wait_for(read_message(reader), 5)
     assert answer is not None and answer["error"]["code"] == 2
     assert f"longer than {REQUEST_LINE} bytes" in answer["error"]["message"]
+    writer.close()
+
+
+async def test_a_client_that_never_reads_its_answer_is_hung_up_on(
+    owner: tuple[OwnerServer, Slow], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large answer (a listing) to a client that reads nothing would stay in the owner's
+    buffers for as long as the client lives: past ANSWER_TIMEOUT the owner hangs up."""
+    server, _slow = owner
+    monkeypatch.setattr(server_module, "ANSWER_TIMEOUT", 0.5)
+    big = {"result": {"message": "x" * (4 * 1024 * 1024)}}
+
+    async def listing(request: dict[str, Any], conn: Connection) -> dict[str, Any]:
+        return big
+
+    server.handlers["listing"] = listing
+    _reader, writer = await connect(server)
+    writer.write(encode({"op": "listing"}))
+    await wait_for(lambda: server.clients() == 1)
+    await wait_for(lambda: server.clients() == 0, timeout=10)
     writer.close()

@@ -287,9 +287,14 @@ class OwnerServer:
         except Exception as e:  # a handler's bug must not take the owner down
             log.exception("request %r failed", op)
             answer = {"error": {"code": 1, "message": describe_error(e)}}
-        with contextlib.suppress(ConnectionError, OSError, TimeoutError):
-            # A client that reads nothing (a stuck listener) does not hold the request forever.
+        try:
             await asyncio.wait_for(conn.send(answer), ANSWER_TIMEOUT)
+        except TimeoutError:
+            # A client that reads nothing (a stuck listener) holds neither the request nor,
+            # for as long as it lives, the answer in the owner's buffers: hung up on.
+            conn.writer.transport.abort()
+        except (ConnectionError, OSError):
+            pass
 
     def _hello(self, message: dict[str, Any]) -> dict[str, Any]:
         if message.get("protocol") != PROTOCOL or message.get("version") != __version__:
