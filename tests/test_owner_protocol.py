@@ -22,6 +22,7 @@ from owner_helpers import serving
 from proxy import FaultProxy
 from yarl import URL
 
+from tuimatrix.cli import serve as serve_module
 from tuimatrix.cli.app_owner import _take_over
 from tuimatrix.cli.localserver import LocalSynapse
 from tuimatrix.core import auth
@@ -409,3 +410,57 @@ async def test_a_client_that_never_reads_its_answer_is_hung_up_on(
     await wait_for(lambda: server.clients() == 1)
     await wait_for(lambda: server.clients() == 0, timeout=10)
     writer.close()
+
+
+# Asks the owner to hand over, says the answer, then lives on (until its stdin closes).
+ASKER = """
+import asyncio, sys
+from tuimatrix.owner.attach import OwnerClient
+from tuimatrix.paths import get_paths
+async def ask():
+    client = await OwnerClient.connect(get_paths())
+    print(await client.request({"op": "yield"}), flush=True)
+    await client.close()
+asyncio.run(ask())
+sys.stdin.read()
+"""
+
+
+async def test_serve_asked_to_yield_by_a_process_that_never_takes_the_profile_owns_it_again(
+    make_user: MakeUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any client of the user may ask serve to hand over (a buggy script, an app that then
+    fails): serve used to stand by for as long as the asking process lived, leaving the
+    profile unowned. It waits for the asker to take the profile, for a while, then owns it
+    again."""
+    user = make_user("standby")
+    await (await auth.login(get_paths(), user.user_id, user.password)).account.close()
+    monkeypatch.setattr(serve_module, "HANDOVER_WAIT", 1.0)
+    serving_task = asyncio.create_task(serve_module.serve(get_paths()))
+    try:
+        await eventually(lambda: _owner_kind_is("serve"), 60)
+        asker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            ASKER,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert asker.stdout is not None and asker.stdin is not None
+        assert (await asker.stdout.readline()).strip() == b"{'ok': True}"
+        await eventually(lambda: _owner_kind_is(None), 60)  # it handed over
+        await eventually(lambda: _owner_kind_is("serve"), 30)  # and took the profile back
+        asker.stdin.close()  # the asker lived all along
+        await asker.wait()
+    finally:
+        serving_task.cancel()
+        await asyncio.gather(serving_task, return_exceptions=True)
+
+
+async def _owner_kind_is(kind: str | None) -> bool:
+    try:
+        client = await OwnerClient.connect(get_paths())
+    except OSError:
+        return kind is None
+    await client.close()
+    return client.kind == kind

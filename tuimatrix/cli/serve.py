@@ -15,7 +15,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from tuimatrix.core.errors import UserError
-from tuimatrix.core.profile_lock import owner_pid, try_own_profile
+from tuimatrix.core.profile_lock import owner_pid, pid_alive, try_own_profile
 
 if TYPE_CHECKING:
     from tuimatrix.paths import Paths
@@ -24,6 +24,10 @@ log = logging.getLogger("tuimatrix.serve")
 
 #: How often a standby serve looks whether the profile is free again (seconds).
 STANDBY_POLL = 0.5
+#: How long serve leaves the profile to the process that asked for it (seconds): as long as
+#: an app waits to get it. One that has not taken it by then never will (a script that
+#: asked, an app that failed): serve owns the profile again if nobody else does.
+HANDOVER_WAIT = 60.0
 
 
 def serve_command() -> int:
@@ -31,18 +35,6 @@ def serve_command() -> int:
     from tuimatrix.paths import get_paths
 
     return asyncio.run(serve(get_paths()))
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 async def serve(paths: Paths) -> int:
@@ -87,7 +79,11 @@ async def serve(paths: Paths) -> int:
             app = host.yielded_to
             await host.close()  # the host hands over by itself too; this waits for it
             log.info("handed the profile over to the app (pid %s); standing by", app)
-            while _alive(app) and not stop.is_set():
+            # Until the app owns it: then the standby above waits while anyone does.
+            given_up = loop.time() + HANDOVER_WAIT
+            while app is not None and pid_alive(app) and owner_pid(paths) != app:
+                if stop.is_set() or loop.time() >= given_up:
+                    break
                 await asyncio.wait([stopping], timeout=STANDBY_POLL)
     finally:
         stopping.cancel()

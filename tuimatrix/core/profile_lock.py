@@ -122,7 +122,7 @@ def owner_pid(paths: Paths) -> int | None:
         pid = _written_pid(fd)
     finally:
         os.close(fd)
-    return pid if pid is not None and _alive(pid) else None
+    return pid if pid is not None and pid_alive(pid) else None
 
 
 def _owner_pid(fd: int) -> int | None:
@@ -134,7 +134,7 @@ def _owner_pid(fd: int) -> int | None:
     deadline = time.monotonic() + _PID_WAIT
     while True:
         pid = _written_pid(fd)
-        if pid is not None and _alive(pid):
+        if pid is not None and pid_alive(pid):
             return pid
         if time.monotonic() >= deadline:
             return None
@@ -149,7 +149,8 @@ def _written_pid(fd: int) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs (anyone's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
