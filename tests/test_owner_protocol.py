@@ -22,6 +22,7 @@ from owner_helpers import serving
 from proxy import FaultProxy
 from yarl import URL
 
+from tuimatrix import __version__
 from tuimatrix.cli import serve as serve_module
 from tuimatrix.cli.app_owner import _take_over
 from tuimatrix.cli.localserver import LocalSynapse
@@ -34,7 +35,7 @@ from tuimatrix.owner import requests, sends
 from tuimatrix.owner import server as server_module
 from tuimatrix.owner.attach import OwnerClient, owner_handlers
 from tuimatrix.owner.server import MAX_CLIENTS, Connection, OwnerServer
-from tuimatrix.owner.wire import REQUEST_LINE, encode, read_message
+from tuimatrix.owner.wire import PROTOCOL, REQUEST_LINE, encode, read_message
 from tuimatrix.paths import get_paths
 
 UNAVAILABLE: dict[str, object] = {"errcode": "M_UNKNOWN", "error": "Service unavailable (injected)"}
@@ -464,3 +465,40 @@ async def _owner_kind_is(kind: str | None) -> bool:
         return kind is None
     await client.close()
     return client.kind == kind
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"op": 5},
+        {"op": "nope"},
+        {"op": "exec", "line": 5},
+        {"op": "exec", "line": "accounts", "timeout": 1e308, "account": ["x"]},
+        {"op": "exec", "line": "accounts", "timeout": "soon"},
+        {"op": "exec", "line": "accounts", "timeout": True},
+        {"op": "exec", "line": "accounts", "timeout": -1, "room": "!r:x"},
+        {"op": "exec", "line": "accounts", "room": ["@a:x", 5]},
+        {"op": "exec", "line": "accounts", "txn_key": "bad key/\\n"},
+        {"op": "listen", "rooms": "!r:x"},
+        {"op": "resolve_room", "text": {"a": 1}},
+    ],
+)
+async def test_a_malformed_request_is_a_usage_error_and_the_connection_goes_on(
+    request_: dict[str, Any],
+) -> None:
+    accounts = Accounts(get_paths())
+    server = OwnerServer(get_paths(), accounts, "serve", owner_handlers(accounts))
+    await server.start()
+    server.ready.set()
+    try:
+        reader, writer = await connect(server)
+        writer.write(encode(request_))
+        answer = await asyncio.wait_for(read_message(reader), 10)
+        assert answer is not None and answer["error"]["code"] == 2, answer
+        assert "\n" not in answer["error"]["message"]
+        writer.write(encode({"op": "hello", "protocol": PROTOCOL, "version": __version__}))
+        hello = await asyncio.wait_for(read_message(reader), 10)
+        assert hello is not None and hello["hello"]["kind"] == "serve"
+        writer.close()
+    finally:
+        await server.close(1.0)
