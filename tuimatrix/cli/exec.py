@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuimatrix.cli.output import format_result, warn
 from tuimatrix.commands.grammar import quote_word
-from tuimatrix.core.errors import UsageError, UserError
+from tuimatrix.core.errors import UsageError
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.owner.wire import SEND_TIMEOUT
 from tuimatrix.paths import get_paths
@@ -244,15 +244,6 @@ async def _say_what_still_waits(accounts: Accounts, retry_for: float) -> None:
             )
 
 
-def _check_txn_key_option(key: str) -> None:
-    from tuimatrix.core.txn_ids import check_txn_key
-
-    try:
-        check_txn_key(key)
-    except UserError as e:
-        raise UsageError(f"--txn-id: {e}") from e
-
-
 def exec_command(
     words: Sequence[str],
     *,
@@ -272,7 +263,9 @@ def exec_command(
         if not line.strip():
             raise UsageError("exec: give a command line, e.g. exec 'tag-room favourite --room R'")
         if txn_key is not None:
-            _check_txn_key_option(txn_key)  # a usage error before any account is opened
+            from tuimatrix.core.txn_ids import check_txn_key_option
+
+            check_txn_key_option(txn_key)  # a usage error before any account is opened
         answer = asyncio.run(
             exec_line(line, account, queue=queue, retry_for=timeout, txn_key=txn_key)
         )

@@ -100,7 +100,7 @@ async def run_command(
     """``{"op": "exec", "line", "account"?, "queue"?, "timeout"?, "txn_key"?, "stdin"?,
     "interactive"?, "room"?}``: run the line; its result, or an error with its exit status."""
     from tuimatrix.commands import parse_line, runner
-    from tuimatrix.core.sendqueue import check_txn_key
+    from tuimatrix.core.txn_ids import check_txn_key_option
 
     try:
         line = _text(request, "line")
@@ -114,10 +114,7 @@ async def run_command(
         cmd, _args = parse_line(line)  # a usage error before anything runs
         txn_key = _text(request, "txn_key")
         if txn_key is not None:
-            try:
-                check_txn_key(txn_key)
-            except UserError as e:
-                raise UsageError(f"--txn-id: {e}") from e
+            check_txn_key_option(txn_key)
         timeout = _timeout(request)
         account = _account(accounts, _text(request, "account"))
         room = _room(accounts, request)
