@@ -502,3 +502,23 @@ async def test_a_malformed_request_is_a_usage_error_and_the_connection_goes_on(
         writer.close()
     finally:
         await server.close(1.0)
+
+
+async def test_the_same_txn_id_from_two_clients_at_once_is_sent_once_and_both_succeed(
+    sending: Sending,
+) -> None:
+    """Two scripts retried with one key at the same moment (a cron overlap)."""
+    sending.proxy.inject_error("/send/", 503, UNAVAILABLE, count=2)  # both queued together
+    readers = []
+    for _ in range(2):
+        reader, writer = await asyncio.open_unix_connection(str(sending.server.path))
+        line = f"send --room {sending.room_id} 'keyed'"
+        writer.write(encode({"op": "exec", "line": line, "timeout": 30, "txn_key": "cron-7"}))
+        sending.writers.append(writer)
+        readers.append(reader)
+    answers = await asyncio.gather(*(read_message(r) for r in readers))
+    for answer in answers:
+        assert answer is not None and "result" in answer, answers
+    event_ids = {answer["result"]["data"]["event_id"] for answer in answers if answer}
+    assert len(event_ids) == 1, answers
+    assert await sending.account.send_queue.pending() == []
