@@ -12,7 +12,7 @@ import fcntl
 import os
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import pytest
@@ -31,6 +31,7 @@ from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.errors import UserError
 from tuimatrix.core.profile_lock import ProfileInUse, lock_file
+from tuimatrix.core.session import save_session
 from tuimatrix.owner import requests, sends
 from tuimatrix.owner import server as server_module
 from tuimatrix.owner.attach import OwnerClient, owner_handlers
@@ -522,3 +523,31 @@ async def test_the_same_txn_id_from_two_clients_at_once_is_sent_once_and_both_su
     event_ids = {answer["result"]["data"]["event_id"] for answer in answers if answer}
     assert len(event_ids) == 1, answers
     assert await sending.account.send_queue.pending() == []
+
+
+async def test_an_exec_that_hosts_and_hands_over_mid_request_still_reports_its_result(
+    make_user: MakeUser, synapse: LocalSynapse
+) -> None:
+    """An exec hosts the owner (nobody else did) and an app asks for the profile while its
+    send is being retried: the send finishes, the profile is handed over, and the exec says
+    what it did (it used to look at the queues of accounts the handover had closed)."""
+    from tuimatrix.cli.exec import exec_line
+
+    user = make_user("hosting")
+    async with FaultProxy(synapse.base_url) as proxy:
+        result = await auth.login(get_paths(), user.user_id, user.password)
+        try:
+            room_id = await result.account.create_room("Hosting", encrypted=False)
+        finally:
+            await result.account.close()
+        save_session(get_paths(), replace(result.account.session, homeserver=proxy.url))
+        proxy.inject_error("/send/", 503, UNAVAILABLE, count=3)
+        running = asyncio.create_task(exec_line(f"send --room {room_id} 'handed over'"))
+        await eventually(lambda: _owner_kind_is("exec"), 60)
+        await wait_for(lambda: any("/send/" in path for _, _, path in proxy.requests), 30)
+        asker = await OwnerClient.connect(get_paths())
+        assert await asker.request({"op": "yield"}) == {"ok": True}
+        await asker.close()
+        answer = await asyncio.wait_for(running, 60)
+    assert "result" in answer, answer
+    assert answer["result"]["message"].startswith("message sent"), answer

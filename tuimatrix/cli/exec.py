@@ -191,7 +191,13 @@ async def exec_line(
             if is_closing(answer):
                 continue  # the owner hands over and did nothing: to the next one
             if host is not None and not queue:
-                await _say_what_still_waits(host.accounts, retry_for)
+                try:
+                    await _say_what_still_waits(host.accounts, retry_for)
+                except Exception:
+                    # A host that hands the profile over (an app asked) closes its accounts,
+                    # before or during this look: the new owner sends what waits.
+                    if not host.closed:
+                        raise
             return answer
         finally:
             await client.close()
