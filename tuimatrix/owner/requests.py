@@ -140,18 +140,11 @@ async def run_command(
         except BaseException:  # the client left, or the owner closes: none may go later
             await _cut_off(scope, conn)
             raise
-        # Settled in a task of its own: should the client go away meanwhile, the settling is
-        # finished all the same and what is not sent withdrawn (even with --queue: nobody was
-        # told it is queued), never left half done with a message to go out later.
-        settling = asyncio.ensure_future(
-            settle_sends(scope, failure, queue=bool(request.get("queue")))
-        )
         try:
-            settled = await asyncio.shield(settling)
+            settled = await settle_sends(scope, failure, queue=bool(request.get("queue")))
         except asyncio.CancelledError:
-            await asyncio.wait({settling})
-            if not settling.cancelled():
-                settling.exception()  # what it would have answered: _cut_off answers now
+            # Cut off while deciding: what is not sent is withdrawn (even with --queue, as
+            # nobody was told it is queued), never left half decided to go out later.
             await _cut_off(scope, conn)
             raise
         except runner.Cancelled:
