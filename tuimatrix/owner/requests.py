@@ -164,12 +164,11 @@ async def _cut_off(scope: SendScope, conn: Connection) -> None:
     """The request is cancelled (its client left, or the owner closes after its grace):
     withdraw what is not sent, and tell a client still there what became of it, exactly."""
     withdrawn = await asyncio.shield(withdraw_scope(scope, "interrupted"))
+    why = "cut off before it finished (the owner is closing)"
     if withdrawn:
-        answer = error(FAILED, "the owner closed before the command finished: not sent, not queued")
+        answer = error(FAILED, f"{why}: not sent, not queued")
     else:
-        answer = error(
-            UNKNOWN, "the owner closed before the command finished: it may or may not be done"
-        )
+        answer = error(UNKNOWN, f"{why}: it may or may not be done")
     with contextlib.suppress(Exception):  # a client that left reads nothing
         await asyncio.wait_for(conn.send(answer), 1.0)
 
