@@ -275,9 +275,10 @@ class FakeOwner:
     """An owner of the profile as another process would be: the lock on a descriptor of its
     own (so this process's profile_lock sees the profile held) and a server of ``kind``."""
 
-    def __init__(self, kind: str, on_yield: Any = None) -> None:
+    def __init__(self, kind: str, on_yield: Any = None, handlers: Any = None) -> None:
         self.kind = kind
         self.on_yield = on_yield
+        self.handlers = handlers or {}
         self.fd: int | None = None
         self.server: OwnerServer | None = None
 
@@ -286,7 +287,9 @@ class FakeOwner:
         paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.fd = os.open(lock_file(paths), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self.server = OwnerServer(paths, cast(Any, []), self.kind, {}, on_yield=self.on_yield)
+        self.server = OwnerServer(
+            paths, cast(Any, []), self.kind, self.handlers, on_yield=self.on_yield
+        )
         await self.server.start()
         self.server.ready.set()
 
@@ -551,3 +554,50 @@ async def test_an_exec_that_hosts_and_hands_over_mid_request_still_reports_its_r
         answer = await asyncio.wait_for(running, 60)
     assert "result" in answer, answer
     assert answer["result"]["message"].startswith("message sent"), answer
+
+
+async def test_an_exec_that_meets_a_closing_owner_runs_in_the_next_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """serve begins to hand the profile over just after an exec connected (a request of
+    another client keeps it closing a while): the exec's request is refused as 'closing',
+    and exec sends it again to the app that takes over (it used to be cut off unanswered,
+    exit status 3, with nothing done)."""
+    from tuimatrix.cli.exec import exec_line
+
+    slow = Slow()
+
+    async def run_in_app(request: dict[str, Any], conn: Connection) -> dict[str, Any]:
+        return {"result": {"message": f"{request['line']} done by the app"}}
+
+    serve = FakeOwner("serve", handlers={"slow": slow, "exec": slow})
+    app = FakeOwner("app", handlers={"exec": run_in_app})
+    await serve.start()
+    assert serve.server is not None
+    _reader, writer = await connect(serve.server)
+    writer.write(encode({"op": "slow", "t": 1, "name": "under way"}))
+    await slow.started.wait()
+
+    async def hand_over() -> None:
+        await serve.stop()
+        await app.start()
+
+    handing: list[asyncio.Task[None]] = []
+    real_connect = OwnerClient.connect
+
+    async def connect_then_hand_over(paths: Any) -> OwnerClient:
+        client = await real_connect(paths)
+        if not handing:
+            handing.append(asyncio.create_task(hand_over()))
+            await asyncio.sleep(0)  # serve's close has begun
+        return client
+
+    monkeypatch.setattr(OwnerClient, "connect", staticmethod(connect_then_hand_over))
+    try:
+        answer = await asyncio.wait_for(exec_line("accounts"), 30)
+        assert answer == {"result": {"message": "accounts done by the app"}}
+    finally:
+        await asyncio.gather(*handing)
+        writer.close()
+        await serve.stop()
+        await app.stop()
