@@ -17,6 +17,7 @@ from tuimatrix.core.errors import UserError
 from tuimatrix.core.profile_lock import ProfileInUse, owner_pid, try_own_profile
 
 if TYPE_CHECKING:
+    from tuimatrix.owner.attach import OwnerClient
     from tuimatrix.paths import Paths
 
 #: How long the app waits for an owner to hand over (its requests under way may finish: an
@@ -36,16 +37,40 @@ def take_profile(paths: Paths) -> None:
 
 
 async def _take_over(paths: Paths) -> None:
+    while True:
+        client = await _reach_owner(paths)
+        if client is None:
+            return  # nobody owned it (any longer): this process does now
+        try:
+            if client.kind == "app" or not client.hello.get("yields"):
+                raise ProfileInUse(
+                    f"already open on this profile ({client.describe()}): use that "
+                    "one, or work beside it with `tuimatrix shell`, `exec` or `listen`; "
+                    "TUIMATRIX_HOME=DIR opens another profile"
+                )
+            answer = await client.request({"op": "yield"})
+            if "error" in answer:
+                raise UserError(f"{client.describe()} would not hand the profile over")
+            print(f"tuimatrix: taking the profile over from {client.describe()}…", file=sys.stderr)
+        finally:
+            await client.close()
+        if await _handed_over(paths, client):
+            return
+        # Another process (a second app started at the same time) took the profile first:
+        # look again at who owns it now.
+
+
+async def _reach_owner(paths: Paths) -> OwnerClient | None:
+    """A connection to the profile's owner; None once this process owns the profile."""
     from tuimatrix.owner.attach import OwnerClient
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ANSWER_WAIT
     while True:
         if try_own_profile(paths):
-            return
+            return None
         try:
-            client = await OwnerClient.connect(paths)
-            break
+            return await OwnerClient.connect(paths)
         except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError):
             pass
         if loop.time() >= deadline:
@@ -55,23 +80,27 @@ async def _take_over(paths: Paths) -> None:
                 "done, or open another profile with TUIMATRIX_HOME=DIR"
             )
         await asyncio.sleep(_POLL)
-    try:
-        if client.kind == "app" or not client.hello.get("yields"):
-            raise ProfileInUse(
-                f"already open on this profile ({client.describe()}): use that "
-                "one, or work beside it with `tuimatrix shell`, `exec` or `listen`; "
-                "TUIMATRIX_HOME=DIR opens another profile"
-            )
-        answer = await client.request({"op": "yield"})
-        if "error" in answer:
-            raise UserError(f"{client.describe()} would not hand the profile over")
-        print(f"tuimatrix: taking the profile over from {client.describe()}…", file=sys.stderr)
-    finally:
-        await client.close()
+
+
+async def _handed_over(paths: Paths, asked: OwnerClient) -> bool:
+    """Wait until this process owns the profile (True), or another owner answers on its
+    socket than the one ``asked`` to hand over (False)."""
+    from tuimatrix.owner.attach import OwnerClient
+
+    loop = asyncio.get_running_loop()
     deadline = loop.time() + HANDOVER_WAIT
     while not try_own_profile(paths):
         if loop.time() >= deadline:
             raise UserError(
-                f"{client.describe()} did not hand the profile over within {HANDOVER_WAIT:g} s"
+                f"{asked.describe()} did not hand the profile over within {HANDOVER_WAIT:g} s"
             )
+        try:
+            now = await OwnerClient.connect(paths)
+        except (OSError, UserError):
+            pass  # the one asked is closing, or nobody listens yet
+        else:
+            await now.close()
+            if (now.pid, now.kind) != (asked.pid, asked.kind):
+                return False
         await asyncio.sleep(_POLL)
+    return True

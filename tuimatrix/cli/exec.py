@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuimatrix.cli.output import format_result, warn
 from tuimatrix.commands.grammar import quote_word
-from tuimatrix.core.errors import UsageError, UserError
+from tuimatrix.core.errors import UsageError
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.owner.wire import SEND_TIMEOUT
 from tuimatrix.paths import get_paths
@@ -171,30 +171,38 @@ async def exec_line(
     typo costs no sync.
     """
     from tuimatrix.owner.attach import attach
+    from tuimatrix.owner.wire import is_closing
 
-    client, host = await attach(get_paths(), "exec", before_hosting=lambda: _check_line(line))
-    try:
-        if host is not None:
-            for problem in host.problems:
-                warn(problem)
-        answer = await client.request(
-            {
-                "op": "exec",
-                "line": line,
-                "account": account_id,
-                "queue": queue,
-                "timeout": retry_for,
-                "txn_key": txn_key,
-            },
-            _answer_from_stdin,
-        )
-        if host is not None and not queue:
-            await _say_what_still_waits(host.accounts, retry_for)
-        return answer
-    finally:
-        await client.close()
-        if host is not None:
-            await host.close()
+    request = {
+        "op": "exec",
+        "line": line,
+        "account": account_id,
+        "queue": queue,
+        "timeout": retry_for,
+        "txn_key": txn_key,
+    }
+    while True:
+        client, host = await attach(get_paths(), "exec", before_hosting=lambda: _check_line(line))
+        try:
+            if host is not None:
+                for problem in host.problems:
+                    warn(problem)
+            answer = await client.request(request, _answer_from_stdin)
+            if is_closing(answer):
+                continue  # the owner hands over and did nothing: to the next one
+            if host is not None and not queue:
+                try:
+                    await _say_what_still_waits(host.accounts, retry_for)
+                except Exception:
+                    # A host that hands the profile over (an app asked) closes its accounts,
+                    # before or during this look: the new owner sends what waits.
+                    if not host.closed:
+                        raise
+            return answer
+        finally:
+            await client.close()
+            if host is not None:
+                await host.close()
 
 
 def _check_line(line: str) -> None:
@@ -242,15 +250,6 @@ async def _say_what_still_waits(accounts: Accounts, retry_for: float) -> None:
             )
 
 
-def _check_txn_key_option(key: str) -> None:
-    from tuimatrix.core.txn_ids import check_txn_key
-
-    try:
-        check_txn_key(key)
-    except UserError as e:
-        raise UsageError(f"--txn-id: {e}") from e
-
-
 def exec_command(
     words: Sequence[str],
     *,
@@ -270,7 +269,9 @@ def exec_command(
         if not line.strip():
             raise UsageError("exec: give a command line, e.g. exec 'tag-room favourite --room R'")
         if txn_key is not None:
-            _check_txn_key_option(txn_key)  # a usage error before any account is opened
+            from tuimatrix.core.txn_ids import check_txn_key_option
+
+            check_txn_key_option(txn_key)  # a usage error before any account is opened
         answer = asyncio.run(
             exec_line(line, account, queue=queue, retry_for=timeout, txn_key=txn_key)
         )

@@ -24,6 +24,10 @@ log = logging.getLogger("tuimatrix.serve")
 
 #: How often a standby serve looks whether the profile is free again (seconds).
 STANDBY_POLL = 0.5
+#: How long serve leaves the profile to the process that asked for it (seconds): as long as
+#: an app waits to get it. One that has not taken it by then never will (a script that
+#: asked, an app that failed): serve owns the profile again if nobody else does.
+HANDOVER_WAIT = 60.0
 
 
 def serve_command() -> int:
@@ -75,7 +79,11 @@ async def serve(paths: Paths) -> int:
             app = host.yielded_to
             await host.close()  # the host hands over by itself too; this waits for it
             log.info("handed the profile over to the app (pid %s); standing by", app)
-            while app is not None and pid_alive(app) and not stop.is_set():
+            # Until the app owns it: then the standby above waits while anyone does.
+            given_up = loop.time() + HANDOVER_WAIT
+            while app is not None and pid_alive(app) and owner_pid(paths) != app:
+                if stop.is_set() or loop.time() >= given_up:
+                    break
                 await asyncio.wait([stopping], timeout=STANDBY_POLL)
     finally:
         stopping.cancel()

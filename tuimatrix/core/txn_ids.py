@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from tuimatrix.core.errors import UserError
+from tuimatrix.core.errors import UsageError, UserError
 
 #: what a caller's idempotency key may be: it becomes part of a URL path, as it is
 TXN_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-")
@@ -27,3 +27,12 @@ def check_txn_key(key: str) -> str:
             f"a transaction key is 1 to {TXN_KEY_MAX} of the characters A-Z a-z 0-9 . _ ~ -"
         )
     return key
+
+
+def check_txn_key_option(key: str) -> str:
+    """``exec --txn-id KEY``'s key, checked where the command line is (exec) and where the
+    request is run (the owner) alike: a usage error naming the option."""
+    try:
+        return check_txn_key(key)
+    except UserError as e:
+        raise UsageError(f"--txn-id: {e}") from e

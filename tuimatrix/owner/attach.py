@@ -13,18 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from tuimatrix import __version__
 from tuimatrix.core.errors import UsageError, UserError, describe_error
 from tuimatrix.core.profile_lock import owner_pid, release_profile, try_own_profile
-from tuimatrix.owner.server import OwnerServer
+from tuimatrix.owner.server import OwnerServer, peer_uid
 from tuimatrix.owner.wire import (
     MAX_LINE,
     PROTOCOL,
     WireError,
     error_of,
+    is_closing,
     read_message,
     send_message,
 )
@@ -81,6 +83,14 @@ class OwnerClient:
             reader, writer = await asyncio.open_unix_connection(
                 str(paths.owner_socket), limit=MAX_LINE
             )
+        if peer_uid(writer) != os.getuid():
+            # A socket another user made in the profile's place (a directory pre-created under
+            # /tmp) must not receive a command line, a message or a piped secret.
+            writer.close()
+            raise UserError(
+                f"{paths.owner_socket} is served by another user: refusing to use it; "
+                "remove it, or set TUIMATRIX_HOME to a shorter path"
+            )
         try:
             await send_message(
                 writer, {"op": "hello", "protocol": PROTOCOL, "version": __version__}
@@ -92,6 +102,9 @@ class OwnerClient:
         if answer is None:
             writer.close()
             raise ConnectionResetError("the owner closed the connection")
+        if is_closing(answer):  # it hands over: the next owner answers in a moment
+            writer.close()
+            raise ConnectionResetError("the owner is closing")
         if "error" in answer:
             writer.close()
             raise UserError((error_of(answer) or (1, "refused"))[1])
@@ -370,7 +383,11 @@ class OwnerSession:
         on_ask: Callable[[dict[str, Any]], Awaitable[str | None]] | None = None,
     ) -> dict[str, Any]:
         client = await self.open()
-        return await client.request(message, on_ask)
+        answer = await client.request(message, on_ask)
+        if is_closing(answer):  # nothing was done: once more, through the next owner
+            await self._drop()
+            answer = await (await self.open()).request(message, on_ask)
+        return answer
 
     async def _drop(self) -> None:
         client, self.client = self.client, None

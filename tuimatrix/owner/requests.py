@@ -8,6 +8,7 @@ before the answer goes back (:mod:`.sends`): the answer is exact.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 #: The longest a request may ask to wait (seconds).
 MAX_TIMEOUT = 3600.0
+#: The longest command line an owner parses (characters): a 64 KiB body with its quoting and
+#: options fits; parsing is pure Python in the owner's loop (the app's interface), and an
+#: 8 MB line held it for seconds.
+MAX_COMMAND_LINE = 256 * 1024
 
 #: events in flight between the feeds and a listener's socket
 LISTEN_BUFFER = 64
@@ -97,19 +102,21 @@ async def run_command(
     """``{"op": "exec", "line", "account"?, "queue"?, "timeout"?, "txn_key"?, "stdin"?,
     "interactive"?, "room"?}``: run the line; its result, or an error with its exit status."""
     from tuimatrix.commands import parse_line, runner
-    from tuimatrix.core.sendqueue import check_txn_key
+    from tuimatrix.core.txn_ids import check_txn_key_option
 
     try:
         line = _text(request, "line")
         if not line or not line.strip():
             raise UsageError("exec: give a command line, e.g. exec 'tag-room favourite --room R'")
+        if len(line) > MAX_COMMAND_LINE:  # in characters: what parsing costs
+            raise UsageError(
+                f"exec: the command line is too long (more than {MAX_COMMAND_LINE // 1024} KiB);"
+                " give a long text on standard input with `-`"
+            )
         cmd, _args = parse_line(line)  # a usage error before anything runs
         txn_key = _text(request, "txn_key")
         if txn_key is not None:
-            try:
-                check_txn_key(txn_key)
-            except UserError as e:
-                raise UsageError(f"--txn-id: {e}") from e
+            check_txn_key_option(txn_key)
         timeout = _timeout(request)
         account = _account(accounts, _text(request, "account"))
         room = _room(accounts, request)
@@ -132,11 +139,16 @@ async def run_command(
             result = await runner.run_line(ctx, line)
         except Exception as e:  # whatever failed, the messages it queued must be settled
             failure = e
-        except BaseException:  # the client left: its messages were not sent, so none may go
-            await asyncio.shield(withdraw_scope(scope, "interrupted"))
+        except BaseException:  # the client left, or the owner closes: none may go later
+            await _cut_off(scope, conn)
             raise
         try:
             settled = await settle_sends(scope, failure, queue=bool(request.get("queue")))
+        except asyncio.CancelledError:
+            # Cut off while deciding: what is not sent is withdrawn (even with --queue, as
+            # nobody was told it is queued), never left half decided to go out later.
+            await _cut_off(scope, conn)
+            raise
         except runner.Cancelled:
             return error(FAILED, "cancelled")
         except UsageError as e:
@@ -148,6 +160,19 @@ async def run_command(
     result = settled or result
     assert result is not None  # without an error, the command returned one
     return result_message(result)
+
+
+async def _cut_off(scope: SendScope, conn: Connection) -> None:
+    """The request is cancelled (its client left, or the owner closes after its grace):
+    withdraw what is not sent, and tell a client still there what became of it, exactly."""
+    withdrawn = await asyncio.shield(withdraw_scope(scope, "interrupted"))
+    why = "cut off before it finished (the owner is closing)"
+    if withdrawn:
+        answer = error(FAILED, f"{why}: not sent, not queued")
+    else:
+        answer = error(UNKNOWN, f"{why}: it may or may not be done")
+    with contextlib.suppress(Exception):  # a client that left reads nothing
+        await asyncio.wait_for(conn.send(answer), 1.0)
 
 
 async def vocabulary(

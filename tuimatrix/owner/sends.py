@@ -95,9 +95,12 @@ def _sent_late(scope: SendScope) -> Result:
     )
 
 
-async def withdraw_scope(scope: SendScope, reason: str) -> None:
-    """The request was interrupted: none of its messages that are not sent may go later."""
-    await withdraw(await _unsent(scope), reason)
+async def withdraw_scope(scope: SendScope, reason: str) -> bool:
+    """The request was interrupted: none of its messages that are not sent may go later.
+    True if it had messages and none of them went out (each is withdrawn for sure)."""
+    unsent = await _unsent(scope)
+    unknown = await withdraw(unsent, reason)
+    return bool(scope.messages) and not unknown and len(unsent) == len(scope.messages)
 
 
 async def withdraw(unsent: list[tuple[SendQueue, LocalEcho, bool]], reason: str) -> bool:

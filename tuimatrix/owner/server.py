@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from tuimatrix import __version__
 from tuimatrix.core.errors import UsageError, UserError, describe_error
-from tuimatrix.owner.wire import MAX_LINE, PROTOCOL, WireError, read_message, send_message
+from tuimatrix.owner.wire import (
+    MAX_LINE,
+    PROTOCOL,
+    REQUEST_LINE,
+    WireError,
+    read_message,
+    send_message,
+)
 
 if TYPE_CHECKING:
     from tuimatrix.core.accounts import Accounts
@@ -31,6 +38,20 @@ log = logging.getLogger(__name__)
 
 #: How long the final answer may wait for a client to read (seconds).
 ANSWER_TIMEOUT = 10.0
+
+#: The most clients served at once: a script that leaks connections must not take all of the
+#: owner's file descriptors (its stores, its homeserver connections) or its memory (each
+#: client may have a REQUEST_LINE buffered).
+MAX_CLIENTS = 128
+
+#: The answer to a request that comes while the owner closes (it hands over, or stops): the
+#: client may send it again to the next owner (see wire.is_closing).
+CLOSING = {
+    "code": 1,
+    "message": "the owner is closing (handing the profile over, or stopping): nothing was "
+    "done; try again",
+    "closing": True,
+}
 
 #: The kinds of owner: the app, ``serve``, and the command-line front ends that host one
 #: while they live. Every kind but the app hands the profile over to an app that starts.
@@ -151,6 +172,7 @@ class OwnerServer:
         self._requests: set[asyncio.Task[Any]] = set()
         self._connections: set[asyncio.StreamWriter] = set()
         self._local: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     @property
     def path(self) -> Path:
@@ -163,13 +185,11 @@ class OwnerServer:
             prepare_socket_dir(self.paths)
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
-            old = os.umask(0o177)  # the socket is born 0600, never briefly open to others
-            try:
-                self._server = await asyncio.start_unix_server(
-                    self._serve, path=str(self.path), limit=MAX_LINE
-                )
-            finally:
-                os.umask(old)
+            # No umask games (it is the whole process's, the app's threads included): until
+            # the chmod, the 0700 directory already keeps everyone else out.
+            self._server = await asyncio.start_unix_server(
+                self._serve, path=str(self.path), limit=REQUEST_LINE
+            )
             os.chmod(self.path, 0o600)
         except OSError as e:
             raise UserError(f"cannot listen on {self.path}: {e.strerror or e}") from e
@@ -178,7 +198,7 @@ class OwnerServer:
         """A connection from this very process (the front end that hosts the owner), over a
         socket pair: it works even where the socket file could not be made."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        server_side = await asyncio.open_unix_connection(sock=theirs, limit=MAX_LINE)
+        server_side = await asyncio.open_unix_connection(sock=theirs, limit=REQUEST_LINE)
         task = asyncio.create_task(self._serve(*server_side), name="owner: this process")
         self._local.add(task)
         task.add_done_callback(self._local.discard)
@@ -187,9 +207,16 @@ class OwnerServer:
     def busy(self) -> bool:
         return bool(self._requests)
 
+    def clients(self) -> int:
+        """How many clients are connected."""
+        return len(self._connections)
+
     async def close(self, grace: float = 35.0) -> None:
         """Stop accepting, let the requests under way finish (at most ``grace`` seconds),
         then cut the rest and remove the socket."""
+        # From here on a request is refused, not started: it would not be among those waited
+        # for below, and would be cut off unanswered, or run on accounts already closed.
+        self._closing = True
         if self._server is not None:
             self._server.close()
         if self._requests:
@@ -211,13 +238,19 @@ class OwnerServer:
         if peer_uid(writer) != os.getuid():  # the 0600 socket's second lock: never another user
             writer.close()
             return
+        if len(self._connections) >= MAX_CLIENTS:
+            full = {"code": 1, "message": f"too many clients ({MAX_CLIENTS}): try again later"}
+            with contextlib.suppress(ConnectionError, OSError, TimeoutError):
+                await asyncio.wait_for(send_message(writer, {"error": full}), 1.0)
+            writer.close()
+            return
         self._connections.add(writer)
         conn = Connection(reader, writer)
         running: asyncio.Task[Any] | None = None
         try:
             while True:
                 try:
-                    message = await read_message(reader)
+                    message = await read_message(reader, REQUEST_LINE)
                 except WireError as e:
                     await conn.send({"error": {"code": 2, "message": f"bad request: {e}"}})
                     return
@@ -231,6 +264,9 @@ class OwnerServer:
                     continue
                 if running is not None and not running.done():
                     await conn.send({"error": {"code": 2, "message": "one request at a time"}})
+                    continue
+                if self._closing:
+                    await conn.send({"error": CLOSING})
                     continue
                 running = asyncio.create_task(self._request(message, conn))
                 self._requests.add(running)
@@ -264,9 +300,14 @@ class OwnerServer:
         except Exception as e:  # a handler's bug must not take the owner down
             log.exception("request %r failed", op)
             answer = {"error": {"code": 1, "message": describe_error(e)}}
-        with contextlib.suppress(ConnectionError, OSError, TimeoutError):
-            # A client that reads nothing (a stuck listener) does not hold the request forever.
+        try:
             await asyncio.wait_for(conn.send(answer), ANSWER_TIMEOUT)
+        except TimeoutError:
+            # A client that reads nothing (a stuck listener) holds neither the request nor,
+            # for as long as it lives, the answer in the owner's buffers: hung up on.
+            conn.writer.transport.abort()
+        except (ConnectionError, OSError):
+            pass
 
     def _hello(self, message: dict[str, Any]) -> dict[str, Any]:
         if message.get("protocol") != PROTOCOL or message.get("version") != __version__:

@@ -20,16 +20,22 @@ if TYPE_CHECKING:
 PROTOCOL = 1
 #: How long a request waits for its messages unless it says (seconds; ``exec --timeout``).
 SEND_TIMEOUT = 30.0
-#: The longest line either side accepts (bytes).
+#: The longest line a client accepts (bytes): a listing's answer may be large.
 MAX_LINE = 8 * 1024 * 1024
+#: The longest line the owner accepts (bytes): a request is small (a command line of at most
+#: 256 KiB, a body of 64 KiB JSON-escaped), and the owner buffers this much per client.
+REQUEST_LINE = 1024 * 1024
 
 
 class WireError(Exception):
     """The peer sent something that is not a message of this protocol."""
 
 
-async def read_message(reader: asyncio.StreamReader) -> dict[str, Any] | None:
-    """The next message, or None at the end of the stream (the peer closed)."""
+async def read_message(
+    reader: asyncio.StreamReader, limit: int = MAX_LINE
+) -> dict[str, Any] | None:
+    """The next message, or None at the end of the stream (the peer closed); ``limit`` is
+    the one the reader was made with."""
     try:
         line = await reader.readuntil(b"\n")
     except asyncio.IncompleteReadError as e:
@@ -37,7 +43,7 @@ async def read_message(reader: asyncio.StreamReader) -> dict[str, Any] | None:
             return None
         raise WireError("the connection closed in the middle of a message") from None
     except asyncio.LimitOverrunError:
-        raise WireError(f"a message longer than {MAX_LINE} bytes") from None
+        raise WireError(f"a message longer than {limit} bytes") from None
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -55,6 +61,13 @@ def encode(message: dict[str, Any]) -> bytes:
 async def send_message(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
     writer.write(encode(message))
     await writer.drain()
+
+
+def is_closing(answer: dict[str, Any]) -> bool:
+    """Whether the owner refused the request because it is closing: nothing was done, and
+    the same request may go to whoever owns the profile next."""
+    error = answer.get("error")
+    return isinstance(error, dict) and error.get("closing") is True
 
 
 def result_of(found: dict[str, Any]) -> Result:
