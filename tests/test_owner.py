@@ -579,3 +579,25 @@ async def test_a_shell_whose_owner_is_killed_goes_on_with_the_next_command(
     await said("message sent to Ops")
     assert shell.wait(60) == 0
     assert await profile.bodies() == ["before the kill", "after the kill"]
+
+
+async def test_serve_started_while_the_server_is_down_keeps_running(
+    profile: Profile, serve: list[subprocess.Popen[str]], synapse: LocalSynapse
+) -> None:
+    """At boot the homeserver may not answer yet: serve says so and stays (its sync keeps
+    trying), instead of exiting for systemd to restart."""
+    async with FaultProxy(synapse.base_url) as proxy:
+        [info] = load_sessions(get_paths())
+        save_session(get_paths(), replace(info, homeserver=proxy.url))
+        await proxy.go_down()
+        owner = await started_serve(serve)
+        listed = await arun("exec", "accounts")
+        assert listed.returncode == 0, listed.stderr
+        assert profile.alice.user_id in listed.stdout
+        await proxy.come_up()
+        sent = await arun("exec", f"send --room {ROOM} 'once it is up'")
+        assert sent.returncode == 0, sent.stderr
+        status, _out, err = stop(owner)
+    assert status == 0, err
+    assert "cannot catch up yet" in err
+    assert await profile.bodies() == ["once it is up"]

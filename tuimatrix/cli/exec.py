@@ -20,7 +20,7 @@ from tuimatrix.cli.output import format_result, warn
 from tuimatrix.commands.grammar import quote_word
 from tuimatrix.core.errors import UsageError
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.owner.wire import SEND_TIMEOUT
+from tuimatrix.owner.wire import NO_COMMAND_LINE, SEND_TIMEOUT
 from tuimatrix.paths import get_paths
 
 if TYPE_CHECKING:
@@ -267,7 +267,7 @@ def exec_command(
     line = command_line(words)
     try:
         if not line.strip():
-            raise UsageError("exec: give a command line, e.g. exec 'tag-room favourite --room R'")
+            raise UsageError(NO_COMMAND_LINE)
         if txn_key is not None:
             from tuimatrix.core.txn_ids import check_txn_key_option
 

@@ -45,6 +45,7 @@ async def serve(paths: Paths) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     stopping = asyncio.ensure_future(stop.wait())
+    host: Host | None = None
     try:
         waiting_said = False
         while not stop.is_set():
@@ -89,5 +90,8 @@ async def serve(paths: Paths) -> int:
         stopping.cancel()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        if host is not None:
+            # However serve ends (cancelled too): its accounts close, the profile is freed.
+            await asyncio.shield(host.close())
     log.info("stopped")
     return 0

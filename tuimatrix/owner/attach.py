@@ -229,7 +229,14 @@ class Host:
             else:
                 unserved = None
                 self._watch = asyncio.create_task(self._hand_over_when_asked(), name="hand over")
-            self.problems += await catch_up(self.accounts)
+            try:
+                self.problems += await catch_up(self.accounts)
+            except Exception as e:
+                if self.kind != "serve":
+                    raise
+                # serve runs for days: a server down at boot is a line in its log, and the
+                # sync loop below keeps trying (systemd need not restart it).
+                self.problems.append(f"cannot catch up yet: {describe_error(e)}")
             self.problems += await self.accounts.start_all()
             if unserved is not None:
                 self.problems.append(unserved)
@@ -295,10 +302,12 @@ async def catch_up(accounts: Accounts) -> list[str]:
 def owner_handlers(accounts: Accounts) -> dict[str, Any]:
     """The requests an owner answers, over ``accounts``."""
     from tuimatrix.owner import requests
+    from tuimatrix.owner.vocabulary import VocabularyCache
 
+    words = VocabularyCache(accounts)
     return {
         "exec": lambda request, conn: requests.run_command(accounts, request, conn),
-        "vocabulary": lambda request, conn: requests.vocabulary(accounts, request, conn),
+        "vocabulary": lambda request, conn: requests.vocabulary(words, request, conn),
         "resolve_room": lambda request, conn: requests.resolve(accounts, request, conn),
         "listen": lambda request, conn: requests.listen(accounts, request, conn),
     }

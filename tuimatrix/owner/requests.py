@@ -16,13 +16,14 @@ from tuimatrix.core.errors import UsageError, UserError, describe_error
 from tuimatrix.core.sendqueue import SendScope, send_scope
 from tuimatrix.owner.context import AskingContext, ExecContext
 from tuimatrix.owner.sends import SendUnknown, settle_sends, withdraw_scope
-from tuimatrix.owner.wire import SEND_TIMEOUT
+from tuimatrix.owner.wire import NO_COMMAND_LINE, SEND_TIMEOUT
 
 if TYPE_CHECKING:
     from tuimatrix.commands import Result
     from tuimatrix.core.account import Account
     from tuimatrix.core.accounts import Accounts
     from tuimatrix.owner.server import Connection
+    from tuimatrix.owner.vocabulary import VocabularyCache
 
 #: The longest a request may ask to wait (seconds).
 MAX_TIMEOUT = 3600.0
@@ -107,7 +108,7 @@ async def run_command(
     try:
         line = _text(request, "line")
         if not line or not line.strip():
-            raise UsageError("exec: give a command line, e.g. exec 'tag-room favourite --room R'")
+            raise UsageError(NO_COMMAND_LINE)
         if len(line) > MAX_COMMAND_LINE:  # in characters: what parsing costs
             raise UsageError(
                 f"exec: the command line is too long (more than {MAX_COMMAND_LINE // 1024} KiB);"
@@ -176,12 +177,10 @@ async def _cut_off(scope: SendScope, conn: Connection) -> None:
 
 
 async def vocabulary(
-    accounts: Accounts, request: dict[str, Any], conn: Connection
+    cache: VocabularyCache, request: dict[str, Any], conn: Connection
 ) -> dict[str, Any]:
     """``{"op": "vocabulary"}``: what a shell completes (rooms, users, tags, accounts)."""
-    from tuimatrix.owner.vocabulary import vocabulary_of
-
-    return {"vocabulary": (await vocabulary_of(accounts)).to_json()}
+    return {"vocabulary": await cache.get()}
 
 
 async def resolve(accounts: Accounts, request: dict[str, Any], conn: Connection) -> dict[str, Any]:

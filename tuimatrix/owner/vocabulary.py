@@ -96,3 +96,28 @@ async def vocabulary_of(accounts: Accounts) -> Vocabulary:
         accounts=[account.user_id for account in accounts],
         tags=tag_suggestions(accounts),
     )
+
+
+class VocabularyCache:
+    """The owner's vocabulary, gathered again only after a sync changed something: a shell
+    asks before every prompt, and reading every member row each time would be a pause in
+    the app's loop on a large account."""
+
+    def __init__(self, accounts: Accounts) -> None:
+        self.accounts = accounts
+        self._value: dict[str, Any] | None = None
+        self._accounts_seen: tuple[str, ...] = ()
+        accounts.add_listener(self._changed)
+
+    def _changed(self, account: object, change: object) -> None:
+        from tuimatrix.core.sync import SyncChanges
+
+        if isinstance(change, SyncChanges):
+            self._value = None
+
+    async def get(self) -> dict[str, Any]:
+        seen = tuple(account.user_id for account in self.accounts)
+        if self._value is None or seen != self._accounts_seen:
+            self._value = (await vocabulary_of(self.accounts)).to_json()
+            self._accounts_seen = seen
+        return self._value

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 #: Bumped when a message changes meaning: a client and an owner of different versions refuse
 #: each other with one clear line instead of misreading each other.
 PROTOCOL = 1
+#: the usage error of an empty command line (exec's, and an owner's answer to one)
+NO_COMMAND_LINE = "exec: give a command line, e.g. exec 'tag-room favourite --room R'"
 #: How long a request waits for its messages unless it says (seconds; ``exec --timeout``).
 SEND_TIMEOUT = 30.0
 #: The longest line a client accepts (bytes): a listing's answer may be large.
