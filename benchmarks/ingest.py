@@ -1,8 +1,9 @@
 """1. Initial-sync ingest: the large account's first ``/sync``, through our sync path.
 
-Ours: ``orjson.loads`` of the bytes (as ``core/http.py`` parses), ``apply_sync`` in one
-transaction on a fresh store, then ``RoomModels.refresh`` — what ``Account.sync_once`` does
-minus the network and the crypto hook. The floor: the standard library's ``json.loads`` of the
+Ours: ``orjson.loads`` of the bytes (as ``core/http.py`` parses), ``apply_sync`` and the
+push rules evaluated on its events (``Notices.record``) in one transaction on a fresh store,
+then ``RoomModels.refresh`` — what ``Account.sync_once`` does minus the network and the crypto
+hook. The floor: the standard library's ``json.loads`` of the
 same bytes. The peer: matrix-nio's ``SyncResponse.from_dict`` (its schema check) and
 ``AsyncClient.receive_response`` on the same bytes; nio keeps rooms in memory and writes
 nothing, so it does strictly less than we do. Medians of a few runs each, in one process.
@@ -26,6 +27,7 @@ NAME = "1. initial-sync ingest"
 
 async def ours(raw: bytes, directory: Path) -> dict[str, float]:
     """Our sync path on ``raw`` into a fresh store in ``directory``; seconds per stage."""
+    from tuimatrix.core.notices import Notices
     from tuimatrix.core.rooms import RoomModels
     from tuimatrix.core.store import Store
     from tuimatrix.core.sync import apply_sync
@@ -38,9 +40,11 @@ async def ours(raw: bytes, directory: Path) -> dict[str, float]:
         settle()
         with stopwatch() as parse:
             resp = orjson.loads(raw)
-        with stopwatch() as apply:
-            async with store.transaction() as conn:
+        async with store.transaction() as conn:
+            with stopwatch() as apply:
                 changes = await apply_sync(conn, resp, initial=True)
+            with stopwatch() as notices:
+                await Notices(store, OWN_USER).record(conn, changes)
         with stopwatch() as refresh:
             await models.refresh(changes.rooms, account_data_changed=bool(changes.account_data))
         if len(models.summaries) < len(resp["rooms"]["join"]):
@@ -50,8 +54,9 @@ async def ours(raw: bytes, directory: Path) -> dict[str, float]:
     return {
         "parse": parse[0],
         "apply": apply[0],
+        "notices": notices[0],
         "refresh": refresh[0],
-        "total": parse[0] + apply[0] + refresh[0],
+        "total": parse[0] + apply[0] + notices[0] + refresh[0],
     }
 
 
@@ -114,11 +119,13 @@ async def measure_size(size: Size, runs: int, peer: bool) -> list[Result]:
         Result(NAME, f"floor: json.loads, {label}", floor_s, "s"),
         Result(
             NAME,
-            f"ours: parse + apply_sync + refresh, {size.name}",
+            f"ours: parse + apply_sync + push rules + refresh, {size.name}",
             mid["total"],
             "s",
             note=(
                 f"parse {mid['parse'] * 1000:.0f} ms, apply_sync {mid['apply'] * 1000:.0f} ms, "
+                f"push rules {mid['notices'] * 1000:.0f} ms "
+                f"({mid['notices'] / mid['apply']:.0%} of apply_sync), "
                 f"refresh {mid['refresh'] * 1000:.0f} ms"
             ),
         ),

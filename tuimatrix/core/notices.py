@@ -103,7 +103,7 @@ class Notices:
             for room_id, events in changes.new_events.items()
             if changes.membership.get(room_id, "join") == "join"
         }
-        changes.notices = await self._evaluate(conn, joined)
+        changes.notices = await self._evaluate(conn, await self._unread_of(conn, joined))
         redacted = await self._drop_redacted(conn, changes.new_events)
         touched = set(changes.new_events) | changes.receipts | redacted
         await self.recount(conn, touched)
@@ -122,9 +122,47 @@ class Notices:
         await conn.execute(
             "DELETE FROM notices WHERE event_id IN (SELECT value FROM json_each($1))", dumps(ids)
         )
-        found = await self._evaluate(conn, by_room)
+        found = await self._evaluate(conn, await self._unread_of(conn, by_room))
         await self.recount(conn, by_room)
         return found
+
+    async def _unread_of(
+        self, conn: Connection, events: dict[str, list[dict[str, Any]]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Of each room's ``events`` (in timeline order), those the user has not read: the
+        rest need no evaluation (a first sync brings mostly read history). Read: up to the
+        user's receipt for the event's thread or its unthreaded one, or the user's own
+        latest event; one that is not among ``events`` is older than all of them."""
+        if not events:
+            return {}
+        receipts: dict[tuple[str, str], str] = {
+            (r["room_id"], r["thread_id"]): r["event_id"]
+            for r in await conn.fetch(
+                "SELECT r.room_id, r.thread_id, e.event_id, MAX(e.position) AS position "
+                "FROM receipts r JOIN events e ON e.event_id = r.event_id "
+                "WHERE r.room_id IN (SELECT value FROM json_each($1)) AND r.user_id = $2 "
+                "AND r.receipt_type IN (SELECT value FROM json_each($3)) "
+                "GROUP BY r.room_id, r.thread_id",
+                dumps(list(events)),
+                self.user_id,
+                dumps(list(_RECEIPTS)),
+            )
+        }
+        unread: dict[str, list[dict[str, Any]]] = {}
+        for room_id, evts in events.items():
+            index = {evt.get("event_id"): i for i, evt in enumerate(evts)}
+            read_all = max(
+                index.get(receipts.get((room_id, "")), -1),
+                max((i for i, e in enumerate(evts) if e.get("sender") == self.user_id), default=-1),
+            )
+            kept = [
+                evt
+                for i, evt in enumerate(evts)
+                if i > read_all and i > index.get(receipts.get((room_id, thread_of(evt))), -1)
+            ]
+            if kept:
+                unread[room_id] = kept
+        return unread
 
     async def _load_rules(self, conn: Connection) -> Ruleset:
         raw = await conn.fetchval(
@@ -185,14 +223,15 @@ class Notices:
                     notice.sound,
                 )
             )
-        await conn.executemany(_INSERT_SQL, inserts)
+        inserts.sort(key=lambda row: row[4])  # by time: a huge first sync keeps its newest
+        await conn.executemany(_INSERT_SQL, inserts[-MAX_KEPT:])
         await conn.execute(
             "DELETE FROM notices WHERE ts < "
             "(SELECT ts FROM notices ORDER BY ts DESC LIMIT 1 OFFSET $1)",
             MAX_KEPT,
         )
         notices.sort(key=lambda n: n.ts)
-        return notices
+        return notices[-MAX_KEPT:]
 
     async def _room_facts(self, conn: Connection, room_ids: list[str]) -> dict[str, RoomFacts]:
         """What the rules' conditions need of each room, as the store has it now."""
