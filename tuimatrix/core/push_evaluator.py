@@ -328,6 +328,8 @@ def _sender_notification_permission(key: Any) -> Condition | None:
 
     def condition(subject: _Subject) -> bool:
         sender = subject.event.get("sender")
+        if type(sender) is not str:
+            return False
         if sender in subject.room.creators:
             return True
         levels = subject.room.power_levels
@@ -338,7 +340,7 @@ def _sender_notification_permission(key: Any) -> Condition | None:
         if isinstance(notifications, Mapping):
             required = power_level(notifications.get(key))
         users = levels.get("users")
-        level = users.get(sender) if isinstance(users, Mapping) and type(sender) is str else None
+        level = users.get(sender) if isinstance(users, Mapping) else None
         if level is None:
             level = levels.get("users_default", 0)
         have = power_level(level)
