@@ -341,6 +341,19 @@ def test_kinds_run_override_content_room_sender_underride() -> None:
     assert verdict_of(last, message("x")).rule_id == "all"
 
 
+def test_room_rules_know_the_room_from_the_facts_when_the_event_does_not() -> None:
+    # Events from /sync carry no room_id: a muted room's rule still applies.
+    mute = override(ROOM, [{"kind": "event_match", "key": "room_id", "pattern": ROOM}], [])
+    rules = Ruleset.from_account_data(ME, rules_with(override=[mute]))
+    event = message("alice")
+    del event["room_id"]
+    here = RoomFacts(5, None, LEVELS, room_id=ROOM)
+    assert verdict_of(rules, event, here) == Verdict(False, rule_id=ROOM)
+    elsewhere = RoomFacts(5, None, LEVELS, room_id="!other:example.org")
+    assert verdict_of(rules, event, elsewhere).highlight
+    assert verdict_of(rules, event, GROUP).highlight  # the room unknown: no room rule applies
+
+
 def test_the_first_matching_rule_decides_in_order_within_a_kind() -> None:
     one = override("one", [{"kind": "event_match", "key": "type", "pattern": "m.room.*"}], [])
     two = override("two", [{"kind": "event_match", "key": "type", "pattern": "*"}], ["notify"])

@@ -68,6 +68,9 @@ class RoomFacts:
     #: ``m.room.create`` sender and its ``additional_creators``), or the creator of an older
     #: room that has no power levels event.
     creators: frozenset[str] = field(default_factory=frozenset)
+    #: The room's id, for the rules that name a room (room rules, a muted room's override):
+    #: events from ``/sync`` do not carry their ``room_id``.
+    room_id: str | None = None
 
 
 class _Subject:
@@ -85,6 +88,7 @@ class _Subject:
 
 Condition = Callable[[_Subject], bool]
 _MISSING = object()
+_ROOM_ID = ("room_id",)
 
 
 # -- keys and values ---------------------------------------------------------------------------
@@ -112,8 +116,10 @@ def key_path(key: str) -> tuple[str, ...] | None:
     return tuple(parts)
 
 
-def _lookup(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = event
+def _lookup(subject: _Subject, path: tuple[str, ...]) -> Any:
+    value: Any = subject.event
+    if path == _ROOM_ID and "room_id" not in value:
+        return subject.room.room_id
     for part in path:
         if not isinstance(value, Mapping):
             return _MISSING
@@ -250,7 +256,7 @@ def _event_match(key: Any, pattern: Any) -> Condition | None:
     matcher = compile_glob(pattern, words=key == "content.body")
 
     def condition(subject: _Subject) -> bool:
-        value = _lookup(subject.event, path)
+        value = _lookup(subject, path)
         return type(value) is str and matcher(value)
 
     return condition
@@ -260,7 +266,7 @@ def _event_property_is(key: Any, expected: Any) -> Condition | None:
     path = key_path(key) if isinstance(key, str) else None
     if path is None or not _is_simple(expected):
         return None
-    return lambda subject: _same(_lookup(subject.event, path), expected)
+    return lambda subject: _same(_lookup(subject, path), expected)
 
 
 def _event_property_contains(key: Any, expected: Any) -> Condition | None:
@@ -269,7 +275,7 @@ def _event_property_contains(key: Any, expected: Any) -> Condition | None:
         return None
 
     def condition(subject: _Subject) -> bool:
-        values = _lookup(subject.event, path)
+        values = _lookup(subject, path)
         return type(values) is list and any(_same(value, expected) for value in values)
 
     return condition
