@@ -704,3 +704,17 @@ def test_evaluating_does_not_change_the_event_or_rules() -> None:
     before = copy.deepcopy((event, account))
     Ruleset.from_account_data(ME, account).evaluate(event, GROUP)
     assert (event, account) == before
+
+
+def test_rules_are_indexed_by_event_type_case_insensitively_and_boundedly() -> None:
+    rules = Ruleset.from_account_data(ME, None)
+    shouting = {**message(), "type": "M.Room.Message"}
+    assert verdict_of(rules, shouting).rule_id == ".m.rule.message"
+    for n in range(3 * Ruleset.MAX_TYPES):  # a flood of made-up types
+        assert verdict_of(rules, {**message(), "type": f"x.{n}"}) is SILENT
+    assert len(rules._by_type) <= Ruleset.MAX_TYPES
+    assert verdict_of(rules, message()).rule_id == ".m.rule.message"
+    # A rule whose type condition has a wildcard is not indexed by it, and still matches.
+    glob = override("g", [{"kind": "event_match", "key": "type", "pattern": "m.room.mess*"}], [])
+    with_glob = Ruleset.from_account_data(ME, rules_with(override=[glob]))
+    assert verdict_of(with_glob, message()) == Verdict(False, rule_id="g")
