@@ -32,6 +32,7 @@ SCRIPTS = (
     "room_list_update",
     "encrypted_send",
     "owner",
+    "push_rules",
 )
 #: Arguments for scripts that take their own (room_list_update has no quick mode of ours).
 QUICK_ARGS = {"room_list_update": ["--rooms", "300", "--rounds", "3"]}
