@@ -12,15 +12,20 @@ from typing import Any
 import orjson
 import pytest
 from conftest import MakeUser
-from helpers import eventually
-from test_cli_exec import texec
+from helpers import eventually, palette_search, until
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from test_app import SIZE
+from test_cli_exec import log_in, texec
 from test_commands import ScriptContext
 from test_sync import Login, login  # noqa: F401  (the fixture)
 
+from tuimatrix.app import TuimatrixApp
+from tuimatrix.cli.shell import shell
 from tuimatrix.commands import UsageError
 from tuimatrix.commands.runner import run_line
-from tuimatrix.core import auth
-from tuimatrix.core.account import Account
+from tuimatrix.core.account import LIVE, Account
 from tuimatrix.core.notification_settings import (
     MAX_KEYWORD,
     check_keyword,
@@ -29,7 +34,9 @@ from tuimatrix.core.notification_settings import (
     mention_level,
     muted_senders,
 )
+from tuimatrix.core.session import load_sessions
 from tuimatrix.paths import get_paths
+from tuimatrix.screens.prompts import TextPromptScreen
 
 #: Element's keyword actions (``mentionActions`` in its ``reconcileNotificationSettings.ts``).
 ELEMENT_KEYWORD = [
@@ -309,8 +316,7 @@ async def test_mention_alerts_switch_the_mention_rules(make_user: MakeUser, logi
 
 async def test_exec_lists_keywords_as_json_lines(make_user: MakeUser) -> None:
     user = make_user("kw")
-    result = await auth.login(get_paths(), user.user_id, user.password)
-    await result.account.close()
+    await log_in(user)
 
     added = await texec("add-keyword", "deploy")
     assert added.returncode == 0, added.stderr
@@ -320,3 +326,53 @@ async def test_exec_lists_keywords_as_json_lines(make_user: MakeUser) -> None:
     assert (row["keyword"], row["alert"], row["account"]) == ("deploy", "highlight", user.user_id)
     refused = await texec("add-keyword", "de*ploy")
     assert refused.returncode == 2 and "'*'" in refused.stderr and "Traceback" not in refused.stderr
+
+
+async def test_the_shell_asks_for_what_is_missing(
+    make_user: MakeUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = make_user("sh")
+    await log_in(user)
+    lines = [
+        "set-notification-default",  # the kind and the level are asked for
+        "group",
+        "mentions",
+        "add-keyword",
+        "release day",
+        "add-keyword a[b]",
+        "keywords",
+        "exit",
+    ]
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("".join(line + "\r" for line in lines))
+        assert await shell() == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "notifications for messages in group chats: mentions" in out
+    assert "keyword added: release day" in out
+    assert any(line.startswith("error: keyword: cannot hold '[' ']'") for line in out), out
+    assert any(line.split()[:3] == ["release", "day", "highlight"] for line in out), out
+    [info] = load_sessions(get_paths())
+    account = await Account.open(info, get_paths(), crypto=False)
+    try:
+        rule = await account.push_rule("underride", ".m.rule.message")
+    finally:
+        await account.close()
+    assert rule is not None and rule["actions"] == []
+
+
+async def test_the_palette_asks_for_the_keyword(make_user: MakeUser) -> None:
+    user = make_user("pal")
+    await log_in(user)
+    app = TuimatrixApp(get_paths())
+    async with app.run_test(size=SIZE) as pilot:
+        account = next(iter(app.accounts))
+        await until(pilot, lambda: account.status.state == LIVE)
+        await palette_search(pilot, "add keyword")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        await pilot.press(*"garden party", "enter")
+
+        async def added() -> bool:
+            return [k.pattern for k in keywords(await account.push_ruleset())] == ["garden party"]
+
+        await eventually(added)
