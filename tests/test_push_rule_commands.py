@@ -23,7 +23,7 @@ from test_sync import Login, login  # noqa: F401  (the fixture)
 
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.cli.shell import shell
-from tuimatrix.commands import UsageError
+from tuimatrix.commands import REGISTRY, UsageError, load_commands
 from tuimatrix.commands.runner import run_line
 from tuimatrix.core.account import LIVE, Account
 from tuimatrix.core.notification_settings import (
@@ -171,6 +171,18 @@ def test_settings_are_read_as_element_reads_them() -> None:
     assert mention_level(ruleset, "room") == "on"
     assert default_level({"global": {}}, "dm") is None
     assert mention_level("not a ruleset", "me") is None
+
+
+def test_the_commands_are_registered_for_every_front_end() -> None:
+    load_commands()
+    ids = {
+        "keywords", "add-keyword", "remove-keyword", "mute-user", "unmute-user", "muted-users",
+        "notification-defaults", "set-notification-default", "set-mention-alerts",
+    }  # fmt: skip
+    assert {c.id for c in REGISTRY.values() if c.title.startswith("notifications: ")} == ids
+    assert not any(REGISTRY[c].ui_only or REGISTRY[c].room for c in ids)
+    listings = {c for c in ids if REGISTRY[c].every_account}
+    assert listings == {"keywords", "muted-users", "notification-defaults"}
 
 
 # -- against Synapse ---------------------------------------------------------------------------
