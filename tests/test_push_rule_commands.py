@@ -34,6 +34,7 @@ from tuimatrix.core.notification_settings import (
     mention_level,
     muted_senders,
 )
+from tuimatrix.core.push_rules import notification_modes
 from tuimatrix.core.session import load_sessions
 from tuimatrix.paths import get_paths
 from tuimatrix.screens.prompts import TextPromptScreen
@@ -163,6 +164,7 @@ def test_settings_are_read_as_element_reads_them() -> None:
         ("gone", "off"),
     ]
     assert muted_senders(ruleset) == ["@muted:x", "@glob:x", "@bot:x", "@old:x"]
+    assert notification_modes(ruleset) == {}  # a muted user is not a muted room
     assert default_level(ruleset, "dm") == "noisy"
     assert default_level(ruleset, "group") == "all"
     assert default_level(ruleset, "encrypted-dm") == "mentions"
