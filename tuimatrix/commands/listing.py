@@ -28,12 +28,13 @@ ROOM_COLUMNS = ("name", "section", "unread", "highlights", "tags", "spaces", "ac
 ACCOUNT_COLUMNS = ("user_id", "display_name", "homeserver", "device_id", "rooms", "sync")
 
 
-def _listed(inv: Invocation, ctx: Context) -> list[Account]:
+def listed_accounts(inv: Invocation, ctx: Context) -> list[Account]:
     """The account --account named, else every open account."""
     return [inv.account] if inv.account is not None else list(ctx.accounts)
 
 
-def _count(n: int, what: str) -> str:
+def count_of(n: int, what: str) -> str:
+    """ "1 room", "2 rooms": a listing's summary line."""
     return f"{n} {what}" + ("" if n == 1 else "s")
 
 
@@ -57,7 +58,7 @@ async def rooms(ctx: Context, inv: Invocation) -> Result:
     for space, kids in space_children(every).items():
         for kid in kids:
             parents.setdefault(kid, []).append(space)
-    wanted = {account.user_id for account in _listed(inv, ctx)}
+    wanted = {account.user_id for account in listed_accounts(inv, ctx)}
     # In the room list's order: section by section, each room once, at its home.
     order: list[tuple[RoomRef, str | None]] = []
     seen: set[RoomRef] = set()
@@ -76,7 +77,7 @@ async def rooms(ctx: Context, inv: Invocation) -> Result:
         for ref, section in order
         if ref[0] in wanted
     ]
-    return Result(_count(len(rows), "room"), rows=rows, columns=ROOM_COLUMNS)
+    return Result(count_of(len(rows), "room"), rows=rows, columns=ROOM_COLUMNS)
 
 
 def _home(room: RoomSummary, placed: list[str]) -> str | None:
@@ -116,8 +117,8 @@ def _room_row(
     every_account=True,
 )
 async def accounts(ctx: Context, inv: Invocation) -> Result:
-    rows = [await _account_row(account) for account in _listed(inv, ctx)]
-    return Result(_count(len(rows), "account"), rows=rows, columns=ACCOUNT_COLUMNS)
+    rows = [await _account_row(account) for account in listed_accounts(inv, ctx)]
+    return Result(count_of(len(rows), "account"), rows=rows, columns=ACCOUNT_COLUMNS)
 
 
 async def _account_row(account: Account) -> dict[str, Any]:

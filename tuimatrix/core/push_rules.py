@@ -13,7 +13,8 @@ from typing import Any
 NOTIFICATION_MODES = ("default", "all", "mentions", "none")
 
 
-def _rules(push_rules: Any, kind: str) -> list[dict[str, Any]]:
+def global_rules(push_rules: Any, kind: str) -> list[dict[str, Any]]:
+    """The rules of one kind of the ``global`` ruleset (the dicts among them; [] if none)."""
     ruleset = push_rules.get("global") if isinstance(push_rules, dict) else None
     rules = ruleset.get(kind) if isinstance(ruleset, dict) else None
     return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
@@ -30,11 +31,11 @@ def notification_modes(push_rules: Any) -> dict[str, str]:
     account's default (as ``set-notifications`` writes them: a room rule, or a muting
     override rule named after the room)."""
     modes: dict[str, str] = {}
-    for rule in _rules(push_rules, "room"):
+    for rule in global_rules(push_rules, "room"):
         room_id = rule.get("rule_id")
         if isinstance(room_id, str) and rule.get("enabled", True):
             modes[room_id] = "all" if notifies(rule) else "mentions"
-    for rule in _rules(push_rules, "override"):
+    for rule in global_rules(push_rules, "override"):
         room_id = rule.get("rule_id")
         if (
             isinstance(room_id, str)
