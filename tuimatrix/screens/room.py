@@ -269,7 +269,12 @@ class RoomScreen(RoomReading, Composing):
     async def _send_read_marker(self, event_id: str) -> None:
         try:
             # The receipt only: the fully-read marker moves when the user leaves.
-            await self.account.mark_read(self.room_id, event_id, fully_read=False)
+            await self.account.mark_read(
+                self.room_id,
+                event_id,
+                fully_read=False,
+                private=self.tm.config.room.private_receipts,
+            )
         except Exception:
             self._read_up_to = None  # try again with the next event
 
