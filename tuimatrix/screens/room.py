@@ -87,6 +87,8 @@ class RoomScreen(RoomReading, Composing):
         self._reading = True
         self.query_one(Composer).focus()
         self._mark_read()
+        # Opening the room reads it: a mark as unread goes (as the spec asks of clients).
+        self._clear_marked_unread()
 
     def on_screen_suspend(self) -> None:
         # A prompt over the room is not leaving it, nor is a view of the same room (a
@@ -264,6 +266,14 @@ class RoomScreen(RoomReading, Composing):
         if latest != self._read_up_to:
             self._read_up_to = latest
             self._send_read_marker(latest)
+
+    @work(group="marked-unread", exclusive=True)
+    async def _clear_marked_unread(self) -> None:
+        try:
+            if await self.account.marked_unread_types(self.room_id):
+                await self.account.set_marked_unread(self.room_id, False)
+        except Exception as e:
+            self.tm.notify_status(f"cannot clear the room's unread mark: {describe_error(e)}")
 
     @work(group="read-marker", exclusive=True)
     async def _send_read_marker(self, event_id: str) -> None:

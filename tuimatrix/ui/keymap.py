@@ -28,6 +28,8 @@ DEFAULT_KEYS: dict[str, dict[str, list[str]]] = {
         "l": ["tag-room low-priority"],
         "s": ["toggle-space"],
         "i": ["invite"],
+        "m": ["mark-read"],
+        "u": ["mark-unread"],
     },
     "room": {
         "escape": ["room-list"],

@@ -6,7 +6,6 @@ that compares equal draws the same line, which is what the room tree caches rend
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -14,6 +13,7 @@ from rich.style import Style
 from rich.text import Text
 
 from tuimatrix.config import COLUMNS
+from tuimatrix.core.ages import short_age as short_age  # room_list re-exports it
 from tuimatrix.core.rooms import RoomSummary, summary_label
 from tuimatrix.core.sanitize import clean_line
 
@@ -56,17 +56,6 @@ class RoomLook(NamedTuple):
     members: int
     notify: str
     account: str
-
-
-def short_age(ts_ms: int, now: float | None = None) -> str:
-    """``3m``, ``2h``, ``5d``…, or "" for never."""
-    if not ts_ms:
-        return ""
-    seconds = max(0, (time.time() if now is None else now) - ts_ms / 1000)
-    for unit, size in (("y", 31_536_000), ("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return "now"
 
 
 def room_look(

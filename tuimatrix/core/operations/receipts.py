@@ -37,15 +37,34 @@ class Receipts(OperationsBase):
             body["m.fully_read"] = event_id
         await self.client.api.request(Method.POST, Path.v3.rooms[room_id].read_markers, body)
 
+    async def mark_room_read(self, room_id: str, *, private: bool = False) -> bool:
+        """The room read up to its newest stored event: receipt, fully-read marker, and a
+        mark as unread cleared. False when the room has no event to mark."""
+        latest = await self.store.latest_events(room_id, 1)
+        event_id = latest[-1].get("event_id") if latest else None
+        if not isinstance(event_id, str):
+            return False
+        await self.mark_read(room_id, event_id, fully_read=True, private=private)
+        if await self.marked_unread_types(room_id):
+            await self.set_marked_unread(room_id, False)
+        return True
+
+    async def marked_unread_types(self, room_id: str) -> list[str]:
+        """The account data types that mark the room unread now (as the store has them)."""
+        stored = await self.store.account_data([MARKED_UNREAD, MARKED_UNREAD_UNSTABLE])
+        return [
+            kind
+            for kind in (MARKED_UNREAD, MARKED_UNREAD_UNSTABLE)
+            if isinstance(content := stored.get((room_id, kind)), dict)
+            and content.get("unread") is True
+        ]
+
     async def set_marked_unread(self, room_id: str, unread: bool) -> None:
         """Mark the room unread, or clear the mark (``m.marked_unread``; the unstable one too
         when it is what marked the room, so that the mark really goes)."""
         types = [MARKED_UNREAD]
         if not unread:
-            stored = await self.store.account_data([MARKED_UNREAD_UNSTABLE])
-            content = stored.get((room_id, MARKED_UNREAD_UNSTABLE))
-            if isinstance(content, dict) and content.get("unread") is True:
-                types.append(MARKED_UNREAD_UNSTABLE)
+            types += [t for t in await self.marked_unread_types(room_id) if t not in types]
         for kind in types:
             await self.client.api.request(
                 Method.PUT,
