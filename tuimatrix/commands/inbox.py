@@ -8,6 +8,8 @@ for scripts (``Result.rows``). Read state goes to the server: receipts (``m.read
 
 from __future__ import annotations
 
+from typing import Any
+
 from tuimatrix.commands import (
     Context,
     Invocation,
@@ -15,15 +17,20 @@ from tuimatrix.commands import (
     Result,
     UsageError,
     command,
+    find_command,
 )
-from tuimatrix.commands.runner import Cancelled, config_of, need_room
+from tuimatrix.commands.runner import Cancelled, config_of, need_room, run
 from tuimatrix.core.account import Account
+from tuimatrix.core.ages import short_age
 from tuimatrix.core.errors import describe_error
+from tuimatrix.core.inbox import InboxChoice, InboxEntry, gather_inbox, server_history
 from tuimatrix.core.room_names import room_label
 from tuimatrix.core.rooms import RoomSummary
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sections import RoomRef, find_section, group_rooms, is_unread
 
+#: what a table of the inbox shows (the rows also carry room_id, event_id and ts)
+INBOX_COLUMNS = ("age", "kind", "account", "room", "sender", "preview")
 #: mark-all-read asks before marking more rooms than this
 FEW_ROOMS = 3
 
@@ -31,6 +38,60 @@ FEW_ROOMS = 3
 def _accounts(ctx: Context, inv: Invocation) -> list[Account]:
     """The account --account named, else every open account."""
     return [inv.account] if inv.account is not None else list(ctx.accounts)
+
+
+def inbox_row(entry: InboxEntry) -> dict[str, Any]:
+    """An entry for scripts (its strings are sanitised already)."""
+    return {
+        "age": short_age(entry.ts),
+        "kind": entry.kind,
+        "account": entry.user_id,
+        "room": entry.room,
+        "sender": entry.sender,
+        "preview": entry.preview,
+        "room_id": entry.room_id,
+        "event_id": entry.event_id,
+        "ts": entry.ts,
+    }
+
+
+@command(
+    "inbox",
+    "reading: Inbox",
+    "What needs you in every account (or --account), newest first: mentions and keywords, "
+    "other notifying messages, invites, direct chats with unread messages. In the app, enter "
+    "jumps to one and r replies to it",
+    every_account=True,
+)
+async def inbox(ctx: Context, inv: Invocation) -> Result:
+    accounts = _accounts(ctx, inv)
+    if not ctx.ui.screens:
+        entries = await gather_inbox(accounts, await server_history(accounts))
+        rows = [inbox_row(entry) for entry in entries]
+        return Result(f"{len(rows)} in the inbox", rows=rows, columns=INBOX_COLUMNS)
+    choice = await ctx.ui.show_inbox(accounts)
+    if choice is None:
+        return Result()
+    return await _go_to(ctx, choice)
+
+
+async def _go_to(ctx: Context, choice: InboxChoice) -> Result:
+    """Open the entry's room at its event (reading it there marks it read); a reply is
+    asked for there, as the room's own ``r`` does."""
+    entry = choice.entry
+    account = ctx.accounts.get(entry.user_id)
+    if account is None:
+        return Result(f"{entry.user_id} is no longer logged in")
+    if entry.event_id is None:
+        ctx.ui.open_room(account, entry.room_id)
+        return Result(f"opened {entry.room}")
+    said = await ctx.ui.jump_to(account, entry.room_id, entry.event_id)
+    if not choice.reply:
+        return Result(said)
+    reply = find_command("reply")
+    assert reply is not None  # commands/messages.py registers it
+    args = {"event": entry.event_id, "room": entry.room_id, "account": entry.user_id}
+    return await run(ctx, reply, args)
 
 
 @command(

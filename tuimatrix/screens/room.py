@@ -269,9 +269,11 @@ class RoomScreen(RoomReading, Composing):
 
     @work(group="marked-unread", exclusive=True)
     async def _clear_marked_unread(self) -> None:
+        room = self.account.rooms.summaries.get(self.room_id)
+        if room is None or not room.marked_unread:
+            return
         try:
-            if await self.account.marked_unread_types(self.room_id):
-                await self.account.set_marked_unread(self.room_id, False)
+            await self.account.set_marked_unread(self.room_id, False)
         except Exception as e:
             self.tm.notify_status(f"cannot clear the room's unread mark: {describe_error(e)}")
 

@@ -16,6 +16,7 @@ from tuimatrix.config import COLUMNS
 from tuimatrix.core.ages import short_age as short_age  # room_list re-exports it
 from tuimatrix.core.rooms import RoomSummary, summary_label
 from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.sections import is_unread
 
 COLUMN_TITLES = {
     "name": "Room",
@@ -73,7 +74,7 @@ def room_look(
         depth=depth,
         fold=fold,
         invite=room.membership == "invite",
-        unread=bool(room.notification_count or room.highlight_count),
+        unread=is_unread(room),
         favourite=room.is_favourite,
         direct=room.is_direct,
         space=room.is_space,
@@ -143,6 +144,10 @@ def _name_cell(look: RoomLook) -> Text:
     return text
 
 
+#: the unread column of a room marked unread with nothing counted (``m.marked_unread``)
+MARKED_UNREAD = "•"
+
+
 def _unread_cell(look: RoomLook) -> Text:
     text = Text(no_wrap=True)
     if look.notifications or look.highlights:
@@ -150,6 +155,8 @@ def _unread_cell(look: RoomLook) -> Text:
         if look.highlights:
             text.append(":")
             text.append(str(look.highlights), "bold reverse red")
+    elif look.unread:
+        text.append(MARKED_UNREAD, "bold")
     return text
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from tuimatrix.core.lazy import Method, Path, RoomID
 from tuimatrix.core.operations.base import OperationsBase
+from tuimatrix.core.rooms import MARKED_UNREAD
 
 #: the receipt others see, and the one only the user's own devices (and the server) see
 PUBLIC_RECEIPT = "m.read"
 PRIVATE_RECEIPT = "m.read.private"
-#: room account data ``{"unread": true}``: the user marked the room unread (spec v1.12), and
-#: the unstable name clients used before (MSC2867), read too and cleared when set
-MARKED_UNREAD = "m.marked_unread"
-MARKED_UNREAD_UNSTABLE = "com.famedly.marked_unread"
+#: the account data type a mark as unread is written as (the spec's, v1.12)
+MARK_UNREAD = MARKED_UNREAD[0]
 
 
 def receipt_type(private: bool) -> str:
@@ -51,10 +50,10 @@ class Receipts(OperationsBase):
 
     async def marked_unread_types(self, room_id: str) -> list[str]:
         """The account data types that mark the room unread now (as the store has them)."""
-        stored = await self.store.account_data([MARKED_UNREAD, MARKED_UNREAD_UNSTABLE])
+        stored = await self.store.account_data(MARKED_UNREAD)
         return [
             kind
-            for kind in (MARKED_UNREAD, MARKED_UNREAD_UNSTABLE)
+            for kind in MARKED_UNREAD
             if isinstance(content := stored.get((room_id, kind)), dict)
             and content.get("unread") is True
         ]
@@ -62,7 +61,7 @@ class Receipts(OperationsBase):
     async def set_marked_unread(self, room_id: str, unread: bool) -> None:
         """Mark the room unread, or clear the mark (``m.marked_unread``; the unstable one too
         when it is what marked the room, so that the mark really goes)."""
-        types = [MARKED_UNREAD]
+        types = [MARK_UNREAD]
         if not unread:
             types += [t for t in await self.marked_unread_types(room_id) if t not in types]
         for kind in types:
