@@ -12,6 +12,8 @@ from conftest import MakeUser
 from helpers import eventually, until
 from test_app import SIZE
 from test_app import peer as peer  # the fixture, shared
+from test_e2ee import encrypted_room
+from test_e2ee import send as e2ee_send
 from test_read_commands import accounts_of
 from test_read_state import account_data, counts, send
 from test_room_actions import open_room
@@ -200,6 +202,22 @@ async def test_exec_inbox_prints_the_rows_and_merges_the_servers_history(
 
     await eventually(read)
     assert (await run_line(ExecContext(accounts_of(a), a), "inbox")).rows == []
+
+
+async def test_an_encrypted_mention_shows_decrypted_and_only_from_our_evaluation(
+    make_user: MakeUser,
+    login: Login,  # noqa: F811
+) -> None:
+    a = await login(make_user("alice"))
+    b = await login(make_user("bob", displayname="Bob"))
+    room_id = await encrypted_room(b, a)
+    mention = await e2ee_send(b, room_id, "alice: \x1b[2Jlook", mentions=[a.user_id])
+    await a.sync_once()
+    # The server cannot read it: whatever it kept is not listed from there.
+    assert await server_inbox(a) == []
+    [entry] = await gather_inbox([a])
+    assert (entry.event_id, entry.kind, entry.room) == (mention, MENTION, "Secret")
+    assert entry.preview == "alice: look"  # decrypted, and the escape sequence gone
 
 
 async def test_a_direct_chat_marked_unread_shows_in_the_inbox_and_the_room_list(
