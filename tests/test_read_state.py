@@ -3,16 +3,23 @@ section (asking first), mark-unread's account data, and private read receipts.""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from conftest import MakeUser
-from helpers import eventually
+from helpers import eventually, until
+from test_app import SIZE
+from test_app import peer as peer  # the fixture, shared
 from test_read_commands import accounts_of
+from test_room_actions import open_room
+from test_room_reading import PeerFactory, fully_read_on_server
 from test_sync import Login, login  # noqa: F401  (the fixture)
 
+from tuimatrix.app import TuimatrixApp
 from tuimatrix.commands import UsageError
 from tuimatrix.commands.runner import run_line
+from tuimatrix.core import auth
 from tuimatrix.core.account import Account
 from tuimatrix.core.sendqueue import SENT
 from tuimatrix.owner.context import ExecContext
@@ -163,3 +170,39 @@ async def test_private_receipts_are_not_seen_by_others(
     await a.sync_once()
     seen = [r for r in await a.store.receipts(room_id) if r["user_id"] == bob.user_id]
     assert seen == []
+
+
+async def test_reading_a_room_in_the_app_sends_private_receipts(
+    make_user: MakeUser, peer: PeerFactory
+) -> None:
+    get_paths().config_file.parent.mkdir(parents=True, exist_ok=True)
+    get_paths().config_file.write_text('[room]\nread-receipts = "private"\n')
+    alice, bob = make_user("alice"), make_user("bob")
+    me = (await auth.login(get_paths(), alice.user_id, alice.password)).account
+    b = await peer(bob)
+    room_id = await b.create_room("Quiet", invite=[alice.user_id])
+    await me.join(room_id)
+    said = await send(b, room_id, "psst", [])
+    await me.close()
+
+    app = TuimatrixApp(get_paths())
+    async with app.run_test(size=SIZE) as pilot:
+        account = next(iter(app.accounts))
+        screen = await open_room(pilot, app, room_id)
+        await until(pilot, lambda: said in [i.key for i in screen.timeline.items])
+
+        async def own_receipts() -> set[str]:
+            rows = await account.store.receipts(room_id)
+            return {r["receipt_type"] for r in rows if r["user_id"] == alice.user_id}
+
+        async with asyncio.timeout(30):
+            while await own_receipts() != {"m.read.private"}:
+                await pilot.pause(0.1)
+        # Leaving moves the fully-read marker, still with a private receipt.
+        await pilot.press("escape")
+        async with asyncio.timeout(30):
+            while await fully_read_on_server(account, room_id) != said:
+                await pilot.pause(0.1)
+        assert await own_receipts() == {"m.read.private"}
+    await b.sync_once()
+    assert [r for r in await b.store.receipts(room_id) if r["user_id"] == alice.user_id] == []
