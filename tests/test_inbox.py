@@ -181,11 +181,13 @@ async def test_exec_inbox_prints_the_rows_and_merges_the_servers_history(
     result = await run_line(ExecContext(accounts_of(a), a), "inbox")
     assert result.rows is not None and result.message == "1 in the inbox"
     [row] = result.rows
-    assert {k: row[k] for k in ("kind", "account", "room", "sender", "room_id", "event_id")} == {
+    keys = ("kind", "account", "room", "sender", "sender_id", "room_id", "event_id")
+    assert {k: row[k] for k in keys} == {
         "kind": MENTION,
         "account": alice.user_id,
         "room": "Plain",
         "sender": "Bob",
+        "sender_id": bob.user_id,
         "room_id": room_id,
         "event_id": hello,
     }
@@ -277,6 +279,7 @@ def entry(**fields: Any) -> InboxEntry:
         "kind": NOTICE,
         "room": "Room",
         "sender": "Bob",
+        "sender_id": "@b:x",
         "preview": "text",
         "ts": 1,
     }

@@ -48,6 +48,7 @@ def inbox_row(entry: InboxEntry) -> dict[str, Any]:
         "account": entry.user_id,
         "room": entry.room,
         "sender": entry.sender,
+        "sender_id": entry.sender_id,
         "preview": entry.preview,
         "room_id": entry.room_id,
         "event_id": entry.event_id,

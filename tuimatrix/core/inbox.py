@@ -45,7 +45,9 @@ class InboxEntry:
     event_id: str | None
     kind: str
     room: str
+    #: the sender's display name, and user id
     sender: str
+    sender_id: str
     preview: str
     #: origin_server_ts, ms (0: unknown)
     ts: int
@@ -82,24 +84,30 @@ def account_labels(user_ids: Iterable[str]) -> dict[str, str]:
     return {u: clean_line(local[u] if taken.count(local[u]) == 1 else u) for u in ids}
 
 
-class _Names:
-    """Senders' display names, read from the store once per room."""
+class SenderNames:
+    """Display names by account and room, read from the store once: a view that reads its
+    entries again on every sync keeps one for its life (a large room's members are many)."""
 
-    def __init__(self, account: Account) -> None:
-        self.account = account
-        self.rooms: dict[str, dict[str, str]] = {}
+    def __init__(self) -> None:
+        self.rooms: dict[tuple[str, str], dict[str, str]] = {}
 
-    async def of(self, room_id: str) -> dict[str, str]:
-        if room_id not in self.rooms:
-            self.rooms[room_id] = await self.account.member_names(room_id)
-        return self.rooms[room_id]
+    async def of(self, account: Account, room_id: str) -> dict[str, str]:
+        key = (account.user_id, room_id)
+        if key not in self.rooms:
+            self.rooms[key] = await account.member_names(room_id)
+        return self.rooms[key]
 
 
 async def _entry(
-    account: Account, names: _Names, room_id: str, event: Mapping[str, Any], kind: str, ts: int
+    account: Account,
+    names: SenderNames,
+    room_id: str,
+    event: Mapping[str, Any],
+    kind: str,
+    ts: int,
 ) -> InboxEntry:
     sender = str(event.get("sender", ""))
-    room_names = await names.of(room_id)
+    room_names = await names.of(account, room_id)
     return InboxEntry(
         user_id=account.user_id,
         room_id=room_id,
@@ -107,15 +115,16 @@ async def _entry(
         kind=kind,
         room=room_label(account, room_id),
         sender=clean_line(room_names.get(sender, sender)),
+        sender_id=clean_line(sender),
         preview=preview(event, room_names),
         ts=ts,
     )
 
 
-async def local_inbox(account: Account) -> list[InboxEntry]:
+async def local_inbox(account: Account, names: SenderNames | None = None) -> list[InboxEntry]:
     """What needs the user by what this client knows: unread notices, invites, and direct
     chats with unread messages no notice stands for."""
-    names = _Names(account)
+    names = names or SenderNames()
     entries = [
         await _entry(account, names, n.room_id, n.event, MENTION if n.highlight else NOTICE, n.ts)
         for n in await account.notices.recent(NOTICES, unread_only=True)
@@ -132,6 +141,7 @@ async def local_inbox(account: Account) -> list[InboxEntry]:
                     kind=INVITE,
                     room=room_label(account, room.room_id),
                     sender=clean_line(inviter),
+                    sender_id=clean_line(inviter),
                     preview="invites you to join",
                     ts=room.latest_ts,
                 )
@@ -157,7 +167,7 @@ async def server_inbox(account: Account, pages: int = 1) -> list[InboxEntry]:
     The server's history is a help, not a need: when it cannot be reached the inbox shows
     what this client knows (the reason is logged).
     """
-    names = _Names(account)
+    names = SenderNames()
     entries: list[InboxEntry] = []
     token: str | None = None
     for _ in range(pages):
@@ -214,10 +224,13 @@ def still_unread(accounts: Iterable[Account], history: Iterable[InboxEntry]) -> 
 
 
 async def gather_inbox(
-    accounts: Iterable[Account], history: Iterable[InboxEntry] = ()
+    accounts: Iterable[Account],
+    history: Iterable[InboxEntry] = (),
+    names: SenderNames | None = None,
 ) -> list[InboxEntry]:
     """Every account's inbox, with what of the server's ``history`` is still unread; newest
     first, each event once (this client's own evaluation wins)."""
     chosen = list(accounts)
-    local = await asyncio.gather(*(local_inbox(a) for a in chosen))
+    names = names or SenderNames()
+    local = await asyncio.gather(*(local_inbox(a, names) for a in chosen))
     return merge_entries(*local, still_unread(chosen, history))

@@ -25,6 +25,7 @@ from tuimatrix.core.inbox import (
     MENTION,
     InboxChoice,
     InboxEntry,
+    SenderNames,
     account_labels,
     gather_inbox,
     server_history,
@@ -35,7 +36,7 @@ from tuimatrix.screens.base import UsesApp
 #: how each kind is marked in the table
 KIND_MARKS = {MENTION: ("@", "bold red"), INVITE: ("✉", "italic"), DIRECT: ("•", "magenta")}
 #: a burst of syncs reads the store once
-RELOAD_DELAY = 0.3
+RELOAD_DELAY = 0.5
 #: the message column's width (the table scrolls sideways for the rest)
 PREVIEW_WIDTH = 60
 
@@ -69,6 +70,7 @@ class InboxScreen(UsesApp, ModalScreen[InboxChoice | None]):
         self.shown: list[InboxEntry] = []
         self.entries: list[InboxEntry] = []
         self._history: list[InboxEntry] = []
+        self._names = SenderNames()
         self._reload_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -108,7 +110,7 @@ class InboxScreen(UsesApp, ModalScreen[InboxChoice | None]):
         """Read the entries again (``history``: the server's too, done once when opened)."""
         if history:
             self._history = await server_history(self.accounts)
-        self.entries = await gather_inbox(self.accounts, self._history)
+        self.entries = await gather_inbox(self.accounts, self._history, self._names)
         self.show()
 
     def show(self) -> None:
