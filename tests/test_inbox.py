@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from conftest import MakeUser
 from helpers import eventually, until
+from rich.text import Text
 from test_app import SIZE
 from test_app import peer as peer  # the fixture, shared
 from test_e2ee import encrypted_room
@@ -339,3 +340,14 @@ def test_a_room_marked_unread_is_unread_without_counts() -> None:
         now=0,
     )
     assert room_cells(counted)["unread"].plain == "2"
+
+
+def test_cells_are_text_never_markup() -> None:
+    hostile = entry(room="[@click=app.quit]boom", sender="[b]x[/b]", preview="[link=file:///]y")
+    cells = InboxScreen._cells(hostile, {"@a:x": "a"}, several=True)
+    assert all(isinstance(cell, Text) for cell in cells)
+    assert [cell.plain for cell in cells][3:] == [
+        "[@click=app.quit]boom",
+        "[b]x[/b]",
+        "[link=file:///]y",
+    ]
