@@ -5,11 +5,12 @@ history; a room marked unread shows so."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from conftest import MakeUser
-from helpers import eventually, until
+from helpers import TestUser, eventually, until
 from rich.text import Text
 from test_app import SIZE
 from test_app import peer as peer  # the fixture, shared
@@ -18,6 +19,8 @@ from test_e2ee import send as e2ee_send
 from test_read_commands import accounts_of
 from test_read_state import account_data, counts, send
 from test_room_actions import open_room
+from test_room_list import client as client  # the fixture, shared
+from test_room_list import live_app, names, prepared
 from test_sync import Login, login  # noqa: F401  (the fixture)
 from textual.pilot import Pilot
 from textual.widgets import DataTable
@@ -267,6 +270,38 @@ async def test_opening_a_room_clears_its_unread_mark(make_user: MakeUser) -> Non
         await open_room(pilot, app, room_id)
         await until(pilot, lambda: not rooms[room_id].marked_unread)
         assert await account_data(account, room_id, "m.marked_unread") == {"unread": False}
+
+
+async def test_the_room_list_shows_a_room_marked_unread_and_m_and_u_mark_it(
+    make_user: MakeUser,
+    client: Callable[[TestUser, str], Awaitable[Account]],
+) -> None:
+    user, rooms = await prepared(make_user, "Kitchen", "Garage")
+    other = await client(user, "laptop")  # the same user on another device
+    app = TuimatrixApp(get_paths())
+    async with app.run_test(size=SIZE) as pilot:
+        account = await live_app(pilot)
+        await until(pilot, lambda: sorted(names(app, "unspaced")) == ["Garage", "Kitchen"])
+        assert names(app, "unread") == []
+        # Marked unread elsewhere: unread here, live, with its mark in the unread column.
+        await other.set_marked_unread(rooms["Garage"], True)
+        await until(pilot, lambda: names(app, "unread") == ["Garage"])
+        look = room_look(
+            account.rooms.summaries[rooms["Garage"]],
+            depth=0,
+            fold="",
+            notify="",
+            account="",
+            now=0,
+        )
+        assert room_cells(look)["unread"].plain == "•"
+        # m on it marks it read (the mark goes); u marks the other one unread.
+        assert app.room_list.move_to(account, rooms["Garage"])
+        await pilot.press("m")
+        await until(pilot, lambda: names(app, "unread") == [])
+        assert app.room_list.move_to(account, rooms["Kitchen"])
+        await pilot.press("u")
+        await until(pilot, lambda: names(app, "unread") == ["Kitchen"])
 
 
 # -- pure ------------------------------------------------------------------------------------
