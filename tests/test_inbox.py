@@ -69,6 +69,12 @@ async def open_inbox(pilot: Pilot[None], app: TuimatrixApp) -> InboxScreen:
     return screen
 
 
+def unread_cell(room: RoomSummary) -> str:
+    """What the room list's unread column shows for ``room``."""
+    look = room_look(room, depth=0, fold="", notify="", account="", now=0)
+    return room_cells(look)["unread"].plain
+
+
 def kinds(screen: InboxScreen) -> set[tuple[str, str, str]]:
     return {(e.user_id, e.room, e.kind) for e in screen.entries}
 
@@ -249,9 +255,7 @@ async def test_a_direct_chat_marked_unread_shows_in_the_inbox_and_the_room_list(
     await eventually(marked)
     [entry] = await gather_inbox([a])
     assert (entry.kind, entry.room_id, entry.preview, entry.sender) == (DIRECT, dm, "hi", "Bob")
-    look = room_look(a.rooms.summaries[dm], depth=0, fold="", notify="", account="", now=0)
-    assert look.unread
-    assert room_cells(look)["unread"].plain == "•"
+    assert unread_cell(a.rooms.summaries[dm]) == "•"
 
 
 async def test_opening_a_room_clears_its_unread_mark(make_user: MakeUser) -> None:
@@ -286,15 +290,7 @@ async def test_the_room_list_shows_a_room_marked_unread_and_m_and_u_mark_it(
         # Marked unread elsewhere: unread here, live, with its mark in the unread column.
         await other.set_marked_unread(rooms["Garage"], True)
         await until(pilot, lambda: names(app, "unread") == ["Garage"])
-        look = room_look(
-            account.rooms.summaries[rooms["Garage"]],
-            depth=0,
-            fold="",
-            notify="",
-            account="",
-            now=0,
-        )
-        assert room_cells(look)["unread"].plain == "•"
+        assert unread_cell(account.rooms.summaries[rooms["Garage"]]) == "•"
         # m on it marks it read (the mark goes); u marks the other one unread.
         assert app.room_list.move_to(account, rooms["Garage"])
         await pilot.press("m")
@@ -364,17 +360,10 @@ def test_the_filter_matches_every_word() -> None:
 
 def test_a_room_marked_unread_is_unread_without_counts() -> None:
     room = RoomSummary("!r:x", name="R", display_name="R", marked_unread=True)
-    look = room_look(room, depth=0, fold="", notify="", account="", now=0)
-    assert look.unread and room_cells(look)["unread"].plain == "•"
-    counted = room_look(
-        RoomSummary("!r:x", notification_count=2, marked_unread=True),
-        depth=0,
-        fold="",
-        notify="",
-        account="",
-        now=0,
-    )
-    assert room_cells(counted)["unread"].plain == "2"
+    assert room_look(room, depth=0, fold="", notify="", account="", now=0).unread
+    assert unread_cell(room) == "•"
+    assert unread_cell(RoomSummary("!r:x", notification_count=2, marked_unread=True)) == "2"
+    assert unread_cell(RoomSummary("!r:x")) == ""
 
 
 def test_cells_are_text_never_markup() -> None:
