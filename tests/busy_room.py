@@ -203,7 +203,9 @@ class BusyAccount(FakeAccount):
     async def fetch_event(self, room_id: str, event_id: str) -> dict[str, Any]:
         raise LookupError(event_id)
 
-    async def mark_read(self, room_id: str, event_id: str, *, fully_read: bool = True) -> None:
+    async def mark_read(
+        self, room_id: str, event_id: str, *, fully_read: bool = True, private: bool = False
+    ) -> None:
         self.marked.append((event_id, fully_read))
         if fully_read and self.hang:
             await asyncio.Event().wait()

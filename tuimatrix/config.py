@@ -57,6 +57,9 @@ from tuimatrix.core.sections import DEFAULT_SECTIONS, DEFAULT_SORT, SECTION_TITL
 from tuimatrix.core.timeline import FORMATS
 from tuimatrix.paths import Paths
 
+#: ``[room] read-receipts``: the receipt type sent, ``m.read`` or ``m.read.private``.
+READ_RECEIPTS = ("public", "private")
+
 #: The keymap scopes: everywhere, and per screen.
 SCOPES = ("global", "room-list", "room", "thread")
 
@@ -112,6 +115,14 @@ class RoomConfig:
     hide_membership_events: bool = False
     #: rows of a message body shown before "… N more lines" (space on it shows all)
     max_message_lines: int = 40
+    #: ``public`` (``m.read``: others see how far you read) or ``private`` (``m.read.private``:
+    #: only your own devices and the server's unread counts see it)
+    read_receipts: str = "public"
+
+    @property
+    def private_receipts(self) -> bool:
+        """Whether read receipts go as ``m.read.private`` (what every receipt sent asks)."""
+        return self.read_receipts == "private"
 
 
 @dataclass
@@ -332,9 +343,16 @@ def _room(table: dict[str, object], path: Path, text: str, errors: list[str]) ->
                 result.max_message_lines = value
             else:
                 errors.append(f"{where}: max-message-lines: a whole number above 0, not {value!r}")
+        elif key == "read-receipts":
+            if value in READ_RECEIPTS:
+                result.read_receipts = str(value)
+            else:
+                errors.append(
+                    f"{where}: read-receipts: one of {', '.join(READ_RECEIPTS)}, not {value!r}"
+                )
         else:
             errors.append(
                 f"{where}: unknown room setting {key!r} "
-                "(format, hide-membership-events, max-message-lines)"
+                "(format, hide-membership-events, max-message-lines, read-receipts)"
             )
     return result

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from tuimatrix.config import Config
     from tuimatrix.core.account import Account
+    from tuimatrix.core.inbox import InboxChoice
     from tuimatrix.core.search import SearchResult
     from tuimatrix.core.timeline import TimelineItem
 
@@ -114,6 +115,9 @@ class FrontEnd(Protocol):
     ) -> SearchResult | None:
         """Show search results; the one picked, None if closed."""
 
+    async def show_inbox(self, accounts: list[Account]) -> InboxChoice | None:
+        """Show what needs the user in ``accounts`` (live); the entry picked, None if closed."""
+
     async def jump_to(self, account: Account, room_id: str, event_id: str) -> str:
         """Open the room and select the message (else show it with its context); what
         happened, in one line."""
@@ -192,6 +196,9 @@ class NoScreens:
         self, title: str, results: list[SearchResult], rooms: dict[str, str] | None, note: str
     ) -> SearchResult | None:
         self._refuse("the search results")
+
+    async def show_inbox(self, accounts: list[Account]) -> InboxChoice | None:
+        self._refuse("the inbox screen")
 
     async def jump_to(self, account: Account, room_id: str, event_id: str) -> str:
         self._refuse("jumping to a message")

@@ -58,7 +58,8 @@ MAX_DEPTH = 32
 
 
 def is_unread(room: RoomSummary) -> bool:
-    return bool(room.notification_count or room.highlight_count)
+    """Notifying messages not read yet, or marked unread by the user (``m.marked_unread``)."""
+    return bool(room.notification_count or room.highlight_count or room.marked_unread)
 
 
 def sort_key(ref: RoomRef, room: RoomSummary, sort: str) -> SortKey:
@@ -73,7 +74,7 @@ def sort_key(ref: RoomRef, room: RoomSummary, sort: str) -> SortKey:
     return (
         tier,
         0 if room.highlight_count else 1,
-        0 if room.notification_count else 1,
+        0 if room.notification_count or room.marked_unread else 1,
         -room.latest_ts,
         name,
         *ref,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from tuimatrix.core.lazy import Method, Path
+from tuimatrix.core.operations.receipts import receipt_type
 from tuimatrix.core.relations import (
     THREAD,
     bundled_edit,
@@ -180,10 +181,13 @@ async def send_in_thread(
     )
 
 
-async def mark_thread_read(account: Account, room_id: str, root_id: str, event_id: str) -> None:
-    """A read receipt for ``event_id`` in the thread (spec "Threaded read receipts")."""
+async def mark_thread_read(
+    account: Account, room_id: str, root_id: str, event_id: str, *, private: bool = False
+) -> None:
+    """A read receipt for ``event_id`` in the thread (spec "Threaded read receipts");
+    ``m.read.private`` if ``private``."""
     await account.client.api.request(
         Method.POST,
-        Path.v3.rooms[room_id].receipt["m.read"][event_id],
+        Path.v3.rooms[room_id].receipt[receipt_type(private)][event_id],
         {"thread_id": root_id},
     )

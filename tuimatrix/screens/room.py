@@ -87,6 +87,8 @@ class RoomScreen(RoomReading, Composing):
         self._reading = True
         self.query_one(Composer).focus()
         self._mark_read()
+        # Opening the room reads it: a mark as unread goes (as the spec asks of clients).
+        self._clear_marked_unread()
 
     def on_screen_suspend(self) -> None:
         # A prompt over the room is not leaving it, nor is a view of the same room (a
@@ -265,11 +267,26 @@ class RoomScreen(RoomReading, Composing):
             self._read_up_to = latest
             self._send_read_marker(latest)
 
+    @work(group="marked-unread", exclusive=True)
+    async def _clear_marked_unread(self) -> None:
+        room = self.account.rooms.summaries.get(self.room_id)
+        if room is None or not room.marked_unread:
+            return
+        try:
+            await self.account.set_marked_unread(self.room_id, False)
+        except Exception as e:
+            self.tm.notify_status(f"cannot clear the room's unread mark: {describe_error(e)}")
+
     @work(group="read-marker", exclusive=True)
     async def _send_read_marker(self, event_id: str) -> None:
         try:
             # The receipt only: the fully-read marker moves when the user leaves.
-            await self.account.mark_read(self.room_id, event_id, fully_read=False)
+            await self.account.mark_read(
+                self.room_id,
+                event_id,
+                fully_read=False,
+                private=self.tm.config.room.private_receipts,
+            )
         except Exception:
             self._read_up_to = None  # try again with the next event
 

@@ -146,7 +146,12 @@ class RoomReading(Screen[None]):
 
     async def _send_fully_read(self, event_id: str) -> None:
         try:
-            await self.account.mark_read(self.room_id, event_id, fully_read=True)
+            await self.account.mark_read(
+                self.room_id,
+                event_id,
+                fully_read=True,
+                private=self.tm.config.room.private_receipts,
+            )
         except Exception:
             pass  # the next leave sends a newer one; not worth interrupting the user
 

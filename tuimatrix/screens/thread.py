@@ -157,7 +157,13 @@ class ThreadScreen(Composing):
     @work(group="thread-receipt", exclusive=True)
     async def _send_receipt(self, event_id: str) -> None:
         try:
-            await mark_thread_read(self.account, self.room_id, self.root_id, event_id)
+            await mark_thread_read(
+                self.account,
+                self.room_id,
+                self.root_id,
+                event_id,
+                private=self.tm.config.room.private_receipts,
+            )
         except Exception:
             self._read_up_to = None  # try again with the next reply
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from tuimatrix.app import TuimatrixApp
+    from tuimatrix.core.inbox import InboxChoice
     from tuimatrix.core.search import SearchResult
     from tuimatrix.screens.room import RoomScreen
 
@@ -156,6 +157,11 @@ class AppScreens:
         from tuimatrix.screens.search import SearchResultsScreen
 
         return await self.app.push_screen_wait(SearchResultsScreen(title, results, rooms, note))
+
+    async def show_inbox(self, accounts: list[Account]) -> InboxChoice | None:
+        from tuimatrix.screens.inbox import InboxScreen
+
+        return await self.app.push_screen_wait(InboxScreen(accounts))
 
     async def jump_to(self, account: Account, room_id: str, event_id: str) -> str:
         from tuimatrix.ui.message_jump import jump_to

@@ -17,6 +17,8 @@ DEFAULT_KEYS: dict[str, dict[str, list[str]]] = {
         "ctrl+r": ["room-list"],
         "f5": ["sync-now"],
         "f1": ["keys"],
+        # What needs you, from anywhere (ctrl+n: "notifications"; free in the composer).
+        "ctrl+n": ["inbox"],
     },
     "room-list": {
         "space": ["next-unread"],
@@ -28,6 +30,8 @@ DEFAULT_KEYS: dict[str, dict[str, list[str]]] = {
         "l": ["tag-room low-priority"],
         "s": ["toggle-space"],
         "i": ["invite"],
+        "m": ["mark-read"],
+        "u": ["mark-unread"],
     },
     "room": {
         "escape": ["room-list"],

@@ -6,7 +6,6 @@ that compares equal draws the same line, which is what the room tree caches rend
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -14,8 +13,10 @@ from rich.style import Style
 from rich.text import Text
 
 from tuimatrix.config import COLUMNS
+from tuimatrix.core.ages import short_age as short_age  # room_list re-exports it
 from tuimatrix.core.rooms import RoomSummary, summary_label
 from tuimatrix.core.sanitize import clean_line
+from tuimatrix.core.sections import is_unread
 
 COLUMN_TITLES = {
     "name": "Room",
@@ -58,17 +59,6 @@ class RoomLook(NamedTuple):
     account: str
 
 
-def short_age(ts_ms: int, now: float | None = None) -> str:
-    """``3m``, ``2h``, ``5d``…, or "" for never."""
-    if not ts_ms:
-        return ""
-    seconds = max(0, (time.time() if now is None else now) - ts_ms / 1000)
-    for unit, size in (("y", 31_536_000), ("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return "now"
-
-
 def room_look(
     room: RoomSummary,
     *,
@@ -84,7 +74,7 @@ def room_look(
         depth=depth,
         fold=fold,
         invite=room.membership == "invite",
-        unread=bool(room.notification_count or room.highlight_count),
+        unread=is_unread(room),
         favourite=room.is_favourite,
         direct=room.is_direct,
         space=room.is_space,
@@ -154,6 +144,10 @@ def _name_cell(look: RoomLook) -> Text:
     return text
 
 
+#: the unread column of a room marked unread with nothing counted (``m.marked_unread``)
+MARKED_UNREAD = "•"
+
+
 def _unread_cell(look: RoomLook) -> Text:
     text = Text(no_wrap=True)
     if look.notifications or look.highlights:
@@ -161,6 +155,8 @@ def _unread_cell(look: RoomLook) -> Text:
         if look.highlights:
             text.append(":")
             text.append(str(look.highlights), "bold reverse red")
+    elif look.unread:
+        text.append(MARKED_UNREAD, "bold")
     return text
 
 

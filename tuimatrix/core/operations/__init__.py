@@ -16,6 +16,7 @@ from tuimatrix.core.operations.ignoring import Ignoring
 from tuimatrix.core.operations.media import Media
 from tuimatrix.core.operations.membership import Membership
 from tuimatrix.core.operations.messages import Messages
+from tuimatrix.core.operations.notifications import ServerNotifications
 from tuimatrix.core.operations.profile import Profile
 from tuimatrix.core.operations.push_rules import PushRules
 from tuimatrix.core.operations.receipts import Receipts
@@ -59,6 +60,7 @@ class Operations(
     Messages,
     Tags,
     Receipts,
+    ServerNotifications,
     Directory,
     PushRules,
     Reporting,
