@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tuimatrix.core.operations.server_state import creators_of
 from tuimatrix.core.push_evaluator import RoomFacts, Ruleset, Verdict
 from tuimatrix.core.relations import thread_root
 from tuimatrix.core.store import dumps, loads
@@ -75,6 +76,18 @@ def thread_of(evt: dict[str, Any]) -> str:
 def came_encrypted(evt: dict[str, Any]) -> bool:
     """Whether the event was sent encrypted (decrypted ones carry ``tm_e2ee``)."""
     return evt.get("type") == _ENCRYPTED or "tm_e2ee" in evt
+
+
+def _creators(create: dict[str, Any] | None, no_power_levels: bool) -> frozenset[str]:
+    """Who is above every power level: the creators of a room version 12+ room; in an
+    older room without power levels, its creator (who has 100 there, everyone else 0)."""
+    if create is None:
+        return frozenset()
+    creators = creators_of(create)
+    sender = create.get("sender")
+    if not creators and no_power_levels and isinstance(sender, str):
+        creators = {sender}
+    return frozenset(creators)
 
 
 def _int(value: Any) -> int:
@@ -246,11 +259,12 @@ class Notices:
         }
         names: dict[str, str | None] = {}
         levels: dict[str, dict[str, Any]] = {}
+        creates: dict[str, dict[str, Any]] = {}
         for r in await conn.fetch(
-            "SELECT room_id, type, content FROM room_state "
+            "SELECT room_id, type, sender, content FROM room_state "
             "WHERE room_id IN (SELECT value FROM json_each($1)) AND ("
             "(type='m.room.member' AND state_key=$2) OR "
-            "(type='m.room.power_levels' AND state_key=''))",
+            "(type IN ('m.room.power_levels', 'm.room.create') AND state_key=''))",
             rooms,
             self.user_id,
         ):
@@ -259,6 +273,8 @@ class Notices:
                 continue
             if r["type"] == "m.room.power_levels":
                 levels[r["room_id"]] = content
+            elif r["type"] == "m.room.create":
+                creates[r["room_id"]] = {"sender": r["sender"], "content": content}
             else:
                 name = content.get("displayname")
                 names[r["room_id"]] = name if isinstance(name, str) else None
@@ -277,6 +293,8 @@ class Notices:
                 member_count=_int(counts.get(room_id)),
                 display_name=names.get(room_id),
                 power_levels=levels.get(room_id),
+                creators=_creators(creates.get(room_id), levels.get(room_id) is None),
+                room_id=room_id,
             )
             for room_id in room_ids
         }
