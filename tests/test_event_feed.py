@@ -122,6 +122,7 @@ async def test_feed_filters(make_user: MakeUser, login: Login) -> None:  # noqa:
         "sender": b.feed.subscribe(FeedFilter(senders=frozenset({c.user_id}))),
         "mentions": b.feed.subscribe(FeedFilter(mentions=True)),
         "keyword": b.feed.subscribe(FeedFilter(keyword="DEPLOY")),
+        "notifying": b.feed.subscribe(FeedFilter(notifying=True)),
     }
     everything = b.feed.subscribe()
     plain = await send(a, room_id, "nothing special")
@@ -136,24 +137,28 @@ async def test_feed_filters(make_user: MakeUser, login: Login) -> None:  # noqa:
     assert reaction is not None
     last = await send(a, room_id, "the end")
     await b.sync_once()
-    everything_ids = [
-        e["event_id"]
-        for e in await events_until(
-            everything, plain, in_two, by_carol, mention, named, keyword, reaction, last
-        )
-    ]
+    every_event = await events_until(
+        everything, plain, in_two, by_carol, mention, named, keyword, reaction, last
+    )
+    everything_ids = [e["event_id"] for e in every_event]
     assert len(everything_ids) == len(set(everything_ids))
+    # By the default push rules every message notifies (reactions do not); only the
+    # intentional mention highlights (the name in the body does not, with m.mentions).
+    highlights = [e["event_id"] for e in every_event if e["highlight"]]
+    assert highlights == [mention]
     expected = {
         "room": [in_two],
         "type": [reaction],
         "sender": [by_carol],
         "mentions": [mention],
         "keyword": [keyword],
+        "notifying": [plain, in_two, by_carol, mention, named, keyword, last],
     }
     for name, subscription in feeds.items():
         subscription.close()
         got = [e["event_id"] async for e in subscription]
-        assert got == expected[name], name
+        # The feed goes room by room, in the order each room's events came.
+        assert sorted(got) == sorted(expected[name]), name
 
 
 async def test_legacy_mention_by_display_name(make_user: MakeUser, login: Login) -> None:  # noqa: F811

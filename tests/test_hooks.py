@@ -112,21 +112,31 @@ command = []
 [[hooks]]
 command = ["x"]
 colour = "red"
+
+[[hooks]]
+command = ["notify-send", "Matrix"]
+notify = true
+
+[[hooks]]
+command = ["x"]
+notify = 1
 """
     )
     loaded = load_config(config)
     hooks = loaded.hooks
     assert hooks.max_running == 2
-    assert [h.number for h in hooks.hooks] == [1, 4]
+    assert [h.number for h in hooks.hooks] == [1, 4, 7]
+    assert hooks.hooks[2].notify and not hooks.hooks[0].notify
     assert hooks.hooks[0] == Hook(1, ("notify-send", "Matrix"), mention=True, timeout=MAX_TIMEOUT)
     assert hooks.hooks[1].room == "Ops" and hooks.hooks[1].keyword == "deploy"
-    assert len(loaded.errors) == 4
-    for number, error in zip((2, 3, 5, 6), loaded.errors, strict=True):
+    assert len(loaded.errors) == 5
+    for number, error in zip((2, 3, 5, 6, 8), loaded.errors, strict=True):
         assert error.startswith(f"{config}: [[hooks]] number {number}: ")
         assert "\n" not in error and error.endswith("(this hook is off)")
     assert "not a string: hooks run no shell" in loaded.errors[0]
     assert "mention must be true or false" in loaded.errors[1]
     assert "unknown setting 'colour'" in loaded.errors[3]
+    assert "notify must be true or false" in loaded.errors[4]
     broken = parse_hooks({"hooks": {"command": ["x"]}, "hook-runner": {"max-running": 0}})
     assert broken.hooks == [] and broken.max_running == 3
     assert broken.errors == [

@@ -44,6 +44,11 @@ def add_subcommand(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--mentions", action="store_true", help="only messages that mention the account's user"
     )
+    parser.add_argument(
+        "--notifying",
+        action="store_true",
+        help="only events that notify the user by its push rules (mentions, keywords, DMs…)",
+    )
     parser.add_argument("--keyword", metavar="TEXT", help="only messages whose body holds TEXT")
 
 
@@ -55,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         "types": args.type,
         "senders": args.sender,
         "mentions": args.mentions,
+        "notifying": args.notifying,
         "keyword": args.keyword,
     }
     try:

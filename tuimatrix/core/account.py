@@ -18,6 +18,7 @@ from tuimatrix.core.errors import describe_error, is_connection_error, retry_aft
 from tuimatrix.core.event_feed import EventFeed
 from tuimatrix.core.http_session import make_http_session
 from tuimatrix.core.lazy import FilterID, Method, Path, SyncToken
+from tuimatrix.core.notices import Notice, Notices
 from tuimatrix.core.open_timelines import OpenTimelines
 from tuimatrix.core.operations import Operations
 from tuimatrix.core.rooms import RoomModels
@@ -126,6 +127,8 @@ class Account(Operations):
         self.directory = account_dir(paths, session.user_id)
         self.store = Store(self.directory / STORE_FILE)
         self.rooms = RoomModels(self.store, session.user_id)
+        #: the events that notify the user (its push rules evaluated here): core/notices.py
+        self.notices = Notices(self.store, session.user_id)
         # The network half (HTTP session, mautrix client, crypto) is built on first use: the
         # room list needs only the store, and the app's first frame must not wait for imports.
         self._with_crypto = crypto
@@ -255,7 +258,7 @@ class Account(Operations):
                 log.info("encryption keys not ready yet: %s", describe_error(e))
                 redecrypted = set()
             if redecrypted:
-                self.emit(SyncChanges(rooms=redecrypted, limited=redecrypted))
+                await self._emit_redecrypted(redecrypted)
             self._start_key_work()
         self.send_queue.start()
         if self._sync_task is None:
@@ -343,6 +346,8 @@ class Account(Operations):
             keys_may_have_come = await self.crypto.process_sync(resp, initial=since is None)
         async with self.store.transaction() as conn:
             changes = await apply_sync(conn, resp, initial=since is None)
+            # What notifies the user lands with the events, in the same transaction.
+            await self.notices.record(conn, changes)
         if changes.echoes:
             self.send_queue.echoed(changes.echoes)
         if self.crypto is not None and self.crypto.sync_hook is not None:
@@ -359,6 +364,7 @@ class Account(Operations):
                 redecrypted = set()
             changes.rooms |= redecrypted
             changes.limited |= redecrypted
+            changes.notices += await self.evaluate_late()
         await self.rooms.refresh(changes.rooms, account_data_changed=bool(changes.account_data))
         self.typing.update(changes.typing)
         self.emit(changes)
@@ -517,9 +523,40 @@ class Account(Operations):
                 log.info("could not ask for missing keys again: %s", describe_error(e))
                 return
             if rooms:
-                self.emit(SyncChanges(rooms=rooms, limited=rooms))
+                await self._emit_redecrypted(rooms)
 
         self._in_background(run(), f"ask for keys {self.user_id}")
+
+    async def evaluate_late(self) -> list[Notice]:
+        """The push rules evaluated on the stored events that the crypto decrypted late
+        (their key came after them): the notices they give, their rooms' counts updated."""
+        crypto = self.crypto
+        if crypto is None or not crypto.late:
+            return []
+        events, crypto.late = crypto.late, []
+        async with self.store.transaction() as conn:
+            return await self.notices.reevaluate(conn, events)
+
+    async def _emit_redecrypted(self, rooms: set[str]) -> None:
+        """Stored events of ``rooms`` were decrypted: their notices and counts, then the
+        screens showing them reload."""
+        try:
+            notices = await self.evaluate_late()
+        except Exception as e:  # the events are decrypted and stored; counts wait for later
+            log.warning("cannot evaluate push rules on decrypted events: %s", describe_error(e))
+            notices = []
+        await self.rooms.refresh(rooms)
+        self.emit(SyncChanges(rooms=set(rooms), limited=set(rooms), notices=notices))
+
+    async def _count_late(self, rooms: set[str]) -> None:
+        """The counts of ``rooms`` after keys decrypted some of their old events."""
+        try:
+            await self.evaluate_late()
+        except Exception as e:
+            log.warning("cannot evaluate push rules on decrypted events: %s", describe_error(e))
+            return
+        await self.rooms.refresh(rooms)
+        self.emit(SyncChanges(rooms=set(rooms)))
 
     def room_keys_imported(self, rooms: set[str]) -> None:
         """Room keys came from outside a sync (a key file): the ``rooms`` whose events they
@@ -528,6 +565,8 @@ class Account(Operations):
 
         if rooms:
             self.emit(SyncChanges(rooms=set(rooms), limited=set(rooms)))
+            # Old history: its counts are brought up to date, no notice is raised for it.
+            self._in_background(self._count_late(set(rooms)), f"keys imported {self.user_id}")
         KeyBackup.of(self).wake()
 
     def _start_key_work(self) -> None:

@@ -7,8 +7,9 @@ flagged ``own``). What is published: the timeline events of every sync after the
 invites. An event whose key had not arrived is published as ``m.room.encrypted`` with its
 ``decryption_error``; when its key comes later and the store decrypts it, it is published
 again, decrypted, with ``late_decryption`` true (the feed remembers the last
-:data:`REMEMBERED_UNDECRYPTED` of them). Events fetched to fill a gap or page back are old
-news and not published.
+:data:`REMEMBERED_UNDECRYPTED` of them). Each event says whether it notifies the account's
+user by its push rules (``notify``, and ``highlight``), as ``core/notices.py`` evaluated it.
+Events fetched to fill a gap or page back are old news and not published.
 
 The feed listens to the account's changes (``Account.add_listener``), which the account
 emits after a sync's transaction has committed; the listener only queues the change, and a
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tuimatrix.core.event_json import ENCRYPTED, RoomsAccount, event_json, room_view
+from tuimatrix.core.notices import Notice
 from tuimatrix.core.sync import SyncChanges
 
 log = logging.getLogger(__name__)
@@ -51,13 +53,16 @@ class FeedFilter:
 
     ``rooms``: room ids (names are resolved by the caller); ``types``: exact event types;
     ``senders``: user ids; ``mentions``: only messages that mention the account's user
-    (``mentions_me``); ``keyword``: a case-insensitive part of the body.
+    (``mentions_me``); ``notifying``: only events that notify the user by its push rules
+    (mentions, keywords, DMs… as the user set them); ``keyword``: a case-insensitive part
+    of the body.
     """
 
     rooms: frozenset[str] = frozenset()
     types: frozenset[str] = frozenset()
     senders: frozenset[str] = frozenset()
     mentions: bool = False
+    notifying: bool = False
     keyword: str = ""
     #: the account (user id) whose events pass; "" for any (a filter over several feeds)
     account: str = ""
@@ -72,6 +77,8 @@ class FeedFilter:
         if self.senders and event.get("sender") not in self.senders:
             return False
         if self.mentions and not event.get("mentions_me"):
+            return False
+        if self.notifying and not event.get("notify"):
             return False
         if self.keyword:
             body = event.get("body")
@@ -234,13 +241,14 @@ class EventFeed:
 
     async def _events_of(self, change: SyncChanges) -> list[dict[str, Any]]:
         """The JSON of what ``change`` brought: keys that came late, then new events."""
-        events = await self._late_decryptions(change.rooms)
+        notices = {n.event_id: n for n in change.notices}
+        events = await self._late_decryptions(change.rooms, notices)
         if change.initial:
             return events
         for room_id, new in change.new_events.items():
             view = await room_view(self._account, room_id, (str(e.get("sender")) for e in new))
             for evt in new:
-                event = event_json(view, evt)
+                event = _with_verdict(event_json(view, evt), notices)
                 if event["decryption_error"] and event["event_id"]:
                     self._remember_undecrypted(event["event_id"], room_id)
                 events.append(event)
@@ -256,7 +264,9 @@ class EventFeed:
         while len(self._undecrypted) > REMEMBERED_UNDECRYPTED:
             self._undecrypted.popitem(last=False)
 
-    async def _late_decryptions(self, rooms: set[str]) -> list[dict[str, Any]]:
+    async def _late_decryptions(
+        self, rooms: set[str], notices: Mapping[str, Notice]
+    ) -> list[dict[str, Any]]:
         """Events published undecrypted whose key has come since (the store decrypted them)."""
         waiting = [(e, r) for e, r in self._undecrypted.items() if r in rooms]
         events: list[dict[str, Any]] = []
@@ -266,7 +276,8 @@ class EventFeed:
                 continue
             del self._undecrypted[event_id]
             view = await room_view(self._account, room_id, [str(evt.get("sender"))])
-            events.append({**event_json(view, evt), "late_decryption": True})
+            event = _with_verdict(event_json(view, evt), notices)
+            events.append({**event, "late_decryption": True})
         return events
 
     async def _invite(self, room_id: str) -> dict[str, Any] | None:
@@ -278,4 +289,14 @@ class EventFeed:
         sender, content = state
         inviter = sender or ""
         evt = {"type": "m.room.member", "state_key": user_id, "sender": inviter, "content": content}
-        return event_json(await room_view(self._account, room_id, [inviter]), evt)
+        # Invites always need the user (the server's rules notify of them too).
+        invite = event_json(await room_view(self._account, room_id, [inviter]), evt)
+        return {**invite, "notify": True, "highlight": False}
+
+
+def _with_verdict(event: dict[str, Any], notices: Mapping[str, Notice]) -> dict[str, Any]:
+    """``event`` with whether it notifies the user (``notify``, ``highlight``)."""
+    notice = notices.get(str(event.get("event_id")))
+    event["notify"] = notice is not None
+    event["highlight"] = notice is not None and notice.highlight
+    return event

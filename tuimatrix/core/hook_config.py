@@ -1,7 +1,8 @@
 """``[[hooks]]`` in config.toml: programs to run on events, read and checked.
 
 Each hook is a table with ``command`` (an argv list: never a shell string), a filter
-(``mention``, ``room``, ``sender``, ``type``, ``keyword``, ``account``) and ``timeout``
+(``mention``, ``notify``, ``room``, ``sender``, ``type``, ``keyword``, ``account``) and
+``timeout``
 (seconds). ``[hook-runner] max-running`` limits how many run at once. A bad hook is one line
 naming config.toml and the hook's number; the others still run. Imports nothing that needs
 the network, so that config.py (read by every front end) can use it.
@@ -21,7 +22,7 @@ DEFAULT_MAX_RUNNING = 3
 MAX_MAX_RUNNING = 32
 
 _FILTER_STRINGS = ("room", "sender", "type", "keyword", "account")
-_KEYS = ("command", "mention", *_FILTER_STRINGS, "timeout")
+_KEYS = ("command", "mention", "notify", *_FILTER_STRINGS, "timeout")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Hook:
     number: int  # its place among the [[hooks]] tables, from 1: how messages name it
     command: tuple[str, ...]
     mention: bool = False
+    #: only events that notify the user by its push rules (core/notices.py)
+    notify: bool = False
     #: a room id, alias or name: resolved when the hooks start
     room: str = ""
     sender: str = ""
@@ -82,6 +85,9 @@ def _hook(number: int, table: Any) -> Hook:
     mention = table.get("mention", False)
     if not isinstance(mention, bool):
         raise ValueError("mention must be true or false")
+    notify = table.get("notify", False)
+    if not isinstance(notify, bool):
+        raise ValueError("notify must be true or false")
     strings: dict[str, str] = {}
     for key in _FILTER_STRINGS:
         value = table.get(key, "")
@@ -95,6 +101,7 @@ def _hook(number: int, table: Any) -> Hook:
         number,
         tuple(command),
         mention,
+        notify,
         timeout=max(MIN_TIMEOUT, min(MAX_TIMEOUT, timeout)),
         **strings,
     )

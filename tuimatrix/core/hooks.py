@@ -145,6 +145,7 @@ class HookRunner:
             types=frozenset({hook.type}) if hook.type else frozenset(),
             senders=frozenset({hook.sender}) if hook.sender else frozenset(),
             mentions=hook.mention,
+            notifying=hook.notify,
             keyword=hook.keyword,
             account=account.user_id if account is not None else "",
         )

@@ -53,6 +53,8 @@ class RoomSummary:
     highlight_count: int = 0
     latest_ts: int = 0
     inviter: str | None = None
+    #: the user marked it unread (``m.marked_unread``, spec v1.12)
+    marked_unread: bool = False
 
     @property
     def is_favourite(self) -> bool:
@@ -135,6 +137,7 @@ def build_summary(
     own_user_id: str,
     direct_rooms: set[str],
     tags: Mapping[str, Any] | None,
+    marked_unread: bool = False,
 ) -> RoomSummary:
     row = inputs.row or {}
     state = inputs.state
@@ -181,6 +184,10 @@ def build_summary(
             name, alias, heroes, member_names(members), int(joined), int(invited)
         )
     own = state.get(("m.room.member", own_user_id))
+    encrypted = bool(content("m.room.encryption").get("algorithm"))
+    # The server cannot read an encrypted room's messages: its counts there miss mentions
+    # and keywords. Ours come from the push rules evaluated on the decrypted events.
+    counted = "local_" if encrypted else ""
     tag_map: dict[str, float | None] = {}
     if isinstance(tags, Mapping):
         for tag, info in tags.items():
@@ -195,18 +202,35 @@ def build_summary(
         topic=topic if isinstance(topic, str) else "",
         avatar_url=avatar if isinstance(avatar, str) else None,
         is_space=create.get("type") == "m.space",
-        encrypted=bool(content("m.room.encryption").get("algorithm")),
+        encrypted=encrypted,
         is_direct=room_id in direct_rooms,
         tags=tag_map,
         space_children=sorted(children),
         space_parents=sorted(parents),
         joined_count=int(joined),
         invited_count=int(invited),
-        notification_count=int(row.get("notification_count") or 0),
-        highlight_count=int(row.get("highlight_count") or 0),
+        notification_count=int(row.get(f"{counted}notification_count") or 0),
+        highlight_count=int(row.get(f"{counted}highlight_count") or 0),
         latest_ts=int(row.get("latest_ts") or 0),
         inviter=own[0] if own and own[1].get("membership") == "invite" else None,
+        marked_unread=marked_unread,
     )
+
+
+#: Room account data that marks a room unread: the spec's (v1.12) and the unstable name
+#: clients wrote before it (MSC2867), read both as Element does.
+MARKED_UNREAD = ("m.marked_unread", "com.famedly.marked_unread")
+
+
+def marked_unread_rooms(account_data: Mapping[tuple[str, str], Any]) -> set[str]:
+    """The rooms marked unread, from account data by (room id, type). The stable type wins
+    over the unstable one when a room has both."""
+    marks: dict[str, bool] = {}
+    for type_ in reversed(MARKED_UNREAD):
+        for (room_id, kind), content in account_data.items():
+            if room_id and kind == type_ and isinstance(content, dict):
+                marks[room_id] = content.get("unread") is True
+    return {room_id for room_id, unread in marks.items() if unread}
 
 
 def direct_room_ids(m_direct: Any) -> set[str]:
@@ -235,6 +259,7 @@ class RoomModels:
         self.summaries: dict[str, RoomSummary] = {}
         self._direct: set[str] = set()
         self._tags: dict[str, Any] = {}
+        self._marked_unread: set[str] = set()
 
     async def load(self) -> None:
         """Read every room from the store (at start: no network needed).
@@ -286,19 +311,22 @@ class RoomModels:
                 self.summaries[room_id] = self._build(room_id, row, states.get(room_id, {}))
 
     async def _load_account_data(self) -> None:
-        data = await self.store.account_data(types=("m.direct", "m.tag"))
+        data = await self.store.account_data(types=("m.direct", "m.tag", *MARKED_UNREAD))
         self._direct = direct_room_ids(data.get(("", "m.direct")))
         self._tags = {
             room_id: content.get("tags")
             for (room_id, type_), content in data.items()
             if room_id and type_ == "m.tag" and isinstance(content, dict)
         }
+        self._marked_unread = marked_unread_rooms(data)
 
     async def _reload_account_data(self) -> list[str]:
-        """Read ``m.direct`` and the tags again; the rooms whose summaries they change."""
-        old_direct, old_tags = self._direct, self._tags
+        """Read ``m.direct``, the tags and the unread marks again; the rooms whose summaries
+        they change."""
+        old_direct, old_tags, old_marked = self._direct, self._tags, self._marked_unread
         await self._load_account_data()
         affected = old_direct ^ self._direct
+        affected |= old_marked ^ self._marked_unread
         affected.update(
             room_id
             for room_id in old_tags.keys() | self._tags.keys()
@@ -313,6 +341,7 @@ class RoomModels:
             self.own_user_id,
             self._direct,
             self._tags.get(room_id),
+            room_id in self._marked_unread,
         )
 
 

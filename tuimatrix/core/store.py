@@ -156,6 +156,32 @@ async def _v3(conn: Connection) -> None:
     await create_relations(conn)
 
 
+@_register(description="Notifying events; counts of encrypted rooms")  # type: ignore[untyped-decorator]
+async def _v4(conn: Connection) -> None:
+    # The events that notify the user by its push rules, evaluated here (core/notices.py):
+    # the inbox, and the counts of encrypted rooms, whose text the server cannot see.
+    await conn.execute(
+        """CREATE TABLE notices (
+            event_id  TEXT PRIMARY KEY,
+            room_id   TEXT NOT NULL,
+            thread_id TEXT NOT NULL,
+            position  REAL NOT NULL,
+            ts        INTEGER NOT NULL,
+            sender    TEXT NOT NULL,
+            highlight INTEGER NOT NULL,
+            sound     TEXT
+        )"""
+    )
+    await conn.execute("CREATE INDEX notices_room ON notices (room_id, position)")
+    await conn.execute("CREATE INDEX notices_ts ON notices (ts)")
+    await conn.execute(
+        "ALTER TABLE rooms ADD COLUMN local_notification_count INTEGER NOT NULL DEFAULT 0"
+    )
+    await conn.execute(
+        "ALTER TABLE rooms ADD COLUMN local_highlight_count INTEGER NOT NULL DEFAULT 0"
+    )
+
+
 #: Values per ``IN (…)`` list, well under SQLite's limit on bound variables.
 IN_CHUNK = 500
 

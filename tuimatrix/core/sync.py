@@ -12,12 +12,15 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mautrix.util.async_db import Connection
 
 from tuimatrix.core.store import dumps
 from tuimatrix.core.stored_relations import index_events, index_rooms
+
+if TYPE_CHECKING:
+    from tuimatrix.core.notices import Notice
 
 #: The filter we sync with: lazy-loaded members keep large rooms cheap.
 SYNC_FILTER: dict[str, Any] = {
@@ -81,6 +84,9 @@ class SyncChanges:
     limited: set[str] = field(default_factory=set)
     #: transaction ids of our own events that came back, with their event ids
     echoes: dict[str, str] = field(default_factory=dict)
+    #: the new events that notify the user, by its push rules (``core/notices.py``), oldest
+    #: first; never the user's own
+    notices: list[Notice] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.rooms or self.typing or self.receipts or self.account_data or self.echoes)

@@ -233,6 +233,7 @@ async def listen(accounts: Accounts, request: dict[str, Any], conn: Connection) 
             types=frozenset(_texts(request, "types")),
             senders=frozenset(_texts(request, "senders")),
             mentions=bool(request.get("mentions")),
+            notifying=bool(request.get("notifying")),
             keyword=keyword,
         )
     except UsageError as e:

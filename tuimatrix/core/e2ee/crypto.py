@@ -181,6 +181,9 @@ class Crypto:
         self._share_locks: dict[str, asyncio.Lock] = {}
         #: sessions already asked of our other devices in this run
         self._requested: set[str] = set()
+        #: (room id, event) of the stored events :meth:`retry` decrypted, until the account
+        #: takes them (their push rules are evaluated then: ``Account.evaluate_late``)
+        self.late: list[tuple[str, dict[str, Any]]] = []
         self._requesting = asyncio.Semaphore(KEY_REQUESTS_AT_ONCE)
         self._tasks: set[asyncio.Task[Any]] = set()
         #: sees each response, decrypted, once it is committed (core/verification.py); called
@@ -560,6 +563,7 @@ class Crypto:
             evt = loads(row["json"])
             if await self._decrypt_one(row["room_id"], evt):
                 rooms.add(row["room_id"])
+                self.late.append((row["room_id"], evt))
             updates.append((evt["type"], dumps(evt), row["event_id"]))  # or why it failed
         if updates:
             await self.store.db.executemany(

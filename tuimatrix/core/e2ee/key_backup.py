@@ -357,8 +357,6 @@ class KeyBackup:
 
     async def restore(self) -> tuple[int, int, set[str]]:
         """Import every room key of our backup version: (imported, total, rooms decrypted)."""
-        from tuimatrix.core.sync import SyncChanges
-
         await self.load()
         version, private_key = self.version, self._private_key
         if version is None or private_key is None:
@@ -402,7 +400,7 @@ class KeyBackup:
         if imported:
             decrypted = await crypto.retry(imported=True)
             if decrypted:
-                self.account.emit(SyncChanges(rooms=set(decrypted), limited=set(decrypted)))
+                self.account.room_keys_imported(set(decrypted))
         return imported, total, decrypted
 
     async def status(self) -> BackupStatus:

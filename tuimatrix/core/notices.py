@@ -1,0 +1,369 @@
+"""Which events notify the user: its push rules evaluated here, on every sync's new events.
+
+The server counts notifications too, but in an encrypted room it cannot read the text, so its
+counts there know nothing of mentions or keywords (and count every message alike). Like
+Element, we evaluate the rules on the decrypted events ourselves (``core/push_evaluator.py``),
+keep the notifying ones in the store's ``notices`` table, in the same transaction as the sync
+that brought them, and count an encrypted room's notifications and highlights from them.
+The same table is what the inbox lists and what alerts are raised for.
+
+"Read" is per the spec: up to the later of the user's read receipt (``m.read`` or
+``m.read.private``; a threaded receipt covers its thread) and the user's own latest event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tuimatrix.core.push_evaluator import RoomFacts, Ruleset, Verdict
+from tuimatrix.core.relations import thread_root
+from tuimatrix.core.store import dumps, loads
+
+if TYPE_CHECKING:
+    from mautrix.util.async_db import Connection
+
+    from tuimatrix.core.store import Store
+
+#: Notices kept per account, newest first; older ones are dropped (the inbox is for what is
+#: recent, and the table must not grow for ever).
+MAX_KEPT = 5_000
+#: The thread of an event outside any thread (spec "Threaded read receipts").
+MAIN = "main"
+_RECEIPTS = ("m.read", "m.read.private")
+_ENCRYPTED = "m.room.encrypted"
+_INSERT_SQL = (
+    "INSERT OR REPLACE INTO notices (event_id, room_id, thread_id, position, ts, sender, "
+    "highlight, sound) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An event that notifies the user, by the push rules evaluated here."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    #: origin_server_ts, ms
+    ts: int
+    highlight: bool
+    sound: str | None
+    #: it came encrypted: alerts do not show its text unless configured
+    encrypted: bool
+    #: the event as stored (decrypted when we could): raw, sanitise all you show
+    event: dict[str, Any]
+
+
+class SyncedChanges(Protocol):
+    """What :meth:`Notices.record` reads of a sync's ``core/sync.py`` ``SyncChanges`` (and
+    writes: ``notices``); a protocol, so that the two modules do not import each other."""
+
+    new_events: dict[str, list[dict[str, Any]]]
+    membership: dict[str, str]
+    account_data: set[str]
+    receipts: set[str]
+    notices: list[Notice]
+
+
+def thread_of(evt: dict[str, Any]) -> str:
+    """The thread an event counts in for read receipts: its thread root, or ``main``."""
+    return thread_root(evt) or MAIN
+
+
+def came_encrypted(evt: dict[str, Any]) -> bool:
+    """Whether the event was sent encrypted (decrypted ones carry ``tm_e2ee``)."""
+    return evt.get("type") == _ENCRYPTED or "tm_e2ee" in evt
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+class Notices:
+    """One account's notifying events: evaluated on each sync inside its transaction,
+    counted per room, listed for the inbox."""
+
+    def __init__(self, store: Store, user_id: str) -> None:
+        self.store = store
+        self.user_id = user_id
+        self._ruleset: Ruleset | None = None
+
+    # -- on sync -------------------------------------------------------------------------------
+
+    async def record(self, conn: Connection, changes: SyncedChanges) -> None:
+        """Evaluate the sync's new events, store the notifying ones, update the counts of the
+        rooms whose events or read state changed, and put the new notices in
+        ``changes.notices`` (oldest first). Call in the sync's transaction, after it applied."""
+        if self._ruleset is None or "m.push_rules" in changes.account_data:
+            self._ruleset = await self._load_rules(conn)
+        joined = {
+            room_id: events
+            for room_id, events in changes.new_events.items()
+            if changes.membership.get(room_id, "join") == "join"
+        }
+        changes.notices = await self._evaluate(conn, joined)
+        redacted = await self._drop_redacted(conn, changes.new_events)
+        touched = set(changes.new_events) | changes.receipts | redacted
+        await self.recount(conn, touched)
+
+    async def reevaluate(
+        self, conn: Connection, events: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[Notice]:
+        """Evaluate again events decrypted after they were stored (their key came late):
+        their notices (which replace what the undecrypted event gave) and the counts."""
+        if self._ruleset is None:
+            self._ruleset = await self._load_rules(conn)
+        by_room: dict[str, list[dict[str, Any]]] = {}
+        for room_id, evt in events:
+            by_room.setdefault(room_id, []).append(evt)
+        ids = [evt["event_id"] for _, evt in events if isinstance(evt.get("event_id"), str)]
+        await conn.execute(
+            "DELETE FROM notices WHERE event_id IN (SELECT value FROM json_each($1))", dumps(ids)
+        )
+        found = await self._evaluate(conn, by_room)
+        await self.recount(conn, by_room)
+        return found
+
+    async def _load_rules(self, conn: Connection) -> Ruleset:
+        raw = await conn.fetchval(
+            "SELECT content FROM account_data WHERE room_id='' AND type='m.push_rules'"
+        )
+        return Ruleset.from_account_data(self.user_id, loads(raw) if raw else None)
+
+    async def _evaluate(
+        self, conn: Connection, events: dict[str, list[dict[str, Any]]]
+    ) -> list[Notice]:
+        assert self._ruleset is not None
+        if not events:
+            return []
+        facts = await self._room_facts(conn, list(events))
+        hits: list[tuple[str, dict[str, Any], Verdict]] = []
+        for room_id, evts in events.items():
+            room = facts[room_id]
+            for evt in evts:
+                if evt.get("sender") == self.user_id:
+                    continue
+                verdict = self._ruleset.evaluate(evt, room)
+                if verdict.notify:
+                    hits.append((room_id, evt, verdict))
+        if not hits:
+            return []
+        rows = await conn.fetch(
+            "SELECT event_id, position FROM events "
+            "WHERE event_id IN (SELECT value FROM json_each($1))",
+            dumps([evt["event_id"] for _, evt, _ in hits]),
+        )
+        positions = {r["event_id"]: float(r["position"]) for r in rows}
+        notices: list[Notice] = []
+        inserts: list[tuple[Any, ...]] = []
+        for room_id, evt, verdict in hits:
+            position = positions.get(evt["event_id"])
+            if position is None:
+                continue  # not stored (a duplicate the store already had elsewhere)
+            notice = Notice(
+                room_id=room_id,
+                event_id=evt["event_id"],
+                sender=evt["sender"],
+                ts=_int(evt.get("origin_server_ts")),
+                highlight=verdict.highlight,
+                sound=verdict.sound,
+                encrypted=came_encrypted(evt),
+                event=evt,
+            )
+            notices.append(notice)
+            inserts.append(
+                (
+                    notice.event_id,
+                    room_id,
+                    thread_of(evt),
+                    position,
+                    notice.ts,
+                    notice.sender,
+                    int(notice.highlight),
+                    notice.sound,
+                )
+            )
+        await conn.executemany(_INSERT_SQL, inserts)
+        await conn.execute(
+            "DELETE FROM notices WHERE ts < "
+            "(SELECT ts FROM notices ORDER BY ts DESC LIMIT 1 OFFSET $1)",
+            MAX_KEPT,
+        )
+        notices.sort(key=lambda n: n.ts)
+        return notices
+
+    async def _room_facts(self, conn: Connection, room_ids: list[str]) -> dict[str, RoomFacts]:
+        """What the rules' conditions need of each room, as the store has it now."""
+        rooms = dumps(room_ids)
+        counts = {
+            r["room_id"]: r["joined_count"]
+            for r in await conn.fetch(
+                "SELECT room_id, joined_count FROM rooms "
+                "WHERE room_id IN (SELECT value FROM json_each($1))",
+                rooms,
+            )
+        }
+        names: dict[str, str | None] = {}
+        levels: dict[str, dict[str, Any]] = {}
+        for r in await conn.fetch(
+            "SELECT room_id, type, content FROM room_state "
+            "WHERE room_id IN (SELECT value FROM json_each($1)) AND ("
+            "(type='m.room.member' AND state_key=$2) OR "
+            "(type='m.room.power_levels' AND state_key=''))",
+            rooms,
+            self.user_id,
+        ):
+            content = loads(r["content"])
+            if not isinstance(content, dict):
+                continue
+            if r["type"] == "m.room.power_levels":
+                levels[r["room_id"]] = content
+            else:
+                name = content.get("displayname")
+                names[r["room_id"]] = name if isinstance(name, str) else None
+        missing = [r for r in room_ids if counts.get(r) is None]
+        if missing:
+            # No member counts in the summary yet: count the members the store knows.
+            for r in await conn.fetch(
+                "SELECT room_id, COUNT(*) AS n FROM room_state "
+                "WHERE room_id IN (SELECT value FROM json_each($1)) AND type='m.room.member' "
+                "AND json_extract(content, '$.membership')='join' GROUP BY room_id",
+                dumps(missing),
+            ):
+                counts[r["room_id"]] = r["n"]
+        return {
+            room_id: RoomFacts(
+                member_count=_int(counts.get(room_id)),
+                display_name=names.get(room_id),
+                power_levels=levels.get(room_id),
+            )
+            for room_id in room_ids
+        }
+
+    async def _drop_redacted(
+        self, conn: Connection, events: dict[str, list[dict[str, Any]]]
+    ) -> set[str]:
+        """Forget the notices of events redacted in this sync; their rooms."""
+        targets: list[str] = []
+        for evts in events.values():
+            for evt in evts:
+                if evt.get("type") != "m.room.redaction":
+                    continue
+                content = evt.get("content")
+                target = content.get("redacts") if isinstance(content, dict) else None
+                target = target if isinstance(target, str) else evt.get("redacts")
+                if isinstance(target, str):
+                    targets.append(target)
+        if not targets:
+            return set()
+        rows = await conn.fetch(
+            "DELETE FROM notices WHERE event_id IN (SELECT value FROM json_each($1)) "
+            "RETURNING room_id",
+            dumps(targets),
+        )
+        return {r["room_id"] for r in rows}
+
+    # -- counts --------------------------------------------------------------------------------
+
+    async def recount(self, conn: Connection, room_ids: Iterable[str]) -> None:
+        """Store each room's count of unread notices and highlights (the counts shown for
+        encrypted rooms)."""
+        rooms = list(room_ids)
+        if not rooms:
+            return
+        counts = {r: [0, 0] for r in rooms}
+        for notice_room, highlight in await self._unread(conn, rooms):
+            counts[notice_room][0] += 1
+            counts[notice_room][1] += highlight
+        await conn.executemany(
+            "UPDATE rooms SET local_notification_count=$2, local_highlight_count=$3 "
+            "WHERE room_id=$1",
+            [(r, n, h) for r, (n, h) in counts.items()],
+        )
+
+    async def _unread(self, conn: Any, room_ids: list[str]) -> list[tuple[str, int]]:
+        """(room id, highlight) of every unread notice of ``room_ids``."""
+        return [
+            (row["room_id"], row["highlight"])
+            for row in await self._unread_rows(conn, room_ids, limit=None, with_event=False)
+        ]
+
+    async def _unread_rows(
+        self, conn: Any, room_ids: list[str] | None, *, limit: int | None, with_event: bool
+    ) -> list[Any]:
+        """Unread notices, newest first: after the user's unthreaded receipt, after its
+        receipt in their thread, and after the user's own latest event in the room. Each
+        room's events are read from its oldest notice up, through the position index."""
+        args: list[Any] = [self.user_id, dumps(list(_RECEIPTS))]
+        rooms = "SELECT DISTINCT room_id FROM notices"
+        if room_ids is not None:
+            args.append(dumps(room_ids))
+            rooms = "SELECT value FROM json_each($3)"
+        args.append(-1 if limit is None else max(0, limit))
+        limit_arg = f"${len(args)}"
+        sql = f"""
+            WITH lowest AS (
+                SELECT room_id, MIN(position) AS position FROM notices
+                WHERE room_id IN ({rooms}) GROUP BY room_id
+            ),
+            own AS (
+                SELECT l.room_id, (
+                    SELECT MAX(e.position) FROM events e WHERE e.room_id = l.room_id
+                    AND e.position > l.position AND e.sender = $1
+                ) AS position FROM lowest l
+            ),
+            read AS (
+                SELECT r.room_id, r.thread_id, MAX(e.position) AS position
+                FROM receipts r JOIN events e ON e.event_id = r.event_id
+                WHERE r.room_id IN (SELECT room_id FROM lowest) AND r.user_id = $1
+                AND r.receipt_type IN (SELECT value FROM json_each($2))
+                GROUP BY r.room_id, r.thread_id
+            )
+            SELECT n.room_id, n.event_id, n.sender, n.ts, n.highlight, n.sound
+                {", ev.json" if with_event else ""}
+            FROM notices n {"LEFT JOIN events ev ON ev.event_id = n.event_id" if with_event else ""}
+            WHERE n.room_id IN (SELECT room_id FROM lowest)
+              AND n.position > COALESCE(
+                    (SELECT position FROM own WHERE room_id = n.room_id), -1e300)
+              AND n.position > COALESCE(
+                    (SELECT position FROM read WHERE room_id = n.room_id AND thread_id = ''),
+                    -1e300)
+              AND n.position > COALESCE(
+                    (SELECT position FROM read WHERE room_id = n.room_id
+                     AND thread_id = n.thread_id), -1e300)
+            ORDER BY n.ts DESC LIMIT {limit_arg}
+        """
+        return list(await conn.fetch(sql, *args))
+
+    # -- for the inbox -------------------------------------------------------------------------
+
+    async def recent(self, limit: int = 200, *, unread_only: bool = True) -> list[Notice]:
+        """The newest notices (newest first), with their events as stored; ``unread_only``
+        keeps those the user has not read."""
+        if unread_only:
+            rows = await self._unread_rows(self.store.db, None, limit=limit, with_event=True)
+        else:
+            rows = await self.store.db.fetch(
+                "SELECT n.room_id, n.event_id, n.sender, n.ts, n.highlight, n.sound, ev.json "
+                "FROM notices n LEFT JOIN events ev ON ev.event_id = n.event_id "
+                "ORDER BY n.ts DESC LIMIT $1",
+                max(0, limit),
+            )
+        notices = []
+        for row in rows:
+            evt = loads(row["json"]) if row["json"] else {}
+            notices.append(
+                Notice(
+                    room_id=row["room_id"],
+                    event_id=row["event_id"],
+                    sender=row["sender"],
+                    ts=row["ts"],
+                    highlight=bool(row["highlight"]),
+                    sound=row["sound"],
+                    encrypted=came_encrypted(evt),
+                    event=evt,
+                )
+            )
+        return notices

@@ -1,0 +1,481 @@
+"""The user's push rules evaluated here, per the spec ("Push Notifications" → push rules).
+
+The server cannot read an encrypted room's messages, so its counts miss mentions and
+keywords there: the client evaluates the same rules on the decrypted events. The semantics
+follow Synapse's evaluator (``rust/src/push/evaluator.rs``, ``utils.rs``) so that our counts
+agree with the server's where it can see: globs are case-insensitive, ``?`` and ``*`` never
+match a newline, ``content.body`` matches by words, a key's dots separate levels unless
+escaped (``\\.``), values compare with their JSON type, and the legacy mention rules step
+aside for an event with ``m.mentions``.
+
+Rules are compiled once (:meth:`Ruleset.from_account_data`) into closures; evaluation runs on
+every new event of every sync, so it does no parsing. Everything in an event is untrusted:
+a wrong type, a huge string or deep nesting never raises, it just does not match, and the
+work per condition is bounded (:data:`MAX_GLOB`, :data:`MAX_SCANNED`; globs with wildcards
+run as a bit-parallel automaton, linear in the text, never a backtracking regex).
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from tuimatrix.core.push_defaults import KINDS, localpart, server_default_rules
+
+#: A glob longer than this (characters) never matches: no real keyword or name is that long.
+MAX_GLOB = 512
+#: Characters of a string value that matching looks at. An event is at most 64 KiB, so a
+#: real one is never cut; a longer value (a forged or local event) is matched on its start.
+MAX_SCANNED = 65_536
+#: The rules that step aside for an event with ``m.mentions`` (the spec's intentional
+#: mentions: a client that sends them has said exactly whom it mentions).
+LEGACY_MENTION_RULES = frozenset(
+    {
+        ("override", ".m.rule.contains_display_name"),
+        ("override", ".m.rule.roomnotif"),
+        ("content", ".m.rule.contains_user_name"),
+    }
+)
+#: The power level a sender needs for a notification kind the power levels do not name.
+DEFAULT_NOTIFICATION_LEVEL = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the push rules decided for one event."""
+
+    notify: bool
+    highlight: bool = False
+    sound: str | None = None  # the "sound" tweak ("default", ...), None if none
+    rule_id: str | None = None  # the rule that matched; None when none did
+
+
+SILENT = Verdict(False)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomFacts:
+    """What the push-rule conditions need to know about the event's room."""
+
+    member_count: int  # joined members
+    display_name: str | None  # the user's display name in the room
+    power_levels: Mapping[str, Any] | None  # content of m.room.power_levels (None: none)
+    #: Users above every power level: the creators of a room version 12+ room (the
+    #: ``m.room.create`` sender and its ``additional_creators``), or the creator of an older
+    #: room that has no power levels event.
+    creators: frozenset[str] = field(default_factory=frozenset)
+
+
+class _Subject:
+    """One evaluation's event, room and user, with what several conditions read."""
+
+    __slots__ = ("content", "event", "room", "user_id")
+
+    def __init__(self, event: Mapping[str, Any], room: RoomFacts, user_id: str) -> None:
+        self.event = event
+        self.room = room
+        self.user_id = user_id
+        content = event.get("content")
+        self.content: Mapping[str, Any] = content if isinstance(content, Mapping) else {}
+
+
+Condition = Callable[[_Subject], bool]
+_MISSING = object()
+
+
+# -- keys and values ---------------------------------------------------------------------------
+
+
+def key_path(key: str) -> tuple[str, ...] | None:
+    """A condition's dotted key as the levels it names: ``content.m\\.mentions.room`` →
+    ``("content", "m.mentions", "room")``. None when it cannot name anything (a backslash
+    that escapes neither a dot nor a backslash)."""
+    parts: list[str] = []
+    current: list[str] = []
+    chars = iter(key)
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars, "")
+            if escaped not in (".", "\\"):
+                return None
+            current.append(escaped)
+        elif char == ".":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return tuple(parts)
+
+
+def _lookup(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = event
+    for part in path:
+        if not isinstance(value, Mapping):
+            return _MISSING
+        value = value.get(part, _MISSING)
+    return value
+
+
+def _is_simple(value: Any) -> bool:
+    # As Synapse flattens an event: strings, integers, booleans and null; never floats.
+    return value is None or type(value) in (str, int, bool)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: ``true`` is not ``1``."""
+    return type(a) is type(b) and a == b
+
+
+# -- globs -------------------------------------------------------------------------------------
+
+Matcher = Callable[[str], bool]
+_WILDCARD_RUN = re.compile(r"[?*]+")
+
+
+def _never(_: str) -> bool:
+    return False
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+class _WildcardGlob:
+    """A glob with ``?``/``*`` as a bit-parallel NFA (shift-and with a self-loop per star):
+    linear in the text whatever the pattern, unlike a backtracking regex."""
+
+    __slots__ = ("_accept", "_any", "_literals", "_required", "_star", "_start", "_words")
+
+    def __init__(self, glob: str, *, words: bool) -> None:
+        self._words = words
+        self._literals: dict[str, int] = {}
+        self._any = self._star = 0
+        bit = 0
+        pos = 0
+        chunks = []
+        for run in _WILDCARD_RUN.finditer(glob):
+            chunk = glob[pos : run.start()].lower()
+            chunks.append(chunk)
+            bit = self._add_literal(chunk, bit)
+            # As Synapse simplifies a run: `?*?*` is `??*`, the regex `.{2,}`.
+            for _ in range(run.group().count("?")):
+                self._any |= 1 << bit
+                bit += 1
+            if "*" in run.group():
+                self._star |= 1 << bit
+                bit += 1
+            pos = run.end()
+        chunks.append(glob[pos:].lower())
+        bit = self._add_literal(chunks[-1], bit)
+        self._accept = 1 << bit
+        self._start = self._close(1)
+        self._required = max(chunks, key=len)
+
+    def _add_literal(self, chunk: str, bit: int) -> int:
+        for char in chunk:
+            self._literals[char] = self._literals.get(char, 0) | (1 << bit)
+            bit += 1
+        return bit
+
+    def _close(self, states: int) -> int:
+        # A star may match nothing: being at it is being past it too.
+        return states | ((states & self._star) << 1)
+
+    def _step(self, states: int, char: str) -> int:
+        moved = states & self._literals.get(char, 0)
+        if char != "\n":  # as the regex `.` Synapse builds, a wildcard stops at a newline
+            moved |= states & self._any
+            return self._close((moved << 1) | (states & self._star))
+        return self._close(moved << 1)
+
+    def __call__(self, haystack: str) -> bool:
+        text = haystack[:MAX_SCANNED].lower()
+        if self._required not in text:
+            return False
+        if not self._words:
+            states = self._start
+            for char in text:
+                states = self._step(states, char)
+                if not states:
+                    return False
+            return bool(states & self._accept)
+        # By words: a match starts and ends where the text is not inside a word, as Synapse's
+        # `(?:^|\b|\W)glob(?:\b|\W|$)`: never between two word characters.
+        states = 0
+        previous_word = False
+        for char in text:
+            word = _word_char(char)
+            if not (previous_word and word):
+                if states & self._accept:
+                    return True
+                states |= self._start
+            states = self._step(states, char)
+            previous_word = word
+        return bool((states | self._start) & self._accept)
+
+
+@lru_cache(maxsize=1024)
+def compile_glob(glob: str, *, words: bool) -> Matcher:
+    """A case-insensitive matcher for ``glob``: the whole value, or (``words``) a run of whole
+    words in it, as ``content.body`` is matched. Cached: display names and keywords repeat."""
+    if len(glob) > MAX_GLOB:
+        return _never
+    if "*" in glob or "?" in glob:
+        return _WildcardGlob(glob, words=words)
+    literal = glob.lower()
+    if not words:
+        return lambda value: len(value) == len(literal) and value.lower() == literal
+    regex = re.compile(r"(?:^|\b|\W)" + re.escape(literal) + r"(?:\b|\W|\Z)")
+
+    def by_words(value: str) -> bool:
+        text = value[:MAX_SCANNED].lower()
+        return literal in text and regex.search(text) is not None
+
+    return by_words
+
+
+# -- conditions --------------------------------------------------------------------------------
+
+
+def _event_match(key: Any, pattern: Any) -> Condition | None:
+    path = key_path(key) if isinstance(key, str) else None
+    if path is None or not isinstance(pattern, str):
+        return None
+    # Only content.body is matched by words (Synapse decides by this exact key).
+    matcher = compile_glob(pattern, words=key == "content.body")
+
+    def condition(subject: _Subject) -> bool:
+        value = _lookup(subject.event, path)
+        return type(value) is str and matcher(value)
+
+    return condition
+
+
+def _event_property_is(key: Any, expected: Any) -> Condition | None:
+    path = key_path(key) if isinstance(key, str) else None
+    if path is None or not _is_simple(expected):
+        return None
+    return lambda subject: _same(_lookup(subject.event, path), expected)
+
+
+def _event_property_contains(key: Any, expected: Any) -> Condition | None:
+    path = key_path(key) if isinstance(key, str) else None
+    if path is None or not _is_simple(expected):
+        return None
+
+    def condition(subject: _Subject) -> bool:
+        values = _lookup(subject.event, path)
+        return type(values) is list and any(_same(value, expected) for value in values)
+
+    return condition
+
+
+def _contains_display_name(subject: _Subject) -> bool:
+    name = subject.room.display_name
+    event = subject.event
+    if not name and event.get("type") == "m.room.member":
+        # An invite or join of the user: they have no name in the room yet but this one.
+        if event.get("state_key") == subject.user_id:
+            name = subject.content.get("displayname")
+    body = subject.content.get("body")
+    # An empty name would match every message.
+    if not isinstance(name, str) or not name or type(body) is not str:
+        return False
+    return compile_glob(name, words=True)(body)
+
+
+_MEMBER_COUNT = re.compile(r"([=<>]*)([0-9]+)")
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "": operator.eq,
+    "==": operator.eq,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+}
+
+
+def _room_member_count(is_: Any) -> Condition | None:
+    parsed = _MEMBER_COUNT.fullmatch(is_) if isinstance(is_, str) and len(is_) < 32 else None
+    compare = _COMPARISONS.get(parsed.group(1)) if parsed else None
+    if parsed is None or compare is None:
+        return None
+    bound = int(parsed.group(2))
+    return lambda subject: bool(compare(subject.room.member_count, bound))
+
+
+def power_level(value: Any) -> int | None:
+    """A power level as Synapse reads one: an integer, or (old rooms) a string or number that
+    converts to one; None for anything else."""
+    if type(value) is int:
+        return value
+    if isinstance(value, str | float):
+        try:
+            return int(value)
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def _sender_notification_permission(key: Any) -> Condition | None:
+    if not isinstance(key, str):
+        return None
+
+    def condition(subject: _Subject) -> bool:
+        sender = subject.event.get("sender")
+        if sender in subject.room.creators:
+            return True
+        levels = subject.room.power_levels
+        if not isinstance(levels, Mapping):
+            return False  # only a creator (above) may notify the room without power levels
+        notifications = levels.get("notifications")
+        required = None
+        if isinstance(notifications, Mapping):
+            required = power_level(notifications.get(key))
+        users = levels.get("users")
+        level = users.get(sender) if isinstance(users, Mapping) and type(sender) is str else None
+        if level is None:
+            level = levels.get("users_default", 0)
+        have = power_level(level)
+        need = DEFAULT_NOTIFICATION_LEVEL if required is None else required
+        return (have or 0) >= need
+
+    return condition
+
+
+def _compile_condition(condition: Any, user_id: str) -> Condition | None:
+    """One condition as a closure; None for one that can never match (an unknown kind, or
+    fields of the wrong type: the spec says such a rule does not match)."""
+    if not isinstance(condition, Mapping):
+        return None
+    kind = condition.get("kind")
+    key = condition.get("key")
+    if kind == "event_match":
+        pattern = condition.get("pattern", _MISSING)
+        if pattern is _MISSING:  # Synapse's internal form, in case a server sends it
+            pattern = {"user_id": user_id, "user_localpart": localpart(user_id)}.get(
+                str(condition.get("pattern_type"))
+            )
+        return _event_match(key, pattern)
+    if kind == "event_property_is":
+        return _event_property_is(key, condition.get("value", _MISSING))
+    if kind == "event_property_contains":
+        return _event_property_contains(key, condition.get("value", _MISSING))
+    if kind == "contains_display_name":
+        return _contains_display_name
+    if kind == "room_member_count":
+        return _room_member_count(condition.get("is"))
+    if kind == "sender_notification_permission":
+        return _sender_notification_permission(key)
+    return None
+
+
+# -- rules -------------------------------------------------------------------------------------
+
+
+def actions_verdict(actions: Any, rule_id: str) -> Verdict:
+    """What a rule's actions decide. ``dont_notify`` and ``coalesce`` are ignored, as the spec
+    now says (an old server's ``["dont_notify"]`` is ``[]``); tweaks count only with
+    ``notify``, as a server counts only notifying events."""
+    if not isinstance(actions, list) or "notify" not in actions:
+        return Verdict(False, rule_id=rule_id)
+    highlight = False
+    sound: str | None = None
+    for action in actions:
+        if not isinstance(action, Mapping):
+            continue
+        tweak = action.get("set_tweak")
+        value = action.get("value", _MISSING)
+        if tweak == "highlight":
+            highlight = value is _MISSING or value is True
+        elif tweak == "sound":
+            sound = value if isinstance(value, str) else None
+    return Verdict(True, highlight=highlight, sound=sound, rule_id=rule_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    conditions: tuple[Condition, ...]
+    verdict: Verdict
+    legacy_mention: bool
+
+
+def _rule_conditions(kind: str, rule: Mapping[str, Any], rule_id: str) -> list[Any] | None:
+    """A rule's conditions in the one form: content, room and sender rules imply theirs."""
+    if kind == "content":
+        return [{"kind": "event_match", "key": "content.body", "pattern": rule.get("pattern")}]
+    if kind == "room":
+        return [{"kind": "event_match", "key": "room_id", "pattern": rule_id}]
+    if kind == "sender":
+        return [{"kind": "event_match", "key": "sender", "pattern": rule_id}]
+    conditions = rule.get("conditions", [])  # none at all: the rule always matches
+    return conditions if isinstance(conditions, list) else None
+
+
+def _compile_rule(kind: str, rule: Any, user_id: str) -> _Rule | None:
+    if not isinstance(rule, Mapping):
+        return None
+    rule_id = rule.get("rule_id")
+    if not isinstance(rule_id, str) or rule.get("enabled", True) is not True:
+        return None
+    raw = _rule_conditions(kind, rule, rule_id)
+    if raw is None:
+        return None
+    conditions = [_compile_condition(condition, user_id) for condition in raw]
+    if any(condition is None for condition in conditions):
+        return None  # a condition that never matches: so does the rule
+    return _Rule(
+        conditions=tuple(c for c in conditions if c is not None),
+        verdict=actions_verdict(rule.get("actions"), rule_id),
+        legacy_mention=(kind, rule_id) in LEGACY_MENTION_RULES,
+    )
+
+
+def _usable(content: Any) -> Mapping[str, Any] | None:
+    ruleset = content.get("global") if isinstance(content, Mapping) else None
+    if isinstance(ruleset, Mapping) and any(isinstance(ruleset.get(k), list) for k in KINDS):
+        return ruleset
+    return None
+
+
+class Ruleset:
+    """The user's push rules (the ``m.push_rules`` account data), compiled once."""
+
+    __slots__ = ("_rules", "user_id")
+
+    def __init__(self, user_id: str, rules: tuple[_Rule, ...]) -> None:
+        self.user_id = user_id
+        self._rules = rules
+
+    @classmethod
+    def from_account_data(cls, user_id: str, content: Any) -> Ruleset:
+        """Compile ``content``; when it is None or not a usable ruleset, the server-default
+        rules (Synapse's, in its order)."""
+        ruleset = _usable(content) or server_default_rules(user_id)
+        compiled: list[_Rule] = []
+        for kind in KINDS:
+            rules = ruleset.get(kind)
+            for rule in rules if isinstance(rules, list) else ():
+                built = _compile_rule(kind, rule, user_id)
+                if built is not None:
+                    compiled.append(built)
+        return cls(user_id, tuple(compiled))
+
+    def evaluate(self, event: Mapping[str, Any], room: RoomFacts) -> Verdict:
+        """The first enabled rule that matches decides; SILENT when none does, and for the
+        user's own events (servers never notify a user of their own events)."""
+        if not isinstance(event, Mapping) or event.get("sender") == self.user_id:
+            return SILENT
+        subject = _Subject(event, room, self.user_id)
+        intentional = "m.mentions" in subject.content
+        for rule in self._rules:
+            if rule.legacy_mention and intentional:
+                continue
+            if all(condition(subject) for condition in rule.conditions):
+                return rule.verdict
+        return SILENT
