@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.timeline import message_body
+
+if TYPE_CHECKING:
+    # Only its type: config.py reads the settings here, and exec needs no store to do that.
+    from tuimatrix.core.notices import Notice
 
 #: The ways an alert can reach the user besides the status line, which every alert reaches.
 CHANNELS = ("desktop", "terminal", "bell", "title")
@@ -27,21 +31,6 @@ TERMINAL_CHOICES = ("auto", "osc9", "osc777", "osc99", "off")
 #: the cap keeps a hostile 64 KiB body out of every escape sequence and D-Bus message).
 MAX_TITLE = 80
 MAX_BODY = 200
-
-
-class Notice(Protocol):
-    """What the policy reads of a ``core/notices.py`` ``Notice``."""
-
-    @property
-    def room_id(self) -> str: ...
-    @property
-    def sender(self) -> str: ...
-    @property
-    def highlight(self) -> bool: ...
-    @property
-    def encrypted(self) -> bool: ...
-    @property
-    def event(self) -> dict[str, Any]: ...
 
 
 @dataclass
