@@ -1,6 +1,6 @@
 """Alerts in the running app (Pilot) against Synapse: a mention reaches the desktop through a
 fake notification service on a private session bus, and the status line; the room on screen
-does not alert."""
+does not alert while the terminal has focus, and does once it has lost it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from conftest import MakeUser
 from dbus_fake import FakeNotifications, serve_notifications, session_bus
 from helpers import until
 from test_alerts_tmux import alert_config, mention, two_rooms
+from textual import events
 
 from tuimatrix.app import TuimatrixApp
 from tuimatrix.core.account import LIVE
@@ -18,7 +19,7 @@ from tuimatrix.core.account import LIVE
 SIZE = (110, 36)
 
 
-async def test_a_mention_reaches_the_desktop_and_the_status_line_but_not_from_the_open_room(
+async def test_a_mention_reaches_the_desktop_and_the_status_line_but_not_from_the_room_on_screen(
     make_user: MakeUser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alice, bob = make_user("alice"), make_user("bob")
@@ -42,6 +43,15 @@ async def test_a_mention_reaches_the_desktop_and_the_status_line_but_not_from_th
                 await mention(b, desk, alice, f"{alice.localpart}: seen here")
                 await mention(b, other, alice, f"{alice.localpart}: over there")
                 await until(pilot, lambda: len(service.shown) == 2)
+                assert app.alerts.unseen == 2  # the title's count
+                # The terminal loses focus: the open room is no longer looked at.
+                app.post_message(events.AppBlur())
+                await until(pilot, lambda: not app.app_focus)
+                await mention(b, desk, alice, f"{alice.localpart}: while away")
+                await until(pilot, lambda: len(service.shown) == 3)
+                # Back in the terminal: the title's mark goes.
+                app.post_message(events.AppFocus())
+                await until(pilot, lambda: app.alerts.unseen == 0)
         finally:
             await b.close()
             bus.disconnect()
@@ -49,4 +59,14 @@ async def test_a_mention_reaches_the_desktop_and_the_status_line_but_not_from_th
     assert titles == [
         ("Desk", f"{bob.user_id}: {alice.localpart}: look here"),
         ("Other", f"{bob.user_id}: {alice.localpart}: over there"),
+        ("Desk", f"{bob.user_id}: {alice.localpart}: while away"),
     ]
+
+
+def test_the_installed_textual_reports_the_terminals_focus_in_and_out() -> None:
+    """What the app's focus follows: a terminal's focus reports (sent once Textual enables
+    them with ``CSI ? 1004 h``) become AppFocus and AppBlur."""
+    from textual._xterm_parser import XTermParser
+
+    parsed = list(XTermParser().feed("\x1b[O\x1b[I"))
+    assert [type(m) for m in parsed] == [events.AppBlur, events.AppFocus]

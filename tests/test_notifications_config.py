@@ -56,6 +56,7 @@ def test_each_bad_value_is_one_line_naming_it_and_the_default_stays() -> None:
         'terminal = "vt100"\n'
         'highlight = ["desktop", "pigeon"]\n'
         "rate-limit = -1\n"
+        "summary-after = 2.5\n"
         "volume = 11\n"
     )
     config = load_config(path)
@@ -63,13 +64,15 @@ def test_each_bad_value_is_one_line_naming_it_and_the_default_stays() -> None:
         f"{path}:2: bell: true or false, not 'loud'",
         f"{path}:3: terminal: one of auto, osc9, osc777, osc99, off, not 'vt100'",
         f"{path}:4: highlight: unknown 'pigeon' (one of desktop, terminal, bell, title)",
-        f"{path}:5: rate-limit: a number of at least 0, not -1",
-        f"{path}:6: unknown notifications setting 'volume' (enabled, desktop, terminal, bell, "
+        f"{path}:5: rate-limit: seconds, at least 0, not -1",
+        f"{path}:6: summary-after: a whole number above 0, not 2.5",
+        f"{path}:7: unknown notifications setting 'volume' (enabled, desktop, terminal, bell, "
         "title, highlight, other, show-encrypted-text, rate-limit, summary-after)",
     ]
     settings = config.notifications
     assert settings.highlight == {"desktop"} and settings.terminal == "auto"
     assert settings.rate_limit == NotificationsConfig().rate_limit and not settings.off
+    assert settings.summary_after == NotificationsConfig().summary_after
 
 
 def test_a_notifications_value_that_is_not_a_table_is_one_line() -> None:

@@ -405,13 +405,16 @@ def _notifications(
                 result.highlight = channels
             else:
                 result.other = channels
-        elif key in ("rate-limit", "summary-after"):
+        elif key == "rate-limit":
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                errors.append(f"{where}: {key}: a number of at least 0, not {value!r}")
-            elif key == "rate-limit":
-                result.rate_limit = float(value)
+                errors.append(f"{where}: rate-limit: seconds, at least 0, not {value!r}")
             else:
-                result.summary_after = int(value)
+                result.rate_limit = float(value)
+        elif key == "summary-after":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                errors.append(f"{where}: summary-after: a whole number above 0, not {value!r}")
+            else:
+                result.summary_after = value
         else:
             errors.append(f"{where}: unknown notifications setting {key!r} ({_NOTIFICATION_KEYS})")
     result.off = frozenset(off)
