@@ -40,6 +40,7 @@ def notice(
     *,
     sender: str = "@alice:example.org",
     highlight: bool = False,
+    sound: str | None = "default",
     encrypted: bool = False,
     n: int = 0,
     content: dict[str, Any] | None = None,
@@ -52,7 +53,7 @@ def notice(
         "origin_server_ts": 1000 + n,
         "content": content if content is not None else {"msgtype": "m.text", "body": body},
     }
-    return Notice(room_id, event_id, sender, 1000 + n, highlight, None, encrypted, event)
+    return Notice(room_id, event_id, sender, 1000 + n, highlight, sound, encrypted, event)
 
 
 def decide(
@@ -88,6 +89,20 @@ def test_highlights_and_other_messages_use_their_own_channels() -> None:
     settings.off = frozenset({"bell"})
     (alert,) = decide(AlertPolicy(settings), [notice(highlight=True)]).alerts
     assert alert.channels == {"desktop"}
+
+
+def test_the_bell_rings_only_where_the_push_rule_asks_for_a_sound() -> None:
+    policy = AlertPolicy(AlertSettings(other=frozenset({"bell", "title"})))
+    quiet, loud = notice(sound=None), notice(room_id="!b:x", n=1)
+    assert [a.channels for a in decide(policy, [quiet, loud]).alerts] == [
+        {"title"},
+        {"bell", "title"},
+    ]
+    # A summary rings if any of its notices asked for a sound.
+    storm = [notice(room_id=r, n=i, sound=None) for i, r in enumerate(ROOMS)]
+    assert "bell" not in decide(policy, storm, catching_up=True).alerts[0].channels
+    storm[0] = notice(sound="default")
+    assert "bell" in decide(policy, storm, catching_up=True).alerts[0].channels
 
 
 def test_the_status_line_hears_of_every_alert() -> None:

@@ -53,9 +53,12 @@ class AlertSettings:
     #: more notices than this in one sync make one summary
     summary_after: int = 5
 
-    def channels(self, highlight: bool) -> frozenset[str]:
-        """The channels a notice of this kind alerts through."""
-        return (self.highlight if highlight else self.other) - self.off
+    def channels(self, highlight: bool, sound: bool = True) -> frozenset[str]:
+        """The channels a notice of this kind alerts through. The bell rings only where the
+        push rule asked for a sound (its ``sound`` tweak: by default direct messages,
+        mentions and keywords, not every message of a group)."""
+        chosen = (self.highlight if highlight else self.other) - self.off
+        return chosen if sound else chosen - {"bell"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +162,14 @@ class AlertPolicy:
             notice.room_id,
             capped(room, MAX_TITLE) or capped(notice.room_id, MAX_TITLE),
             body,
-            self.settings.channels(notice.highlight),
+            self.settings.channels(notice.highlight, notice.sound is not None),
             notice.highlight,
         )
 
     def _summary(self, user_id: str, notices: list[Notice]) -> Alert:
         rooms = len({n.room_id for n in notices})
         highlights = sum(n.highlight for n in notices)
+        sound = any(n.sound is not None for n in notices)
         body = f"{_count(len(notices), 'new message')} in {_count(rooms, 'room')}"
         if highlights:
             body += f" ({_count(highlights, 'mention')})"
@@ -174,7 +178,7 @@ class AlertPolicy:
             None,
             capped(user_id, MAX_TITLE),
             body,
-            self.settings.channels(highlights > 0),
+            self.settings.channels(highlights > 0, sound),
             highlights > 0,
             len(notices),
         )
