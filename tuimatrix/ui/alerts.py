@@ -16,7 +16,6 @@ when the app reads its messages, so its current state would not say.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import time
 from collections.abc import Mapping
@@ -32,8 +31,6 @@ from tuimatrix.ui.textual_private import write_to_terminal
 if TYPE_CHECKING:
     from tuimatrix.app import TuimatrixApp
     from tuimatrix.core.account import Account
-
-log = logging.getLogger(__name__)
 
 
 class Alerts:
