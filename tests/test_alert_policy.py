@@ -186,6 +186,28 @@ def test_a_preview_is_one_line_without_spoilers_and_capped() -> None:
     assert len(long.body) == MAX_BODY and long.body.endswith("…")
 
 
+def test_an_event_without_text_says_what_it_does_or_names_only_its_sender() -> None:
+    invite = notice(content={"membership": "invite"})
+    invite.event["type"] = "m.room.member"
+    other = notice(room_id="!b:x", content={"url": "mxc://x/y"})
+    other.event["type"] = "org.example.thing"
+    bodies = [a.body for a in decide(AlertPolicy(), [invite, other]).alerts]
+    assert bodies == ["@alice:example.org: invited you", "@alice:example.org"]
+
+
+def test_the_first_sync_after_a_login_alerts_nothing() -> None:
+    decision = AlertPolicy().decide(
+        ME,
+        [notice(highlight=True)],
+        ELSEWHERE,
+        catching_up=True,
+        now=0,
+        room_name=ROOMS.__getitem__,
+        initial=True,
+    )
+    assert decision == Decision()
+
+
 def test_a_room_without_a_name_is_titled_by_its_id() -> None:
     (alert,) = decide(AlertPolicy(), [notice(room_id="!nameless:x")]).alerts
     assert alert.title == "!nameless:x"

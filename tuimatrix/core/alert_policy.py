@@ -12,7 +12,7 @@ No Textual, no I/O: the app (``ui/alerts.py``) tells it what is on screen and wh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -116,24 +116,19 @@ class AlertPolicy:
         catching_up: bool,
         now: float,
         room_name: Callable[[str], str],
-        muted_rooms: Collection[str] = (),
+        initial: bool = False,
     ) -> Decision:
         """The alerts for ``notices`` of account ``user_id``.
 
         ``catching_up``: these came with a catch-up (the first sync of a session, or after being
-        offline): one summary. ``room_name``: a room's display name (raw; cleaned here).
-        ``muted_rooms``: rooms that never alert (a room in ``none`` mode notifies nobody
-        anyway; this keeps it so if a notice slips through).
+        offline): one summary. ``initial``: the account's first sync ever, right after the
+        login: no alert (all of it came before; the room list's counts show it).
+        ``room_name``: a room's display name (raw; cleaned here). A room whose notification
+        setting is ``none`` never gets here: its events do not notify.
         """
-        if not self.settings.enabled:
+        if not self.settings.enabled or initial:
             return Decision()
-        due = [
-            n
-            for n in notices
-            if n.sender != user_id
-            and n.room_id not in muted_rooms
-            and not viewing.sees(user_id, n.room_id)
-        ]
+        due = [n for n in notices if n.sender != user_id and not viewing.sees(user_id, n.room_id)]
         if not due:
             return Decision()
         if (catching_up and len(due) > 1) or len(due) > self.settings.summary_after:
@@ -153,10 +148,11 @@ class AlertPolicy:
 
     def _alert(self, user_id: str, notice: Notice, room: str) -> Alert:
         sender = capped(notice.sender, MAX_TITLE)
+        text = preview(notice.event)
         if notice.encrypted and not self.settings.show_encrypted_text:
             body = f"{sender}: sent an encrypted message"
         else:
-            body = capped(f"{sender}: {preview(notice.event)}", MAX_BODY)
+            body = capped(f"{sender}: {text}" if text.strip() else sender, MAX_BODY)
         return Alert(
             user_id,
             notice.room_id,
@@ -191,7 +187,8 @@ def capped(text: str, limit: int) -> str:
 
 
 def preview(event: Mapping[str, Any]) -> str:
-    """A notifying event's text on one line (its body; a spoiler stays hidden)."""
+    """A notifying event's text (its body; a spoiler stays hidden), or what the event does
+    when it has no text ("invited you"); "" when neither is known."""
     content = event.get("content")
     if not isinstance(content, dict):
         return ""
@@ -199,7 +196,16 @@ def preview(event: Mapping[str, Any]) -> str:
     if isinstance(new_content, dict):  # an edit shows what it says now
         content = new_content
     text = message_body(content).plain
-    return text if text.strip() else clean_line(str(event.get("type", "")))
+    return text if text.strip() else _WITHOUT_TEXT.get(str(event.get("type")), "")
+
+
+#: What notifying events without a body do, said in an alert (the default push rules notify
+#: for invites to the user and for calls).
+_WITHOUT_TEXT = {
+    "m.room.member": "invited you",
+    "m.call.invite": "is calling",
+    "org.matrix.msc3401.call.member": "started a call",
+}
 
 
 def _count(n: int, noun: str) -> str:

@@ -69,9 +69,10 @@ class Alerts:
                 account.user_id,
                 change.notices,
                 self.viewing(),
-                catching_up=change.initial or state not in (LIVE, WAITING),
+                catching_up=state not in (LIVE, WAITING),
                 now=time.monotonic(),
                 room_name=lambda room_id: _room_name(account, room_id),
+                initial=change.initial,
             )
             for alert in decision.alerts:
                 self.emit(alert)
