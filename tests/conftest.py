@@ -18,9 +18,12 @@ MakeUser = Callable[..., TestUser]
 def tuimatrix_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """A fresh, empty TUIMATRIX_HOME, so no test reads or writes the developer's real files."""
+    """A fresh, empty TUIMATRIX_HOME, so no test reads or writes the developer's real files;
+    and no session bus, so no test shows the developer a desktop notification (the alert
+    tests start a bus of their own)."""
     home = tmp_path_factory.mktemp("tuimatrix-home")
     monkeypatch.setenv("TUIMATRIX_HOME", str(home))
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={home / 'no-session-bus'}")
     return home
 
 

@@ -25,12 +25,14 @@ from tuimatrix.ui.textual_private import (
     installed_screens,
     key_bindings,
     made_vertical_scrollbar,
+    write_to_terminal,
 )
 
 PACKAGE = Path(tuimatrix.__file__).parent
 #: The private names the helpers wrap: no other module of the package may use them.
 PRIVATE_ATTRIBUTES = {
     "_bindings",
+    "_driver",
     "_installed_screens",
     "_link_id",
     "_meta",
@@ -114,6 +116,23 @@ async def test_install_vertical_scrollbar_starts_it_as_the_widgets_own() -> None
         install_vertical_scrollbar(body, bar)
         assert made_vertical_scrollbar(body) is bar
         assert body.vertical_scrollbar is bar and bar.parent is body
+
+
+async def test_write_to_terminal_writes_through_the_driver_as_the_bell_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = KeysApp()
+    async with app.run_test():
+        assert app._driver is not None
+        written: list[str] = []
+        monkeypatch.setattr(app._driver, "write", written.append)
+        app.bell()
+        write_to_terminal(app, "\x1b]2;t\x07")
+        assert written == []  # headless, like the bell: nothing reaches a terminal
+        monkeypatch.setattr(App, "is_headless", property(lambda self: False))
+        app.bell()
+        write_to_terminal(app, "\x1b]2;t\x07")
+        assert written == ["\x07", "\x1b]2;t\x07"]
 
 
 def test_no_other_module_reaches_into_textual_or_rich_internals() -> None:

@@ -26,6 +26,7 @@ from tuimatrix.core.errors import describe_error
 from tuimatrix.core.sanitize import clean_text
 from tuimatrix.paths import Paths, get_paths
 from tuimatrix.ui import idle_gc
+from tuimatrix.ui.alerts import Alerts
 from tuimatrix.ui.context import UIContext
 from tuimatrix.ui.keymap import PREFIX_KEY, binding_id, binding_title, describe, merged_keys
 from tuimatrix.ui.palette import CommandsProvider, OpenRoomProvider
@@ -92,6 +93,7 @@ class TuimatrixApp(App[None]):
         #: the profile's owner socket, served while this app owns the profile (tuimatrix.owner)
         self.owner_server: OwnerServer | None = None
         self._hooks: HookRunner | None = None
+        self.alerts = Alerts(self, self.config.notifications)
 
     # -- start and stop ------------------------------------------------------------------------
 
@@ -107,6 +109,7 @@ class TuimatrixApp(App[None]):
         idle_gc.install()
         self.set_interval(idle_gc.CHECK_INTERVAL, idle_gc.check)
         self.accounts.add_listener(self._on_account_change)
+        self.alerts.start()
         self.install_screen(RoomListScreen(), ROOM_LIST)
         await self.push_screen(ROOM_LIST)
         errors += self.config.errors
@@ -189,6 +192,7 @@ class TuimatrixApp(App[None]):
 
     async def on_unmount(self) -> None:
         idle_gc.uninstall()
+        await self.alerts.close()
         if self.owner_server is not None:
             # Scripts' requests under way finish first (briefly): their messages settle.
             await self.owner_server.close(grace=EXIT_SEND_TIMEOUT)
@@ -219,6 +223,7 @@ class TuimatrixApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
             idle_gc.touch()
+            self.alerts.user_returned()
         await super().on_event(event)
 
     def show_login(self) -> None:
@@ -248,6 +253,7 @@ class TuimatrixApp(App[None]):
             # say "stopped" after the screens are gone): nothing left to update.
             return
         account, change = message.account, message.change
+        self.alerts.account_changed(account, change)
         self.room_list.account_changed(account, change)
         for screen in self.room_screens():
             if screen.account is account:

@@ -34,6 +34,18 @@ Keys (so far)::
     [hook-runner]
     max-running = 3           # hooks running at once; more wait (a bounded queue)
 
+    [notifications]           # alerts for messages that notify (mentions, DMs, ...)
+    enabled = true
+    desktop = true            # each channel on or off: desktop notifications (D-Bus),
+    terminal = "auto"         # the terminal's own (or "osc9", "osc777", "osc99", "off"),
+    bell = true               # the bell, and a count in the terminal title
+    title = true
+    highlight = ["desktop", "terminal", "bell", "title"]   # what mentions and keywords use
+    other = ["title"]         # what other notifying messages use (the status line: always)
+    show-encrypted-text = false   # in encrypted rooms: room and sender only
+    rate-limit = 30           # seconds between two alerts of one room
+    summary-after = 5         # more in one sync (or a catch-up): one summary
+
     [media]
     download-dir = "~/Downloads/matrix"   # default: the platform's download directory
     opener = "xdg-open"                   # default: xdg-open (open on macOS)
@@ -52,6 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from tuimatrix.commands import UsageError, parse_line
+from tuimatrix.core.alert_policy import CHANNELS, TERMINAL_CHOICES, AlertSettings
 from tuimatrix.core.hook_config import HookSettings, parse_hooks
 from tuimatrix.core.sections import DEFAULT_SECTIONS, DEFAULT_SORT, SECTION_TITLES, SORTS
 from tuimatrix.core.timeline import FORMATS
@@ -133,6 +146,10 @@ class EncryptionConfig:
     new_rooms: bool = True
 
 
+#: ``[notifications]``: which notifying messages alert, and how (``core/alert_policy.py``)
+NotificationsConfig = AlertSettings
+
+
 @dataclass
 class Config:
     #: scope -> key -> command lines (an empty list unbinds the key's default)
@@ -141,6 +158,7 @@ class Config:
     room: RoomConfig = field(default_factory=RoomConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     encryption: EncryptionConfig = field(default_factory=EncryptionConfig)
+    notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     #: ``[[hooks]]`` and ``[hook-runner]``: programs run on events (core/hook_config.py)
     hooks: HookSettings = field(default_factory=HookSettings)
     #: one line per problem: "FILE:LINE: reason"
@@ -218,6 +236,13 @@ def load_config(path: Path) -> Config:
     else:
         config.errors.append(
             f"{path}:{_line_of(text, 'encryption')}: [encryption] new-rooms must be true or false"
+        )
+    notifications = data.get("notifications", {})
+    if isinstance(notifications, dict):
+        config.notifications = _notifications(notifications, path, text, config.errors)
+    else:
+        config.errors.append(
+            f"{path}:{_line_of(text, 'notifications')}: [notifications] must be a table"
         )
     config.hooks = parse_hooks(data, str(path))
     config.errors += config.hooks.errors
@@ -355,4 +380,60 @@ def _room(table: dict[str, object], path: Path, text: str, errors: list[str]) ->
                 f"{where}: unknown room setting {key!r} "
                 "(format, hide-membership-events, max-message-lines, read-receipts)"
             )
+    return result
+
+
+_NOTIFICATION_KEYS = (
+    "enabled, desktop, terminal, bell, title, highlight, other, show-encrypted-text, "
+    "rate-limit, summary-after"
+)
+
+
+def _notifications(
+    table: dict[str, object], path: Path, text: str, errors: list[str]
+) -> NotificationsConfig:
+    result = NotificationsConfig()
+    off: set[str] = set()
+    for key, value in table.items():
+        where = f"{path}:{_line_of(text, key)}"
+        if key in ("enabled", "show-encrypted-text", "desktop", "bell", "title"):
+            if not isinstance(value, bool):
+                errors.append(f"{where}: {key}: true or false, not {value!r}")
+            elif key == "enabled":
+                result.enabled = value
+            elif key == "show-encrypted-text":
+                result.show_encrypted_text = value
+            elif not value:
+                off.add(key)
+        elif key == "terminal":
+            choice = (
+                {True: "auto", False: "off"}.get(value, value) if isinstance(value, bool) else value
+            )
+            if choice in TERMINAL_CHOICES:
+                result.terminal = str(choice)
+                if choice == "off":
+                    off.add("terminal")
+            else:
+                errors.append(
+                    f"{where}: terminal: one of {', '.join(TERMINAL_CHOICES)}, not {value!r}"
+                )
+        elif key in ("highlight", "other"):
+            channels = frozenset(_names(value, CHANNELS, key, where, errors))
+            if key == "highlight":
+                result.highlight = channels
+            else:
+                result.other = channels
+        elif key == "rate-limit":
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                errors.append(f"{where}: rate-limit: seconds, at least 0, not {value!r}")
+            else:
+                result.rate_limit = float(value)
+        elif key == "summary-after":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                errors.append(f"{where}: summary-after: a whole number above 0, not {value!r}")
+            else:
+                result.summary_after = value
+        else:
+            errors.append(f"{where}: unknown notifications setting {key!r} ({_NOTIFICATION_KEYS})")
+    result.off = frozenset(off)
     return result

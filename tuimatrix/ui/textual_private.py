@@ -74,3 +74,14 @@ def install_vertical_scrollbar(widget: Widget, bar: ScrollBar) -> None:
     """
     widget._vertical_scrollbar = bar
     widget.app._start_widget(widget, bar)
+
+
+def write_to_terminal(app: App[Any], data: str) -> None:
+    """Write raw escape sequences to the terminal (alerts: notifications, the title mark).
+
+    Mirrors ``App.bell`` (textual/app.py), which writes through the private ``App._driver``
+    (``Driver.write``, textual/driver.py) unless the app is headless; Textual has no public way
+    to write a sequence of one's own.
+    """
+    if not app.is_headless and app._driver is not None:
+        app._driver.write(data)
