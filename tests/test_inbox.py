@@ -33,6 +33,7 @@ from tuimatrix.core.account import Account
 from tuimatrix.core.inbox import (
     DIRECT,
     INVITE,
+    KEYWORD,
     MENTION,
     NOTICE,
     InboxEntry,
@@ -52,7 +53,7 @@ from tuimatrix.screens.room import RoomScreen
 from tuimatrix.widgets.room_row import room_cells, room_look
 
 PeerFactory = Any
-KEYWORD = "pineapple"
+WORD = "pineapple"
 
 
 async def keyword_rule(account: Account, word: str) -> None:
@@ -89,7 +90,7 @@ async def test_inbox_lists_mentions_keywords_dms_and_invites_and_jumps_and_repli
     mentions = await b.create_room("Mentions", invite=[alice.user_id])
     keywords = await b.create_room("Keywords", invite=[alice.user_id])
     dm = await b.create_room(invite=[carol.user_id], is_direct=True)
-    await keyword_rule(me, KEYWORD)
+    await keyword_rule(me, WORD)
     for account, room_id in ((me, mentions), (me, keywords), (other, dm)):
         await account.join(room_id)
     await me.close()
@@ -100,14 +101,14 @@ async def test_inbox_lists_mentions_keywords_dms_and_invites_and_jumps_and_repli
         accounts = {a.user_id: a for a in app.accounts}
         await until(pilot, lambda: all(a.status.state == LIVE for a in accounts.values()))
         hello = await send(b, mentions, f"hello {alice.user_id}", [alice.user_id])
-        pineapple = await send(b, keywords, f"who likes {KEYWORD}?", [])
+        pineapple = await send(b, keywords, f"who likes {WORD}?", [])
         await send(b, dm, "hi carol", [])
         invitation = await b.create_room("Invitation", invite=[alice.user_id])
 
         inbox = await open_inbox(pilot, app)
         wanted = {
             (alice.user_id, "Mentions", MENTION),
-            (alice.user_id, "Keywords", NOTICE),
+            (alice.user_id, "Keywords", KEYWORD),
             (carol.user_id, "Bob", NOTICE),
             (alice.user_id, "Invitation", INVITE),
         }
@@ -126,7 +127,7 @@ async def test_inbox_lists_mentions_keywords_dms_and_invites_and_jumps_and_repli
         await until(pilot, lambda: any(e.event_id == again for e in inbox.entries))
 
         # The filter narrows the rows.
-        await pilot.press("slash", *KEYWORD)
+        await pilot.press("slash", *WORD)
         await until(pilot, lambda: [e.event_id for e in inbox.shown] == [pineapple])
         await pilot.press("enter")  # back to the table, on the one row left
 

@@ -191,3 +191,24 @@ async def test_a_message_decrypted_late_is_evaluated_then(
     late = next(n for n in notices_of(seen) if n.highlight)
     assert late.event["content"]["body"] == "bob: ping" and late.encrypted
     assert b2.rooms.summaries[room_id].highlight_count == 1
+
+
+async def test_a_keyword_in_an_encrypted_room_highlights_here(
+    make_user: MakeUser,
+    login: Login,  # noqa: F811
+) -> None:
+    a = await login(make_user("alice"))
+    b = await login(make_user("bob"))
+    room_id = await encrypted_room(a, b)
+    await a.add_keyword("pineapple")
+    await a.sync_once()  # the new rules come as account data
+    seen: list[object] = []
+    a.add_listener(lambda _account, change: seen.append(change))
+    await send(b, room_id, "who wants PINEAPPLE pie?")
+    await send(b, room_id, "pineapples are not it")  # whole words only
+    await a.sync_once()
+    got = notices_of(seen)
+    assert [(n.keyword, n.highlight) for n in got] == [(True, True), (False, False)]
+    room = a.rooms.summaries[room_id]
+    assert (room.notification_count, room.highlight_count) == (2, 1)
+    assert [n.keyword for n in await a.notices.recent()] == [False, True]

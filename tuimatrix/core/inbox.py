@@ -23,12 +23,13 @@ from tuimatrix.core.timeline import event_item
 
 if TYPE_CHECKING:
     from tuimatrix.core.account import Account
+    from tuimatrix.core.notices import Notice
 
 log = logging.getLogger(__name__)
 
-#: what an entry is: a highlight (a mention, a keyword that highlights), another notifying
+#: what an entry is: a highlight (a mention), one of the user's keywords, another notifying
 #: event, an invite, a direct chat with unread messages
-MENTION, NOTICE, INVITE, DIRECT = "mention", "notice", "invite", "dm"
+MENTION, KEYWORD, NOTICE, INVITE, DIRECT = "mention", "keyword", "notice", "invite", "dm"
 #: notices read from the store per account (newest first)
 NOTICES = 200
 #: a preview's length before the table cuts it anyway
@@ -121,12 +122,18 @@ async def _entry(
     )
 
 
+def _kind(notice: Notice) -> str:
+    if notice.keyword:
+        return KEYWORD
+    return MENTION if notice.highlight else NOTICE
+
+
 async def local_inbox(account: Account, names: SenderNames | None = None) -> list[InboxEntry]:
     """What needs the user by what this client knows: unread notices, invites, and direct
     chats with unread messages no notice stands for."""
     names = names or SenderNames()
     entries = [
-        await _entry(account, names, n.room_id, n.event, MENTION if n.highlight else NOTICE, n.ts)
+        await _entry(account, names, n.room_id, n.event, _kind(n), n.ts)
         for n in await account.notices.recent(NOTICES, unread_only=True)
     ]
     noticed = {e.room_id for e in entries}

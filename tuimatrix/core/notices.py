@@ -36,7 +36,7 @@ _RECEIPTS = ("m.read", "m.read.private")
 _ENCRYPTED = "m.room.encrypted"
 _INSERT_SQL = (
     "INSERT OR REPLACE INTO notices (event_id, room_id, thread_id, position, ts, sender, "
-    "highlight, sound) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    "highlight, sound, keyword) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 )
 
 
@@ -55,6 +55,8 @@ class Notice:
     encrypted: bool
     #: the event as stored (decrypted when we could): raw, sanitise all you show
     event: dict[str, Any]
+    #: one of the user's keywords (content rules) decided it
+    keyword: bool = False
 
 
 class SyncedChanges(Protocol):
@@ -220,6 +222,7 @@ class Notices:
                 ts=_int(evt.get("origin_server_ts")),
                 highlight=verdict.highlight,
                 sound=verdict.sound,
+                keyword=verdict.rule_id in self._ruleset.keywords,
                 encrypted=came_encrypted(evt),
                 event=evt,
             )
@@ -234,6 +237,7 @@ class Notices:
                     notice.sender,
                     int(notice.highlight),
                     notice.sound,
+                    int(notice.keyword),
                 )
             )
         inserts.sort(key=lambda row: row[4])  # by time: a huge first sync keeps its newest
@@ -378,7 +382,7 @@ class Notices:
                 AND r.receipt_type IN (SELECT value FROM json_each($2))
                 GROUP BY r.room_id, r.thread_id
             )
-            SELECT n.room_id, n.event_id, n.sender, n.ts, n.highlight, n.sound
+            SELECT n.room_id, n.event_id, n.sender, n.ts, n.highlight, n.sound, n.keyword
                 {", ev.json" if with_event else ""}
             FROM notices n {"LEFT JOIN events ev ON ev.event_id = n.event_id" if with_event else ""}
             WHERE n.room_id IN (SELECT room_id FROM lowest)
@@ -403,7 +407,8 @@ class Notices:
             rows = await self._unread_rows(self.store.db, None, limit=limit, with_event=True)
         else:
             rows = await self.store.db.fetch(
-                "SELECT n.room_id, n.event_id, n.sender, n.ts, n.highlight, n.sound, ev.json "
+                "SELECT n.room_id, n.event_id, n.sender, n.ts, n.highlight, n.sound, n.keyword, "
+                "ev.json "
                 "FROM notices n LEFT JOIN events ev ON ev.event_id = n.event_id "
                 "ORDER BY n.ts DESC LIMIT $1",
                 max(0, limit),
@@ -419,6 +424,7 @@ class Notices:
                     ts=row["ts"],
                     highlight=bool(row["highlight"]),
                     sound=row["sound"],
+                    keyword=bool(row["keyword"]),
                     encrypted=came_encrypted(evt),
                     event=evt,
                 )

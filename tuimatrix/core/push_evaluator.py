@@ -493,14 +493,19 @@ def _usable(content: Any) -> Mapping[str, Any] | None:
 class Ruleset:
     """The user's push rules (the ``m.push_rules`` account data), compiled once."""
 
-    __slots__ = ("_by_type", "_rules", "_untyped", "user_id")
+    __slots__ = ("_by_type", "_rules", "_untyped", "keywords", "user_id")
 
     #: Event types whose rules are kept at hand; past this (a flood of made-up types) the
     #: index starts again.
     MAX_TYPES = 256
 
-    def __init__(self, user_id: str, rules: tuple[_Rule, ...]) -> None:
+    def __init__(
+        self, user_id: str, rules: tuple[_Rule, ...], keywords: frozenset[str] = frozenset()
+    ) -> None:
         self.user_id = user_id
+        #: the ids of the user's own content rules (its keywords; not the server's ``.m.``
+        #: ones): a verdict whose ``rule_id`` is among them came from a keyword
+        self.keywords = keywords
         self._rules = rules
         self._untyped = tuple(rule for rule in rules if rule.event_type is None)
         self._by_type: dict[str, tuple[_Rule, ...]] = {}
@@ -524,13 +529,17 @@ class Ruleset:
         rules (Synapse's, in its order)."""
         ruleset = _usable(content) or server_default_rules(user_id)
         compiled: list[_Rule] = []
+        keywords: set[str] = set()
         for kind in KINDS:
             rules = ruleset.get(kind)
             for rule in rules if isinstance(rules, list) else ():
                 built = _compile_rule(kind, rule, user_id)
                 if built is not None:
                     compiled.append(built)
-        return cls(user_id, tuple(compiled))
+                    rule_id = built.verdict.rule_id
+                    if kind == "content" and rule_id and not rule_id.startswith("."):
+                        keywords.add(rule_id)
+        return cls(user_id, tuple(compiled), frozenset(keywords))
 
     def evaluate(self, event: Mapping[str, Any], room: RoomFacts) -> Verdict:
         """The first enabled rule that matches decides; SILENT when none does, and for the

@@ -169,7 +169,8 @@ async def _v4(conn: Connection) -> None:
             ts        INTEGER NOT NULL,
             sender    TEXT NOT NULL,
             highlight INTEGER NOT NULL,
-            sound     TEXT
+            sound     TEXT,
+            keyword   INTEGER NOT NULL DEFAULT 0
         )"""
     )
     await conn.execute("CREATE INDEX notices_room ON notices (room_id, position)")

@@ -22,6 +22,7 @@ from tuimatrix.core.ages import short_age
 from tuimatrix.core.inbox import (
     DIRECT,
     INVITE,
+    KEYWORD,
     MENTION,
     InboxChoice,
     InboxEntry,
@@ -34,7 +35,12 @@ from tuimatrix.core.sync import SyncChanges
 from tuimatrix.screens.base import UsesApp
 
 #: how each kind is marked in the table
-KIND_MARKS = {MENTION: ("@", "bold red"), INVITE: ("✉", "italic"), DIRECT: ("•", "magenta")}
+KIND_MARKS = {
+    MENTION: ("@", "bold red"),
+    KEYWORD: ("#", "bold yellow"),
+    INVITE: ("✉", "italic"),
+    DIRECT: ("•", "magenta"),
+}
 #: a burst of syncs reads the store once
 RELOAD_DELAY = 0.5
 #: the message column's width (the table scrolls sideways for the rest)
