@@ -39,6 +39,7 @@ from tuimatrix.core.inbox import (
     InboxEntry,
     account_labels,
     gather_inbox,
+    local_inbox,
     merge_entries,
     preview,
     server_inbox,
@@ -376,3 +377,19 @@ def test_cells_are_text_never_markup() -> None:
         "[b]x[/b]",
         "[link=file:///]y",
     ]
+
+
+async def test_an_edited_message_shows_its_newest_text(
+    make_user: MakeUser,
+    login: Login,  # noqa: F811
+) -> None:
+    a = await login(make_user("alice"))
+    b = await login(make_user("bob"))
+    room_id = await encrypted_room(a, b)
+    typo = await e2ee_send(b, room_id, "the build is gren")
+    edit = await b.edit(room_id, typo, "the build is green")
+    assert (await b.send_queue.wait(edit.txn_id)).event_id is not None
+    await a.sync_once()
+    entries = await local_inbox(a)
+    # The edit itself notifies nobody (suppress_edits); its message shows the new text.
+    assert [(e.event_id, e.preview) for e in entries] == [(typo, "the build is green")]

@@ -117,6 +117,26 @@ async def test_threaded_receipts_read_their_thread_only(
     await a.sync_once()
     assert a.rooms.summaries[room_id].notification_count == 0
 
+    # Answering in the thread reads the thread, not the room; and the same in one sync.
+    later = await send(b, room_id, "later in the room")
+    again = await send(
+        b, room_id, "more in the thread", relates_to={"rel_type": "m.thread", "event_id": root}
+    )
+    await send(a, room_id, "my answer", relates_to={"rel_type": "m.thread", "event_id": root})
+    await a.sync_once()
+    assert {n.event_id for n in await a.notices.recent()} == {later}
+    assert again not in {n.event_id for n in await a.notices.recent(unread_only=False)}
+    # And when the answer comes in a later sync than the message it answers.
+    third = await send(
+        b, room_id, "a third in the thread", relates_to={"rel_type": "m.thread", "event_id": root}
+    )
+    await a.sync_once()
+    assert {n.event_id for n in await a.notices.recent()} == {later, third}
+    await send(a, room_id, "answered", relates_to={"rel_type": "m.thread", "event_id": root})
+    await a.sync_once()
+    assert {n.event_id for n in await a.notices.recent()} == {later}
+    assert a.rooms.summaries[room_id].notification_count == 1
+
 
 async def test_unencrypted_rooms_keep_the_server_counts_and_own_events_never_notify(
     make_user: MakeUser,

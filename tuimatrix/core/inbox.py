@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tuimatrix.core.errors import describe_error
+from tuimatrix.core.relations.edits import Edits
 from tuimatrix.core.room_names import room_label
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sections import is_unread
@@ -132,9 +133,19 @@ async def local_inbox(account: Account, names: SenderNames | None = None) -> lis
     """What needs the user by what this client knows: unread notices, invites, and direct
     chats with unread messages no notice stands for."""
     names = names or SenderNames()
+    notices = await account.notices.recent(NOTICES, unread_only=True)
+    # A message edited since shows its newest text, as its timeline does.
+    edits = Edits(await account.store.related_events([n.event for n in notices]))
     entries = [
-        await _entry(account, names, n.room_id, n.event, _kind(n), n.ts)
-        for n in await account.notices.recent(NOTICES, unread_only=True)
+        await _entry(
+            account,
+            names,
+            n.room_id,
+            {**n.event, "content": edits.shown_content(n.event)},
+            _kind(n),
+            n.ts,
+        )
+        for n in notices
     ]
     noticed = {e.room_id for e in entries}
     for room in list(account.rooms.summaries.values()):

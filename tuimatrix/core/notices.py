@@ -8,7 +8,8 @@ that brought them, and count an encrypted room's notifications and highlights fr
 The same table is what the inbox lists and what alerts are raised for.
 
 "Read" is per the spec: up to the later of the user's read receipt (``m.read`` or
-``m.read.private``; a threaded receipt covers its thread) and the user's own latest event.
+``m.read.private``; a threaded receipt covers its thread) and the user's own latest event (in
+the same thread, or the main timeline).
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ class Notices:
         """Of each room's ``events`` (in timeline order), those the user has not read: the
         rest need no evaluation (a first sync brings mostly read history). Read: up to the
         user's receipt for the event's thread or its unthreaded one, or the user's own
-        latest event; one that is not among ``events`` is older than all of them."""
+        latest event in that thread; one that is not among ``events`` is older than all."""
         if not events:
             return {}
         receipts: dict[tuple[str, str], str] = {
@@ -166,15 +167,18 @@ class Notices:
         unread: dict[str, list[dict[str, Any]]] = {}
         for room_id, evts in events.items():
             index = {evt.get("event_id"): i for i, evt in enumerate(evts)}
-            read_all = max(
-                index.get(receipts.get((room_id, "")), -1),
-                max((i for i, e in enumerate(evts) if e.get("sender") == self.user_id), default=-1),
-            )
-            kept = [
-                evt
-                for i, evt in enumerate(evts)
-                if i > read_all and i > index.get(receipts.get((room_id, thread_of(evt))), -1)
-            ]
+            read_all = index.get(receipts.get((room_id, "")), -1)
+            # The user's own latest message in a thread (or the main timeline) reads it.
+            own: dict[str, int] = {}
+            for i, evt in enumerate(evts):
+                if evt.get("sender") == self.user_id:
+                    own[thread_of(evt)] = i
+            kept = []
+            for i, evt in enumerate(evts):
+                thread = thread_of(evt)
+                read = max(read_all, own.get(thread, -1))
+                if i > read and i > index.get(receipts.get((room_id, thread)), -1):
+                    kept.append(evt)
             if kept:
                 unread[room_id] = kept
         return unread
@@ -355,7 +359,7 @@ class Notices:
         self, conn: Any, room_ids: list[str] | None, *, limit: int | None, with_event: bool
     ) -> list[Any]:
         """Unread notices, newest first: after the user's unthreaded receipt, after its
-        receipt in their thread, and after the user's own latest event in the room. Each
+        receipt in their thread, and after the user's own latest event in their thread. Each
         room's events are read from its oldest notice up, through the position index."""
         args: list[Any] = [self.user_id, dumps(list(_RECEIPTS))]
         rooms = "SELECT DISTINCT room_id FROM notices"
@@ -370,10 +374,13 @@ class Notices:
                 WHERE room_id IN ({rooms}) GROUP BY room_id
             ),
             own AS (
-                SELECT l.room_id, (
-                    SELECT MAX(e.position) FROM events e WHERE e.room_id = l.room_id
-                    AND e.position > l.position AND e.sender = $1
-                ) AS position FROM lowest l
+                SELECT l.room_id, COALESCE(t.target_id, 'main') AS thread_id,
+                    MAX(e.position) AS position
+                FROM lowest l
+                JOIN events e ON e.room_id = l.room_id AND e.position > l.position
+                    AND e.sender = $1
+                LEFT JOIN relations t ON t.event_id = e.event_id AND t.rel_type = 'm.thread'
+                GROUP BY l.room_id, COALESCE(t.target_id, 'main')
             ),
             read AS (
                 SELECT r.room_id, r.thread_id, MAX(e.position) AS position
@@ -387,7 +394,8 @@ class Notices:
             FROM notices n {"LEFT JOIN events ev ON ev.event_id = n.event_id" if with_event else ""}
             WHERE n.room_id IN (SELECT room_id FROM lowest)
               AND n.position > COALESCE(
-                    (SELECT position FROM own WHERE room_id = n.room_id), -1e300)
+                    (SELECT position FROM own WHERE room_id = n.room_id
+                     AND thread_id = n.thread_id), -1e300)
               AND n.position > COALESCE(
                     (SELECT position FROM read WHERE room_id = n.room_id AND thread_id = ''),
                     -1e300)
