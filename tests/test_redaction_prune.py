@@ -255,7 +255,9 @@ async def test_the_migration_prunes_events_redacted_before_it(tmp_path: Path) ->
     # The store as version 2 left it: no relations table, the redacted body still there.
     db = sqlite3.connect(path)
     db.executescript(
-        "DROP TRIGGER events_stay_redacted; DROP TABLE relations; UPDATE tm_version SET version=2;"
+        "DROP TRIGGER events_stay_redacted; DROP TABLE relations; DROP TABLE notices; "
+        "ALTER TABLE rooms DROP COLUMN local_notification_count; "
+        "ALTER TABLE rooms DROP COLUMN local_highlight_count; UPDATE tm_version SET version=2;"
     )
     for n, evt in enumerate([message(1), edit(2, 1, SECRET), redaction(3, "$m1"), message(4)]):
         db.execute(
