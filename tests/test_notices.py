@@ -16,6 +16,7 @@ from test_sync import Login, login  # noqa: F401  (the fixture)
 
 from tuimatrix.core.account import Account
 from tuimatrix.core.notices import Notice
+from tuimatrix.core.push_evaluator import Ruleset
 from tuimatrix.core.sync import SyncChanges
 
 pytestmark = pytest.mark.timeout(180)
@@ -232,3 +233,33 @@ async def test_a_keyword_in_an_encrypted_room_highlights_here(
     room = a.rooms.summaries[room_id]
     assert (room.notification_count, room.highlight_count) == (2, 1)
     assert [n.keyword for n in await a.notices.recent()] == [False, True]
+
+
+async def test_a_failure_in_the_push_rules_never_stops_the_sync(
+    make_user: MakeUser,
+    login: Login,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a = await login(make_user("alice"))
+    b = await login(make_user("bob"))
+    room_id = await encrypted_room(a, b)
+    first = await send(b, room_id, "counted")
+    await a.sync_once()
+
+    def broken(*_args: object) -> object:
+        raise RuntimeError("evaluator bug")
+
+    monkeypatch.setattr(Ruleset, "evaluate", broken)
+    lost = await send(b, room_id, "secret words")
+    changes = await a.sync_once()
+    # The events and the token landed; the half-done notices were undone.
+    assert changes.notices == []
+    assert (await a.store.event(lost)) is not None
+    assert [n.event_id for n in await a.notices.recent()] == [first]
+    assert "push rules not evaluated on a sync: " in caplog.text
+    assert "secret words" not in caplog.text  # no message text in the log
+    monkeypatch.undo()
+    later = await send(b, room_id, "evaluated again")
+    await a.sync_once()
+    assert [n.event_id for n in await a.notices.recent()] == [later, first]

@@ -364,7 +364,10 @@ class Account(Operations):
                 redecrypted = set()
             changes.rooms |= redecrypted
             changes.limited |= redecrypted
-            changes.notices += await self.evaluate_late()
+            try:
+                changes.notices += await self.evaluate_late()
+            except Exception as e:  # committed: the counts catch up with a later sync
+                log.warning("push rules not evaluated on decrypted events: %s", describe_error(e))
         await self.rooms.refresh(changes.rooms, account_data_changed=bool(changes.account_data))
         self.typing.update(changes.typing)
         self.emit(changes)

@@ -14,10 +14,12 @@ the same thread, or the main timeline).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tuimatrix.core.errors import describe_error
 from tuimatrix.core.operations.server_state import creators_of
 from tuimatrix.core.push_evaluator import RoomFacts, Ruleset, Verdict
 from tuimatrix.core.relations import thread_root
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from mautrix.util.async_db import Connection
 
     from tuimatrix.core.store import Store
+
+log = logging.getLogger(__name__)
 
 #: Notices kept per account, newest first; older ones are dropped (the inbox is for what is
 #: recent, and the table must not grow for ever).
@@ -111,7 +115,21 @@ class Notices:
     async def record(self, conn: Connection, changes: SyncedChanges) -> None:
         """Evaluate the sync's new events, store the notifying ones, update the counts of the
         rooms whose events or read state changed, and put the new notices in
-        ``changes.notices`` (oldest first). Call in the sync's transaction, after it applied."""
+        ``changes.notices`` (oldest first). Call in the sync's transaction, after it applied.
+
+        Never raises: whatever goes wrong here must not stop the sync, which would otherwise
+        ask for the same response for ever. Its writes are undone (a savepoint), the sync's
+        events still land, and one line is logged."""
+        await conn.execute("SAVEPOINT notices")
+        try:
+            await self._record(conn, changes)
+        except Exception as e:
+            await conn.execute("ROLLBACK TO notices")
+            changes.notices = []
+            log.warning("push rules not evaluated on a sync: %s", describe_error(e))
+        await conn.execute("RELEASE notices")
+
+    async def _record(self, conn: Connection, changes: SyncedChanges) -> None:
         if self._ruleset is None or "m.push_rules" in changes.account_data:
             self._ruleset = await self._load_rules(conn)
         joined = {
