@@ -14,7 +14,9 @@ the same thread, or the main timeline).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from mautrix.util.async_db import Connection
 
     from tuimatrix.core.store import Store
+
+log = logging.getLogger(__name__)
 
 #: Notices kept per account, newest first; older ones are dropped (the inbox is for what is
 #: recent, and the table must not grow for ever).
@@ -93,6 +97,28 @@ def _creators(create: dict[str, Any] | None, no_power_levels: bool) -> frozenset
     return frozenset(creators)
 
 
+@asynccontextmanager
+async def _apart(conn: Connection, what: str) -> AsyncIterator[None]:
+    """Run a block of the sync's transaction in a savepoint: if it fails, what it wrote is
+    undone and one line is logged, and the transaction goes on. Notices are worth less than
+    the sync: an error here must not roll back the sync's events and token, or every retry
+    would fetch and fail on the same events for ever. The line names the error's type and
+    where it was raised, never its text (which may quote a message)."""
+    await conn.execute("SAVEPOINT notices")
+    try:
+        yield
+    except Exception as e:
+        await conn.execute("ROLLBACK TO SAVEPOINT notices")
+        await conn.execute("RELEASE SAVEPOINT notices")
+        tb = e.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f"{tb.tb_frame.f_code.co_name}:{tb.tb_lineno}" if tb is not None else "?"
+        log.error("notices: %s failed (%s at %s); the sync goes on", what, type(e).__name__, where)
+    else:
+        await conn.execute("RELEASE SAVEPOINT notices")
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -111,7 +137,13 @@ class Notices:
     async def record(self, conn: Connection, changes: SyncedChanges) -> None:
         """Evaluate the sync's new events, store the notifying ones, update the counts of the
         rooms whose events or read state changed, and put the new notices in
-        ``changes.notices`` (oldest first). Call in the sync's transaction, after it applied."""
+        ``changes.notices`` (oldest first). Call in the sync's transaction, after it applied.
+        Never raises: whatever fails here is undone, logged, and the sync commits."""
+        changes.notices = []
+        async with _apart(conn, "evaluating the sync's events"):
+            changes.notices = await self._record(conn, changes)
+
+    async def _record(self, conn: Connection, changes: SyncedChanges) -> list[Notice]:
         if self._ruleset is None or "m.push_rules" in changes.account_data:
             self._ruleset = await self._load_rules(conn)
         joined = {
@@ -119,16 +151,26 @@ class Notices:
             for room_id, events in changes.new_events.items()
             if changes.membership.get(room_id, "join") == "join"
         }
-        changes.notices = await self._evaluate(conn, await self._unread_of(conn, joined))
+        notices = await self._evaluate(conn, await self._unread_of(conn, joined))
         redacted = await self._drop_redacted(conn, changes.new_events)
         touched = set(changes.new_events) | changes.receipts | redacted
         await self.recount(conn, touched)
+        return notices
 
     async def reevaluate(
         self, conn: Connection, events: Sequence[tuple[str, dict[str, Any]]]
     ) -> list[Notice]:
         """Evaluate again events decrypted after they were stored (their key came late):
-        their notices (which replace what the undecrypted event gave) and the counts."""
+        their notices (which replace what the undecrypted event gave) and the counts.
+        Never raises: whatever fails here is undone and logged (none are found then)."""
+        found: list[Notice] = []
+        async with _apart(conn, "evaluating decrypted events"):
+            found = await self._reevaluate(conn, events)
+        return found
+
+    async def _reevaluate(
+        self, conn: Connection, events: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[Notice]:
         if self._ruleset is None:
             self._ruleset = await self._load_rules(conn)
         by_room: dict[str, list[dict[str, Any]]] = {}
