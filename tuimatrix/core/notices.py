@@ -184,6 +184,20 @@ class Notices:
         await self.recount(conn, by_room)
         return found
 
+    async def record_filled(
+        self, conn: Connection, room_id: str, events: list[dict[str, Any]]
+    ) -> None:
+        """Evaluate the events that filled a gap of ``room_id`` (a ``limited`` sync's missing
+        part, fetched later), in the transaction that stored them, and count the room again:
+        else an encrypted room's mentions in the gap would never count. Whether they are read
+        is decided by position (the receipt usually points past the gap); they raise no alert:
+        the sync that left the gap has alerted already. Never raises."""
+        async with _apart(conn, "evaluating a gap's events"):
+            if self._ruleset is None:
+                self._ruleset = await self._load_rules(conn)
+            await self._evaluate(conn, {room_id: events})
+            await self.recount(conn, [room_id])
+
     async def _unread_of(
         self, conn: Connection, events: dict[str, list[dict[str, Any]]]
     ) -> dict[str, list[dict[str, Any]]]:
