@@ -741,12 +741,12 @@ def test_a_wildcard_keyword_costs_a_c_speed_search_of_a_hostile_body(glob: str, 
     assert not costs_at_most(10, lambda: search.search(body), lambda: words(body))
 
 
-def test_star_globs_agree_with_the_automaton() -> None:
-    # Globs with `*` run as a regex; the automaton (kept for fixed parts with a newline) is
+def test_wildcard_globs_agree_with_the_automaton() -> None:
+    # Globs with wildcards run as a regex; the automaton (kept for fixed parts with a newline) is
     # the reference: the two agree on every small glob and text over a telling alphabet.
     rng = random.Random(15)
     for _ in range(20_000):
-        glob = "".join(rng.choice("ab_ .\n*?") for _ in range(rng.randint(1, 6))) + "*"
+        glob = "".join(rng.choice("ab_ .\n*??") for _ in range(rng.randint(1, 6)))
         text = "".join(rng.choice("ab_ .\nAé") for _ in range(rng.randint(0, 10)))
         for words in (False, True):
             expected = _WildcardGlob(glob, words=words)(text.lower())

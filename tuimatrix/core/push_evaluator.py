@@ -254,9 +254,10 @@ def _segment(segment: str) -> str:
     return "".join("." if char == "?" else re.escape(char) for char in segment)
 
 
-def _star_regex(glob: str, *, words: bool) -> Matcher | None:
-    """A glob with ``*`` as a regex that runs at C speed and never backtracks more than a
-    line: None when one of its fixed parts holds a newline (the automaton takes those).
+def _wildcard_regex(glob: str, *, words: bool) -> Matcher | None:
+    """A glob with wildcards as a regex that runs at C speed and never backtracks more than
+    a line: None when it has a ``*`` and one of its fixed parts holds a newline (the automaton
+    takes those). Without a ``*`` its length is fixed: a plain search.
 
     With no newline in its fixed parts (the parts between stars), a match lies inside one
     line, and within a line the leftmost start and the leftmost place of each middle part
@@ -264,6 +265,12 @@ def _star_regex(glob: str, *, words: bool) -> Matcher | None:
     found once and kept (an atomic group), and only the last part, which must end the match,
     is searched along the line. By words, the search starts only at line starts."""
     segments = glob.lower().split("*")
+    if len(segments) == 1:  # only `?`: a fixed length, searched like a word
+        fixed = re.compile(_segment(segments[0]))
+        if not words:
+            return lambda text: fixed.fullmatch(text) is not None
+        bounded = re.compile(rf"{_BOUNDARY}{fixed.pattern}{_BOUNDARY}")
+        return lambda text: bounded.search(text) is not None
     if any("\n" in segment for segment in segments):
         return None
     first, *middle, last = (_segment(segment) for segment in segments)
@@ -282,12 +289,11 @@ def _glob(glob: str, words: bool) -> Matcher:
     # Cached: display names and keywords repeat across rules and rooms.
     if len(glob) > MAX_GLOB:
         return _never
-    if "*" in glob:
-        found = _star_regex(glob, words=words)
+    if "*" in glob or "?" in glob:
+        found = _wildcard_regex(glob, words=words)
         if found is not None:
             required = max(glob.lower().replace("?", "*").split("*"), key=len)
             return lambda text: required in text and found(text)
-    if "*" in glob or "?" in glob:
         return _WildcardGlob(glob, words=words)
     literal = glob.lower()
     if not words:
