@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.core.timeline import message_body
+from tuimatrix.core.timeline import message_body, preview_content
 
 if TYPE_CHECKING:
     # Only its type: config.py reads the settings here, and exec needs no store to do that.
@@ -195,7 +195,7 @@ def preview(event: Mapping[str, Any]) -> str:
     new_content = content.get("m.new_content")
     if isinstance(new_content, dict):  # an edit shows what it says now
         content = new_content
-    text = message_body(content).plain
+    text = message_body(preview_content(content)).plain
     return text if text.strip() else _WITHOUT_TEXT.get(str(event.get("type")), "")
 
 
