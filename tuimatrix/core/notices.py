@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tuimatrix.core.operations.server_state import creators_of
 from tuimatrix.core.push_evaluator import RoomFacts, Ruleset, Verdict
+from tuimatrix.core.redaction import is_pruned
 from tuimatrix.core.relations import thread_root
 from tuimatrix.core.store import dumps, loads
 
@@ -256,7 +257,9 @@ class Notices:
         for room_id, evts in events.items():
             room = facts[room_id]
             for evt in evts:
-                if evt.get("sender") == self.user_id:
+                # A redacted event notifies nobody (the server drops its count too): one
+                # that comes already redacted, after a gap or in a first sync, counts nothing.
+                if evt.get("sender") == self.user_id or is_pruned(evt):
                     continue
                 verdict = self._ruleset.evaluate(evt, room)
                 if verdict.notify:

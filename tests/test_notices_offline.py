@@ -1,0 +1,22 @@
+"""What a sync brings after time away counts as the server would: events that come already
+redacted notify nobody (a store-level test: no server needed to forge them)."""
+
+from __future__ import annotations
+
+from test_notices_guard import ME, message, response, store, synced  # noqa: F401
+
+from tuimatrix.core.notices import Notices
+from tuimatrix.core.store import Store
+
+
+async def test_an_event_that_comes_redacted_notifies_nobody(store: Store) -> None:  # noqa: F811
+    redacted = message(
+        1,
+        type="m.room.encrypted",
+        content={},
+        unsigned={"redacted_because": {"type": "m.room.redaction", "sender": "@other:x"}},
+    )
+    changes = await synced(store, Notices(store, ME), response([redacted, message(2)]))
+    assert [n.event_id for n in changes.notices] == ["$e2"]
+    count = await store.db.fetchval("SELECT local_notification_count FROM rooms")
+    assert count == 1
