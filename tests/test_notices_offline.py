@@ -3,7 +3,7 @@ redacted notify nobody (a store-level test: no server needed to forge them)."""
 
 from __future__ import annotations
 
-from test_notices_guard import ME, message, response, store, synced  # noqa: F401
+from test_notices_guard import ME, ROOM, message, response, store, synced  # noqa: F401
 
 from tuimatrix.core.notices import Notices
 from tuimatrix.core.store import Store
@@ -20,3 +20,19 @@ async def test_an_event_that_comes_redacted_notifies_nobody(store: Store) -> Non
     assert [n.event_id for n in changes.notices] == ["$e2"]
     count = await store.db.fetchval("SELECT local_notification_count FROM rooms")
     assert count == 1
+
+
+async def test_an_old_message_decrypted_late_after_a_receipt_raises_no_new_notice(
+    store: Store,  # noqa: F811
+) -> None:
+    notices = Notices(store, ME)
+    locked = message(1, type="m.room.encrypted", content={"algorithm": "m.megolm.v1.aes-sha2"})
+    resp = response([locked, message(2)])
+    receipt = {"type": "m.receipt", "content": {"$e2": {"m.read": {ME: {"ts": 5}}}}}
+    resp["rooms"]["join"][ROOM]["ephemeral"] = {"events": [receipt]}
+    await synced(store, notices, resp)
+    # Its key comes much later (a backup restored): it was read, nothing to alert for.
+    decrypted = {**message(1), "tm_e2ee": {}}
+    async with store.transaction() as conn:
+        assert await notices.reevaluate(conn, [(ROOM, decrypted)]) == []
+    assert await store.db.fetchval("SELECT local_notification_count FROM rooms") == 0

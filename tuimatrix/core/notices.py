@@ -155,8 +155,8 @@ class Notices:
         notices = await self._evaluate(conn, await self._unread_of(conn, joined))
         redacted = await self._drop_redacted(conn, changes.new_events)
         touched = set(changes.new_events) | changes.receipts | redacted
-        await self.recount(conn, touched)
-        return notices
+        unread = await self.recount(conn, touched)
+        return [n for n in notices if n.event_id in unread]
 
     async def reevaluate(
         self, conn: Connection, events: Sequence[tuple[str, dict[str, Any]]]
@@ -181,9 +181,11 @@ class Notices:
         await conn.execute(
             "DELETE FROM notices WHERE event_id IN (SELECT value FROM json_each($1))", dumps(ids)
         )
-        found = await self._evaluate(conn, await self._unread_of(conn, by_room))
-        await self.recount(conn, by_room)
-        return found
+        # Old events, in no order: all evaluated, and only those still unread by position
+        # (a receipt or the user's own message after them) are new notices to alert for.
+        found = await self._evaluate(conn, by_room)
+        unread = await self.recount(conn, by_room)
+        return [n for n in found if n.event_id in unread]
 
     async def record_filled(
         self, conn: Connection, room_id: str, events: list[dict[str, Any]]
@@ -391,28 +393,24 @@ class Notices:
 
     # -- counts --------------------------------------------------------------------------------
 
-    async def recount(self, conn: Connection, room_ids: Iterable[str]) -> None:
+    async def recount(self, conn: Connection, room_ids: Iterable[str]) -> set[str]:
         """Store each room's count of unread notices and highlights (the counts shown for
-        encrypted rooms)."""
+        encrypted rooms); the ids of those unread notices."""
         rooms = list(room_ids)
         if not rooms:
-            return
+            return set()
         counts = {r: [0, 0] for r in rooms}
-        for notice_room, highlight in await self._unread(conn, rooms):
-            counts[notice_room][0] += 1
-            counts[notice_room][1] += highlight
+        unread: set[str] = set()
+        for row in await self._unread_rows(conn, rooms, limit=None, with_event=False):
+            counts[row["room_id"]][0] += 1
+            counts[row["room_id"]][1] += row["highlight"]
+            unread.add(row["event_id"])
         await conn.executemany(
             "UPDATE rooms SET local_notification_count=$2, local_highlight_count=$3 "
             "WHERE room_id=$1",
             [(r, n, h) for r, (n, h) in counts.items()],
         )
-
-    async def _unread(self, conn: Any, room_ids: list[str]) -> list[tuple[str, int]]:
-        """(room id, highlight) of every unread notice of ``room_ids``."""
-        return [
-            (row["room_id"], row["highlight"])
-            for row in await self._unread_rows(conn, room_ids, limit=None, with_event=False)
-        ]
+        return unread
 
     async def _unread_rows(
         self, conn: Any, room_ids: list[str] | None, *, limit: int | None, with_event: bool
