@@ -36,3 +36,13 @@ async def test_an_old_message_decrypted_late_after_a_receipt_raises_no_new_notic
     async with store.transaction() as conn:
         assert await notices.reevaluate(conn, [(ROOM, decrypted)]) == []
     assert await store.db.fetchval("SELECT local_notification_count FROM rooms") == 0
+
+
+async def test_a_redaction_in_a_filled_gap_forgets_its_notice(store: Store) -> None:  # noqa: F811
+    notices = Notices(store, ME)
+    await synced(store, notices, response([message(1), message(2)]))
+    redaction = message(3, type="m.room.redaction", redacts="$e1", content={"redacts": "$e1"})
+    async with store.transaction() as conn:
+        await notices.record_filled(conn, ROOM, [redaction])
+    assert [n.event_id for n in await notices.recent()] == ["$e2"]
+    assert await store.db.fetchval("SELECT local_notification_count FROM rooms") == 1

@@ -199,6 +199,7 @@ class Notices:
             if self._ruleset is None:
                 self._ruleset = await self._load_rules(conn)
             await self._evaluate(conn, {room_id: events})
+            await self._drop_redacted(conn, {room_id: events})
             await self.recount(conn, [room_id])
 
     async def _unread_of(
