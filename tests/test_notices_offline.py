@@ -3,7 +3,7 @@ redacted notify nobody (a store-level test: no server needed to forge them)."""
 
 from __future__ import annotations
 
-from test_notices_guard import ME, ROOM, message, response, store, synced  # noqa: F401
+from test_notices_guard import ME, ROOM, message, response, state, store, synced  # noqa: F401
 
 from tuimatrix.core.notices import Notices
 from tuimatrix.core.store import Store
@@ -46,3 +46,22 @@ async def test_a_redaction_in_a_filled_gap_forgets_its_notice(store: Store) -> N
         await notices.record_filled(conn, ROOM, [redaction])
     assert [n.event_id for n in await notices.recent()] == ["$e2"]
     assert await store.db.fetchval("SELECT local_notification_count FROM rooms") == 1
+
+
+async def test_a_store_from_before_notices_counts_its_encrypted_rooms_once(
+    store: Store,  # noqa: F811
+) -> None:
+    encryption = state("m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"})
+    resp = response([message(1), message(2)], [encryption])
+    await synced(store, Notices(store, ME), resp)
+    # As the store was before schema v4 made notices: none, and no local counts.
+    await store.db.execute("DELETE FROM notices")
+    await store.db.execute("DELETE FROM sync_state WHERE key='notices_backfilled'")
+    await store.db.execute("UPDATE rooms SET local_notification_count=0")
+
+    await synced(store, Notices(store, ME), {**response([]), "next_batch": "s2"})
+    assert await store.db.fetchval("SELECT local_notification_count FROM rooms") == 2
+    # Once: a later process does not evaluate them again.
+    await store.db.execute("DELETE FROM notices")
+    await synced(store, Notices(store, ME), {**response([]), "next_batch": "s3"})
+    assert await store.db.fetchval("SELECT COUNT(*) FROM notices") == 0

@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 MAX_KEPT = 5_000
 #: The thread of an event outside any thread (spec "Threaded read receipts").
 MAIN = "main"
+#: Stored events per encrypted room evaluated once, when a store made before notices existed
+#: (schema v4) first syncs with them: else its rooms would show nothing unread until the next
+#: message (unencrypted rooms keep the server's counts, and the inbox its /notifications).
+BACKFILL_PER_ROOM = 50
+_BACKFILLED = "notices_backfilled"
 _RECEIPTS = ("m.read", "m.read.private")
 _ENCRYPTED = "m.room.encrypted"
 _INSERT_SQL = (
@@ -69,6 +74,7 @@ class SyncedChanges(Protocol):
     """What :meth:`Notices.record` reads of a sync's ``core/sync.py`` ``SyncChanges`` (and
     writes: ``notices``); a protocol, so that the two modules do not import each other."""
 
+    initial: bool
     new_events: dict[str, list[dict[str, Any]]]
     membership: dict[str, str]
     account_data: set[str]
@@ -132,6 +138,7 @@ class Notices:
         self.store = store
         self.user_id = user_id
         self._ruleset: Ruleset | None = None
+        self._backfilled = False
 
     # -- on sync -------------------------------------------------------------------------------
 
@@ -147,6 +154,8 @@ class Notices:
     async def _record(self, conn: Connection, changes: SyncedChanges) -> list[Notice]:
         if self._ruleset is None or "m.push_rules" in changes.account_data:
             self._ruleset = await self._load_rules(conn)
+        if not self._backfilled:
+            await self._backfill(conn, changes.initial)
         joined = {
             room_id: events
             for room_id, events in changes.new_events.items()
@@ -201,6 +210,31 @@ class Notices:
             await self._evaluate(conn, {room_id: events})
             await self._drop_redacted(conn, {room_id: events})
             await self.recount(conn, [room_id])
+
+    async def _backfill(self, conn: Connection, initial: bool) -> None:
+        """Once per store, before its first sync with notices: evaluate the newest stored
+        events of each encrypted room (none on an account's first sync: it evaluates them)."""
+        done = await conn.fetchval("SELECT value FROM sync_state WHERE key=$1", _BACKFILLED)
+        if done is None and not initial:
+            rows = await conn.fetch(
+                "SELECT room_id, json FROM (SELECT e.room_id, e.json, e.position, "
+                "ROW_NUMBER() OVER (PARTITION BY e.room_id ORDER BY e.position DESC) AS n "
+                "FROM events e JOIN rooms r ON r.room_id = e.room_id AND r.membership = 'join' "
+                "JOIN room_state s ON s.room_id = e.room_id "
+                "AND s.type = 'm.room.encryption' AND s.state_key = '') "
+                "WHERE n <= $1 ORDER BY room_id, position",
+                BACKFILL_PER_ROOM,
+            )
+            by_room: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                by_room.setdefault(row["room_id"], []).append(loads(row["json"]))
+            await self._evaluate(conn, by_room)  # read or not: by position, in the counts
+            await self.recount(conn, by_room)
+        if done is None:
+            await conn.execute(
+                "INSERT OR REPLACE INTO sync_state (key, value) VALUES ($1, '1')", _BACKFILLED
+            )
+        self._backfilled = True
 
     async def _unread_of(
         self, conn: Connection, events: dict[str, list[dict[str, Any]]]
