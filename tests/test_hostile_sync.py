@@ -5,16 +5,21 @@ the sync goes on."""
 
 from __future__ import annotations
 
+import json
+import secrets
 from typing import Any
 
 import orjson
+import pytest
 from conftest import MakeUser
 from mautrix.api import Method
 from mautrix.api import Path as ApiPath
+from mautrix.types import RoomID
 from test_e2ee import encrypted_room
 from test_notices_guard import ME, message, response, store, synced  # noqa: F401
 from test_sync import Login, login  # noqa: F401  (the fixture)
 
+from tuimatrix.core.account import Account
 from tuimatrix.core.notices import Notices
 from tuimatrix.core.store import MAX_DEPTH, Store, dumps, loads
 
@@ -61,3 +66,54 @@ async def test_an_encrypted_event_nested_deep_or_with_a_huge_integer_is_stored(
         stored = await a.store.event(event_id)
         assert stored is not None and stored["content"]["body"] == f"hostile {n}"
     assert await a.sync_once() is not None  # and the next sync goes on
+
+
+async def megolm_send(sender: Account, room_id: str, event_type: str, content: Any) -> str:
+    """An encrypted event whose payload is exactly ``content`` (mautrix's own encrypt refuses
+    what is not an object): a hostile member's client sends whatever it likes."""
+    assert sender.crypto is not None
+    # A first message shares the room key; then the session encrypts anything.
+    await sender.crypto.encrypt(room_id, "m.room.message", {"msgtype": "m.text", "body": "hi"})
+    machine = sender.crypto.machine
+    session = await machine.crypto_store.get_outbound_group_session(RoomID(room_id))
+    assert session is not None and machine.account is not None
+    payload = json.dumps({"room_id": room_id, "type": event_type, "content": content})
+    body = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": session.encrypt(payload),  # type: ignore[no-untyped-call]
+        "sender_key": machine.account.identity_key,
+        "session_id": session.id,
+        "device_id": machine.client.device_id,
+    }
+    await machine.crypto_store.update_outbound_group_session(session)
+    txn = f"hostile-{secrets.token_hex(4)}"
+    resp = await sender.client.api.request(
+        Method.PUT, ApiPath.v3.rooms[room_id].send["m.room.encrypted"][txn], body
+    )
+    return str(resp["event_id"])
+
+
+HOSTILE_PAYLOADS = [
+    ("m.room.message", {"msgtype": "m.text", "body": "x", "m.relates_to": "not an object"}),
+    ("m.room.message", {"msgtype": "m.image", "body": "x", "url": 5, "info": "bad"}),
+    ("m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": 5, "key": {}}}),
+    ("m.room.message", [1, 2]),
+    ("m.room.member", {"membership": 5}),
+]
+
+
+async def test_an_encrypted_payload_mautrix_cannot_read_does_not_stop_the_sync(
+    make_user: MakeUser,
+    login: Login,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a = await login(make_user("alice"))
+    b = await login(make_user("bob"))
+    room_id = await encrypted_room(a, b)
+    for event_type, content in HOSTILE_PAYLOADS:
+        await megolm_send(b, room_id, event_type, content)
+    after = await megolm_send(b, room_id, "m.room.message", {"msgtype": "m.text", "body": "ok"})
+    await a.sync_once()
+    stored = await a.store.event(after)
+    assert stored is not None and stored["content"]["body"] == "ok"
+    assert "not an object" not in caplog.text  # the payload stays out of the log
