@@ -3,10 +3,24 @@ redacted notify nobody (a store-level test: no server needed to forge them)."""
 
 from __future__ import annotations
 
-from test_notices_guard import ME, ROOM, message, response, state, store, synced  # noqa: F401
+import asyncio
+import gc
+import time
 
-from tuimatrix.core.notices import Notices
+from test_notices_guard import (  # noqa: F401
+    ME,
+    MEMBER,
+    ROOM,
+    message,
+    response,
+    state,
+    store,
+    synced,
+)
+
+from tuimatrix.core.notices import MAX_KEPT, Notices
 from tuimatrix.core.store import Store
+from tuimatrix.core.sync import apply_sync
 
 
 async def test_an_event_that_comes_redacted_notifies_nobody(store: Store) -> None:  # noqa: F811
@@ -65,3 +79,45 @@ async def test_a_store_from_before_notices_counts_its_encrypted_rooms_once(
     await store.db.execute("DELETE FROM notices")
     await synced(store, Notices(store, ME), {**response([]), "next_batch": "s3"})
     assert await store.db.fetchval("SELECT COUNT(*) FROM notices") == 0
+
+
+async def test_a_catch_up_with_many_events_leaves_the_loop_free_often(
+    store: Store,  # noqa: F811
+) -> None:
+    # 400 rooms of 50 unread messages; the UI shares the loop with the sync.
+    rooms = {
+        f"!r{r}:x": {
+            "timeline": {"events": [message(r * 100 + i) for i in range(50)], "limited": True},
+            "state": {"events": [MEMBER]},
+            "summary": {"m.joined_member_count": 2},
+        }
+        for r in range(400)
+    }
+    resp = {"next_batch": "s1", "rooms": {"join": rooms}}
+    notices = Notices(store, ME)
+    async with store.transaction() as conn:
+        changes = await apply_sync(conn, resp, initial=False)
+        # The CPU time the loop's thread spends between two turns of another task (the
+        # store's queries run on their own thread, so they do not count).
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            last = time.thread_time()
+            while not done.is_set():
+                await asyncio.sleep(0)
+                now = time.thread_time()
+                gaps.append(now - last)
+                last = now
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        gc.disable()  # a collection's pause is not the evaluation's (the app tunes its own)
+        try:
+            await notices.record(conn, changes)
+        finally:
+            gc.enable()
+        done.set()
+        await task
+    assert len(changes.notices) == MAX_KEPT  # the newest: a storm keeps a bounded number
+    assert max(gaps) < 0.04  # it was 70-110 ms

@@ -14,6 +14,7 @@ the same thread, or the main timeline).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -43,6 +44,9 @@ MAIN = "main"
 #: message (unencrypted rooms keep the server's counts, and the inbox its /notifications).
 BACKFILL_PER_ROOM = 50
 _BACKFILLED = "notices_backfilled"
+#: Events looked at between two chances for the loop to run: a catch-up brings tens of
+#: thousands, and the UI shares the loop with the sync (as ``core/sync.py`` batches them).
+EVENTS_PER_YIELD = 1_000
 _RECEIPTS = ("m.read", "m.read.private")
 _ENCRYPTED = "m.room.encrypted"
 _INSERT_SQL = (
@@ -259,7 +263,12 @@ class Notices:
             )
         }
         unread: dict[str, list[dict[str, Any]]] = {}
+        seen = 0
         for room_id, evts in events.items():
+            seen += len(evts)
+            if seen >= EVENTS_PER_YIELD:
+                seen = 0
+                await asyncio.sleep(0)
             index = {evt.get("event_id"): i for i, evt in enumerate(evts)}
             read_all = index.get(receipts.get((room_id, "")), -1)
             # The user's own latest message in a thread (or the main timeline) reads it.
@@ -291,7 +300,12 @@ class Notices:
             return []
         facts = await self._room_facts(conn, list(events))
         hits: list[tuple[str, dict[str, Any], Verdict]] = []
+        seen = 0
         for room_id, evts in events.items():
+            seen += len(evts)
+            if seen >= EVENTS_PER_YIELD:
+                seen = 0
+                await asyncio.sleep(0)
             room = facts[room_id]
             for evt in evts:
                 # A redacted event notifies nobody (the server drops its count too): one
@@ -303,6 +317,9 @@ class Notices:
                     hits.append((room_id, evt, verdict))
         if not hits:
             return []
+        # By time, oldest first; a huge sync keeps its newest (and makes no more of the rest).
+        hits.sort(key=lambda hit: _int(hit[1].get("origin_server_ts")))
+        del hits[:-MAX_KEPT]
         rows = await conn.fetch(
             "SELECT event_id, position FROM events "
             "WHERE event_id IN (SELECT value FROM json_each($1))",
@@ -311,7 +328,9 @@ class Notices:
         positions = {r["event_id"]: float(r["position"]) for r in rows}
         notices: list[Notice] = []
         inserts: list[tuple[Any, ...]] = []
-        for room_id, evt, verdict in hits:
+        for count, (room_id, evt, verdict) in enumerate(hits, 1):
+            if count % EVENTS_PER_YIELD == 0:
+                await asyncio.sleep(0)
             position = positions.get(evt["event_id"])
             if position is None:
                 continue  # not stored (a duplicate the store already had elsewhere)
@@ -340,15 +359,13 @@ class Notices:
                     int(notice.keyword),
                 )
             )
-        inserts.sort(key=lambda row: row[4])  # by time: a huge first sync keeps its newest
-        await conn.executemany(_INSERT_SQL, inserts[-MAX_KEPT:])
+        await conn.executemany(_INSERT_SQL, inserts)
         await conn.execute(
             "DELETE FROM notices WHERE ts < "
             "(SELECT ts FROM notices ORDER BY ts DESC LIMIT 1 OFFSET $1)",
             MAX_KEPT,
         )
-        notices.sort(key=lambda n: n.ts)
-        return notices[-MAX_KEPT:]
+        return notices
 
     async def _room_facts(self, conn: Connection, room_ids: list[str]) -> dict[str, RoomFacts]:
         """What the rules' conditions need of each room, as the store has it now."""
