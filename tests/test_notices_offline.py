@@ -121,3 +121,20 @@ async def test_a_catch_up_with_many_events_leaves_the_loop_free_often(
         await task
     assert len(changes.notices) == MAX_KEPT  # the newest: a storm keeps a bounded number
     assert max(gaps) < 0.04  # it was 70-110 ms
+
+
+async def test_a_room_left_leaves_the_inbox(store: Store) -> None:  # noqa: F811
+    notices = Notices(store, ME)
+    await synced(store, notices, response([message(1)]))
+    assert [n.event_id for n in await notices.recent()] == ["$e1"]
+    kicked = {
+        "type": "m.room.member",
+        "state_key": ME,
+        "sender": "@other:x",
+        "event_id": "$kick",
+        "origin_server_ts": 2000,
+        "content": {"membership": "leave"},
+    }
+    left = {"timeline": {"events": [kicked], "limited": False}, "state": {"events": []}}
+    await synced(store, notices, {"next_batch": "s2", "rooms": {"leave": {ROOM: left}}})
+    assert await notices.recent() == []

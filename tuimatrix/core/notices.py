@@ -166,6 +166,14 @@ class Notices:
             if changes.membership.get(room_id, "join") == "join"
         }
         notices = await self._evaluate(conn, await self._unread_of(conn, joined))
+        left = [room for room, membership in changes.membership.items() if membership == "leave"]
+        if left:
+            # A room left (or kicked from, banned from) needs the user no more, and could not
+            # be marked read: its notices would stay in the inbox for good.
+            await conn.execute(
+                "DELETE FROM notices WHERE room_id IN (SELECT value FROM json_each($1))",
+                dumps(left),
+            )
         redacted = await self._drop_redacted(conn, changes.new_events)
         touched = set(changes.new_events) | changes.receipts | redacted
         unread = await self.recount(conn, touched)
