@@ -12,6 +12,8 @@ import pytest
 from tuimatrix.core.alert_policy import (
     CHANNELS,
     MAX_BODY,
+    STORM_ALERTS,
+    STORM_WINDOW,
     AlertPolicy,
     AlertSettings,
     Decision,
@@ -311,3 +313,16 @@ def test_the_terminal_kind_comes_from_the_environment(
 def test_the_config_can_force_or_silence_the_terminal_kind() -> None:
     assert terminal_kind("osc777", {"TERM": "xterm-kitty"}) == "osc777"
     assert terminal_kind("off", {"TERM": "xterm-kitty"}) is None
+
+
+def test_a_storm_across_many_rooms_alerts_a_few_times_and_folds_the_rest() -> None:
+    # One message a sync in each of many rooms: every room is within its own rate limit.
+    policy = AlertPolicy(AlertSettings(rate_limit=30))
+    decisions = [
+        decide(policy, [notice(room_id=f"!r{n}:x", n=n)], now=100 + n)
+        for n in range(3 * STORM_ALERTS)
+    ]
+    assert sum(len(d.alerts) for d in decisions) == STORM_ALERTS
+    assert decisions[-1].folded == 1 and decisions[-1].status == "1 more new message in !r29:x"
+    # A minute after the first of them, alerts go out again.
+    assert len(decide(policy, [notice(room_id="!new:x")], now=100 + STORM_WINDOW).alerts) == 1

@@ -632,6 +632,11 @@ class Account(Operations):
         from tuimatrix.core.history import fill_gap
 
         added = 0
+        filled: set[str] = set()
         for gap_room, position, prev_batch in await self.store.gaps(room_id):
             added += await fill_gap(self, gap_room, position, prev_batch, max_events)
+            filled.add(gap_room)
+        if added:
+            # The gap's events were evaluated (core/notices.py): the rooms' counts moved.
+            await self.rooms.refresh(filled)
         return added

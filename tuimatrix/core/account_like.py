@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from mautrix.client import Client
 
     from tuimatrix.core.e2ee.crypto import Crypto
+    from tuimatrix.core.notices import Notices
     from tuimatrix.core.sendqueue import SendQueue
     from tuimatrix.core.store import Store
 
@@ -33,6 +34,9 @@ class AccountLike(Protocol):
 
     @property
     def send_queue(self) -> SendQueue: ...
+
+    @property
+    def notices(self) -> Notices: ...
 
     def add_listener(self, listener: Callable[[Any, object], None]) -> None:
         """Call ``listener(account, change)`` with every change the account emits."""

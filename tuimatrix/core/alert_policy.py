@@ -12,12 +12,13 @@ No Textual, no I/O: the app (``ui/alerts.py``) tells it what is on screen and wh
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tuimatrix.core.sanitize import clean_line
-from tuimatrix.core.timeline import message_body
+from tuimatrix.core.timeline import message_body, preview_content
 
 if TYPE_CHECKING:
     # Only its type: config.py reads the settings here, and exec needs no store to do that.
@@ -31,6 +32,11 @@ TERMINAL_CHOICES = ("auto", "osc9", "osc777", "osc99", "off")
 #: the cap keeps a hostile 64 KiB body out of every escape sequence and D-Bus message).
 MAX_TITLE = 80
 MAX_BODY = 200
+#: Alerts at most, across every room and account, in :data:`STORM_WINDOW` seconds: a spammer
+#: in many rooms at once (each room within its own rate limit) makes a few popups, and the
+#: rest fold into the status line's count.
+STORM_ALERTS = 10
+STORM_WINDOW = 60.0
 
 
 @dataclass
@@ -106,6 +112,8 @@ class AlertPolicy:
     settings: AlertSettings = field(default_factory=AlertSettings)
     #: (user id, room id, highlight) -> when that room last alerted (seconds)
     _last: dict[tuple[str, str, bool], float] = field(default_factory=dict)
+    #: when the latest alerts went out (at most STORM_ALERTS of them), oldest first
+    _recent: deque[float] = field(default_factory=lambda: deque(maxlen=STORM_ALERTS))
 
     def decide(
         self,
@@ -139,12 +147,20 @@ class AlertPolicy:
         for notice in due:
             key = (user_id, notice.room_id, notice.highlight)
             last = self._last.get(key)
-            if last is not None and 0 <= now - last < self.settings.rate_limit:
+            if (last is not None and 0 <= now - last < self.settings.rate_limit) or self._storm(
+                now
+            ):
                 folded.append(notice)
                 continue
             self._last[key] = now
+            self._recent.append(now)
             alerts.append(self._alert(user_id, notice, room_name(notice.room_id)))
         return Decision(tuple(alerts), _status(alerts, folded, room_name), len(folded))
+
+    def _storm(self, now: float) -> bool:
+        """Whether STORM_ALERTS alerts went out in the last STORM_WINDOW seconds."""
+        full = len(self._recent) == STORM_ALERTS
+        return full and 0 <= now - self._recent[0] < STORM_WINDOW
 
     def _alert(self, user_id: str, notice: Notice, room: str) -> Alert:
         sender = capped(notice.sender, MAX_TITLE)
@@ -195,7 +211,7 @@ def preview(event: Mapping[str, Any]) -> str:
     new_content = content.get("m.new_content")
     if isinstance(new_content, dict):  # an edit shows what it says now
         content = new_content
-    text = message_body(content).plain
+    text = message_body(preview_content(content)).plain
     return text if text.strip() else _WITHOUT_TEXT.get(str(event.get("type")), "")
 
 
@@ -217,8 +233,9 @@ def _status(alerts: list[Alert], folded: list[Notice], room_name: Callable[[str]
     parts = [f"{alerts[-1].title}: {alerts[-1].body}"] if alerts else []
     if folded:
         rooms = {n.room_id for n in folded}
+        room = next(iter(rooms))
         where = (
-            capped(room_name(next(iter(rooms))), MAX_TITLE)
+            capped(room_name(room), MAX_TITLE) or capped(room, MAX_TITLE)
             if len(rooms) == 1
             else _count(len(rooms), "room")
         )

@@ -112,6 +112,8 @@ async def fill_gap(
         low = float(below) if below is not None else position - len(events) - 1
         step = (position - low) / (len(events) + 1)
         new = await insert_timeline(conn, room_id, events, low + step, step)
+        # An encrypted room's counts need the gap's mentions too (its own evaluation).
+        await account.notices.record_filled(conn, room_id, new)
         for resp in states:
             await _put_lazy_members(conn, room_id, resp)
         await conn.execute("DELETE FROM gaps WHERE room_id=$1 AND position=$2", room_id, position)

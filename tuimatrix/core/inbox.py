@@ -20,7 +20,7 @@ from tuimatrix.core.relations.edits import Edits
 from tuimatrix.core.room_names import room_label
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sections import is_unread
-from tuimatrix.core.timeline import event_item
+from tuimatrix.core.timeline import event_item, preview_content
 
 if TYPE_CHECKING:
     from tuimatrix.core.account import Account
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 MENTION, KEYWORD, NOTICE, INVITE, DIRECT = "mention", "keyword", "notice", "invite", "dm"
 #: notices read from the store per account (newest first)
 NOTICES = 200
+#: entries made between two chances for the UI's loop to run (a preview costs up to ~3 ms)
+YIELD_EVERY = 10
 #: a preview's length before the table cuts it anyway
 PREVIEW_CHARS = 200
 
@@ -68,7 +70,9 @@ def preview(event: Mapping[str, Any], names: Mapping[str, str] | None = None) ->
     content = event.get("content")
     new = content.get("m.new_content") if isinstance(content, dict) else None
     if isinstance(new, dict):
-        event = {**event, "content": new}
+        content = new
+    if isinstance(content, dict):
+        event = {**event, "content": preview_content(content)}
     item = event_item(event, names or {})
     if item is None:
         return clean_line(str(event.get("type") or "an event"))
@@ -136,17 +140,12 @@ async def local_inbox(account: Account, names: SenderNames | None = None) -> lis
     notices = await account.notices.recent(NOTICES, unread_only=True)
     # A message edited since shows its newest text, as its timeline does.
     edits = Edits(await account.store.related_events([n.event for n in notices]))
-    entries = [
-        await _entry(
-            account,
-            names,
-            n.room_id,
-            {**n.event, "content": edits.shown_content(n.event)},
-            _kind(n),
-            n.ts,
-        )
-        for n in notices
-    ]
+    entries = []
+    for count, n in enumerate(notices, 1):
+        shown = {**n.event, "content": edits.shown_content(n.event)}
+        entries.append(await _entry(account, names, n.room_id, shown, _kind(n), n.ts))
+        if count % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # the screen reloads on the UI's loop: let it draw
     noticed = {e.room_id for e in entries}
     for room in list(account.rooms.summaries.values()):
         if room.membership == "invite":

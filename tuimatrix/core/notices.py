@@ -14,14 +14,16 @@ the same thread, or the main timeline).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tuimatrix.core.errors import describe_error
 from tuimatrix.core.operations.server_state import creators_of
 from tuimatrix.core.push_evaluator import RoomFacts, Ruleset, Verdict
+from tuimatrix.core.redaction import is_pruned
 from tuimatrix.core.relations import thread_root
 from tuimatrix.core.store import dumps, loads
 
@@ -37,6 +39,14 @@ log = logging.getLogger(__name__)
 MAX_KEPT = 5_000
 #: The thread of an event outside any thread (spec "Threaded read receipts").
 MAIN = "main"
+#: Stored events per encrypted room evaluated once, when a store made before notices existed
+#: (schema v4) first syncs with them: else its rooms would show nothing unread until the next
+#: message (unencrypted rooms keep the server's counts, and the inbox its /notifications).
+BACKFILL_PER_ROOM = 50
+_BACKFILLED = "notices_backfilled"
+#: Events looked at between two chances for the loop to run: a catch-up brings tens of
+#: thousands, and the UI shares the loop with the sync (as ``core/sync.py`` batches them).
+EVENTS_PER_YIELD = 1_000
 _RECEIPTS = ("m.read", "m.read.private")
 _ENCRYPTED = "m.room.encrypted"
 _INSERT_SQL = (
@@ -68,6 +78,7 @@ class SyncedChanges(Protocol):
     """What :meth:`Notices.record` reads of a sync's ``core/sync.py`` ``SyncChanges`` (and
     writes: ``notices``); a protocol, so that the two modules do not import each other."""
 
+    initial: bool
     new_events: dict[str, list[dict[str, Any]]]
     membership: dict[str, str]
     account_data: set[str]
@@ -97,6 +108,28 @@ def _creators(create: dict[str, Any] | None, no_power_levels: bool) -> frozenset
     return frozenset(creators)
 
 
+@asynccontextmanager
+async def _apart(conn: Connection, what: str) -> AsyncIterator[None]:
+    """Run a block of the sync's transaction in a savepoint: if it fails, what it wrote is
+    undone and one line is logged, and the transaction goes on. Notices are worth less than
+    the sync: an error here must not roll back the sync's events and token, or every retry
+    would fetch and fail on the same events for ever. The line names the error's type and
+    where it was raised, never its text (which may quote a message)."""
+    await conn.execute("SAVEPOINT notices")
+    try:
+        yield
+    except Exception as e:
+        await conn.execute("ROLLBACK TO SAVEPOINT notices")
+        await conn.execute("RELEASE SAVEPOINT notices")
+        tb = e.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f"{tb.tb_frame.f_code.co_name}:{tb.tb_lineno}" if tb is not None else "?"
+        log.error("notices: %s failed (%s at %s); the sync goes on", what, type(e).__name__, where)
+    else:
+        await conn.execute("RELEASE SAVEPOINT notices")
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -109,6 +142,7 @@ class Notices:
         self.store = store
         self.user_id = user_id
         self._ruleset: Ruleset | None = None
+        self._backfilled = False
 
     # -- on sync -------------------------------------------------------------------------------
 
@@ -116,37 +150,49 @@ class Notices:
         """Evaluate the sync's new events, store the notifying ones, update the counts of the
         rooms whose events or read state changed, and put the new notices in
         ``changes.notices`` (oldest first). Call in the sync's transaction, after it applied.
+        Never raises: whatever fails here is undone, logged, and the sync commits."""
+        changes.notices = []
+        async with _apart(conn, "evaluating the sync's events"):
+            changes.notices = await self._record(conn, changes)
 
-        Never raises: whatever goes wrong here must not stop the sync, which would otherwise
-        ask for the same response for ever. Its writes are undone (a savepoint), the sync's
-        events still land, and one line is logged."""
-        await conn.execute("SAVEPOINT notices")
-        try:
-            await self._record(conn, changes)
-        except Exception as e:
-            await conn.execute("ROLLBACK TO notices")
-            changes.notices = []
-            log.warning("push rules not evaluated on a sync: %s", describe_error(e))
-        await conn.execute("RELEASE notices")
-
-    async def _record(self, conn: Connection, changes: SyncedChanges) -> None:
+    async def _record(self, conn: Connection, changes: SyncedChanges) -> list[Notice]:
         if self._ruleset is None or "m.push_rules" in changes.account_data:
             self._ruleset = await self._load_rules(conn)
+        if not self._backfilled:
+            await self._backfill(conn, changes.initial)
         joined = {
             room_id: events
             for room_id, events in changes.new_events.items()
             if changes.membership.get(room_id, "join") == "join"
         }
-        changes.notices = await self._evaluate(conn, await self._unread_of(conn, joined))
+        notices = await self._evaluate(conn, await self._unread_of(conn, joined))
+        left = [room for room, membership in changes.membership.items() if membership == "leave"]
+        if left:
+            # A room left (or kicked from, banned from) needs the user no more, and could not
+            # be marked read: its notices would stay in the inbox for good.
+            await conn.execute(
+                "DELETE FROM notices WHERE room_id IN (SELECT value FROM json_each($1))",
+                dumps(left),
+            )
         redacted = await self._drop_redacted(conn, changes.new_events)
         touched = set(changes.new_events) | changes.receipts | redacted
-        await self.recount(conn, touched)
+        unread = await self.recount(conn, touched)
+        return [n for n in notices if n.event_id in unread]
 
     async def reevaluate(
         self, conn: Connection, events: Sequence[tuple[str, dict[str, Any]]]
     ) -> list[Notice]:
         """Evaluate again events decrypted after they were stored (their key came late):
-        their notices (which replace what the undecrypted event gave) and the counts."""
+        their notices (which replace what the undecrypted event gave) and the counts.
+        Never raises: whatever fails here is undone and logged (none are found then)."""
+        found: list[Notice] = []
+        async with _apart(conn, "evaluating decrypted events"):
+            found = await self._reevaluate(conn, events)
+        return found
+
+    async def _reevaluate(
+        self, conn: Connection, events: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[Notice]:
         if self._ruleset is None:
             self._ruleset = await self._load_rules(conn)
         by_room: dict[str, list[dict[str, Any]]] = {}
@@ -156,9 +202,51 @@ class Notices:
         await conn.execute(
             "DELETE FROM notices WHERE event_id IN (SELECT value FROM json_each($1))", dumps(ids)
         )
-        found = await self._evaluate(conn, await self._unread_of(conn, by_room))
-        await self.recount(conn, by_room)
-        return found
+        # Old events, in no order: all evaluated, and only those still unread by position
+        # (a receipt or the user's own message after them) are new notices to alert for.
+        found = await self._evaluate(conn, by_room)
+        unread = await self.recount(conn, by_room)
+        return [n for n in found if n.event_id in unread]
+
+    async def record_filled(
+        self, conn: Connection, room_id: str, events: list[dict[str, Any]]
+    ) -> None:
+        """Evaluate the events that filled a gap of ``room_id`` (a ``limited`` sync's missing
+        part, fetched later), in the transaction that stored them, and count the room again:
+        else an encrypted room's mentions in the gap would never count. Whether they are read
+        is decided by position (the receipt usually points past the gap); they raise no alert:
+        the sync that left the gap has alerted already. Never raises."""
+        async with _apart(conn, "evaluating a gap's events"):
+            if self._ruleset is None:
+                self._ruleset = await self._load_rules(conn)
+            await self._evaluate(conn, {room_id: events})
+            await self._drop_redacted(conn, {room_id: events})
+            await self.recount(conn, [room_id])
+
+    async def _backfill(self, conn: Connection, initial: bool) -> None:
+        """Once per store, before its first sync with notices: evaluate the newest stored
+        events of each encrypted room (none on an account's first sync: it evaluates them)."""
+        done = await conn.fetchval("SELECT value FROM sync_state WHERE key=$1", _BACKFILLED)
+        if done is None and not initial:
+            rows = await conn.fetch(
+                "SELECT room_id, json FROM (SELECT e.room_id, e.json, e.position, "
+                "ROW_NUMBER() OVER (PARTITION BY e.room_id ORDER BY e.position DESC) AS n "
+                "FROM events e JOIN rooms r ON r.room_id = e.room_id AND r.membership = 'join' "
+                "JOIN room_state s ON s.room_id = e.room_id "
+                "AND s.type = 'm.room.encryption' AND s.state_key = '') "
+                "WHERE n <= $1 ORDER BY room_id, position",
+                BACKFILL_PER_ROOM,
+            )
+            by_room: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                by_room.setdefault(row["room_id"], []).append(loads(row["json"]))
+            await self._evaluate(conn, by_room)  # read or not: by position, in the counts
+            await self.recount(conn, by_room)
+        if done is None:
+            await conn.execute(
+                "INSERT OR REPLACE INTO sync_state (key, value) VALUES ($1, '1')", _BACKFILLED
+            )
+        self._backfilled = True
 
     async def _unread_of(
         self, conn: Connection, events: dict[str, list[dict[str, Any]]]
@@ -183,7 +271,12 @@ class Notices:
             )
         }
         unread: dict[str, list[dict[str, Any]]] = {}
+        seen = 0
         for room_id, evts in events.items():
+            seen += len(evts)
+            if seen >= EVENTS_PER_YIELD:
+                seen = 0
+                await asyncio.sleep(0)
             index = {evt.get("event_id"): i for i, evt in enumerate(evts)}
             read_all = index.get(receipts.get((room_id, "")), -1)
             # The user's own latest message in a thread (or the main timeline) reads it.
@@ -215,16 +308,26 @@ class Notices:
             return []
         facts = await self._room_facts(conn, list(events))
         hits: list[tuple[str, dict[str, Any], Verdict]] = []
+        seen = 0
         for room_id, evts in events.items():
+            seen += len(evts)
+            if seen >= EVENTS_PER_YIELD:
+                seen = 0
+                await asyncio.sleep(0)
             room = facts[room_id]
             for evt in evts:
-                if evt.get("sender") == self.user_id:
+                # A redacted event notifies nobody (the server drops its count too): one
+                # that comes already redacted, after a gap or in a first sync, counts nothing.
+                if evt.get("sender") == self.user_id or is_pruned(evt):
                     continue
                 verdict = self._ruleset.evaluate(evt, room)
                 if verdict.notify:
                     hits.append((room_id, evt, verdict))
         if not hits:
             return []
+        # By time, oldest first; a huge sync keeps its newest (and makes no more of the rest).
+        hits.sort(key=lambda hit: _int(hit[1].get("origin_server_ts")))
+        del hits[:-MAX_KEPT]
         rows = await conn.fetch(
             "SELECT event_id, position FROM events "
             "WHERE event_id IN (SELECT value FROM json_each($1))",
@@ -233,7 +336,9 @@ class Notices:
         positions = {r["event_id"]: float(r["position"]) for r in rows}
         notices: list[Notice] = []
         inserts: list[tuple[Any, ...]] = []
-        for room_id, evt, verdict in hits:
+        for count, (room_id, evt, verdict) in enumerate(hits, 1):
+            if count % EVENTS_PER_YIELD == 0:
+                await asyncio.sleep(0)
             position = positions.get(evt["event_id"])
             if position is None:
                 continue  # not stored (a duplicate the store already had elsewhere)
@@ -262,15 +367,13 @@ class Notices:
                     int(notice.keyword),
                 )
             )
-        inserts.sort(key=lambda row: row[4])  # by time: a huge first sync keeps its newest
-        await conn.executemany(_INSERT_SQL, inserts[-MAX_KEPT:])
+        await conn.executemany(_INSERT_SQL, inserts)
         await conn.execute(
             "DELETE FROM notices WHERE ts < "
             "(SELECT ts FROM notices ORDER BY ts DESC LIMIT 1 OFFSET $1)",
             MAX_KEPT,
         )
-        notices.sort(key=lambda n: n.ts)
-        return notices[-MAX_KEPT:]
+        return notices
 
     async def _room_facts(self, conn: Connection, room_ids: list[str]) -> dict[str, RoomFacts]:
         """What the rules' conditions need of each room, as the store has it now."""
@@ -350,28 +453,24 @@ class Notices:
 
     # -- counts --------------------------------------------------------------------------------
 
-    async def recount(self, conn: Connection, room_ids: Iterable[str]) -> None:
+    async def recount(self, conn: Connection, room_ids: Iterable[str]) -> set[str]:
         """Store each room's count of unread notices and highlights (the counts shown for
-        encrypted rooms)."""
+        encrypted rooms); the ids of those unread notices."""
         rooms = list(room_ids)
         if not rooms:
-            return
+            return set()
         counts = {r: [0, 0] for r in rooms}
-        for notice_room, highlight in await self._unread(conn, rooms):
-            counts[notice_room][0] += 1
-            counts[notice_room][1] += highlight
+        unread: set[str] = set()
+        for row in await self._unread_rows(conn, rooms, limit=None, with_event=False):
+            counts[row["room_id"]][0] += 1
+            counts[row["room_id"]][1] += row["highlight"]
+            unread.add(row["event_id"])
         await conn.executemany(
             "UPDATE rooms SET local_notification_count=$2, local_highlight_count=$3 "
             "WHERE room_id=$1",
             [(r, n, h) for r, (n, h) in counts.items()],
         )
-
-    async def _unread(self, conn: Any, room_ids: list[str]) -> list[tuple[str, int]]:
-        """(room id, highlight) of every unread notice of ``room_ids``."""
-        return [
-            (row["room_id"], row["highlight"])
-            for row in await self._unread_rows(conn, room_ids, limit=None, with_event=False)
-        ]
+        return unread
 
     async def _unread_rows(
         self, conn: Any, room_ids: list[str] | None, *, limit: int | None, with_event: bool

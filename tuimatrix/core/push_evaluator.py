@@ -11,8 +11,9 @@ aside for an event with ``m.mentions``.
 Rules are compiled once (:meth:`Ruleset.from_account_data`) into closures; evaluation runs on
 every new event of every sync, so it does no parsing. Everything in an event is untrusted:
 a wrong type, a huge string or deep nesting never raises, it just does not match, and the
-work per condition is bounded (:data:`MAX_GLOB`, :data:`MAX_SCANNED`; globs with wildcards
-run as a bit-parallel automaton, linear in the text, never a backtracking regex).
+work per condition is bounded (:data:`MAX_GLOB`, :data:`MAX_SCANNED`; a glob with ``*``
+runs as a regex that keeps its leftmost parts and so never backtracks past a line, others
+with wildcards as a bit-parallel automaton, linear in the text).
 """
 
 from __future__ import annotations
@@ -243,12 +244,56 @@ class _WildcardGlob:
         return bool((states | self._start) & self._accept)
 
 
+#: Where a match by words may start or end: not between two word characters (``\\w`` is
+#: :func:`_word_char`'s set: alphanumerics and ``_``).
+_BOUNDARY = r"(?:(?<!\w)|(?!\w))"
+
+
+def _segment(segment: str) -> str:
+    # `?` is any character but a newline: the regex `.` without DOTALL.
+    return "".join("." if char == "?" else re.escape(char) for char in segment)
+
+
+def _wildcard_regex(glob: str, *, words: bool) -> Matcher | None:
+    """A glob with wildcards as a regex that runs at C speed and never backtracks more than
+    a line: None when it has a ``*`` and one of its fixed parts holds a newline (the automaton
+    takes those). Without a ``*`` its length is fixed: a plain search.
+
+    With no newline in its fixed parts (the parts between stars), a match lies inside one
+    line, and within a line the leftmost start and the leftmost place of each middle part
+    are always as good as any later one (a star takes whatever lies between): so each is
+    found once and kept (an atomic group), and only the last part, which must end the match,
+    is searched along the line. By words, the search starts only at line starts."""
+    segments = glob.lower().split("*")
+    if len(segments) == 1:  # only `?`: a fixed length, searched like a word
+        fixed = re.compile(_segment(segments[0]))
+        if not words:
+            return lambda text: fixed.fullmatch(text) is not None
+        bounded = re.compile(rf"{_BOUNDARY}{fixed.pattern}{_BOUNDARY}")
+        return lambda text: bounded.search(text) is not None
+    if any("\n" in segment for segment in segments):
+        return None
+    first, *middle, last = (_segment(segment) for segment in segments)
+    between = "".join(f"(?>[^\n]*?{segment})" for segment in middle)
+    if not words:
+        whole = re.compile(rf"{first}{between}[^\n]*?{last}\Z")
+        return lambda text: whole.match(text) is not None
+    by_words = re.compile(
+        rf"^(?>[^\n]*?{_BOUNDARY}{first}){between}[^\n]*?{last}{_BOUNDARY}", re.MULTILINE
+    )
+    return lambda text: by_words.search(text) is not None
+
+
 @lru_cache(maxsize=1024)
 def _glob(glob: str, words: bool) -> Matcher:
     # Cached: display names and keywords repeat across rules and rooms.
     if len(glob) > MAX_GLOB:
         return _never
     if "*" in glob or "?" in glob:
+        found = _wildcard_regex(glob, words=words)
+        if found is not None:
+            required = max(glob.lower().replace("?", "*").split("*"), key=len)
+            return lambda text: required in text and found(text)
         return _WildcardGlob(glob, words=words)
     literal = glob.lower()
     if not words:

@@ -197,8 +197,37 @@ def _marks(n: int, start: int = 0) -> str:
     return ",".join(f"${start + i + 1}" for i in range(n))
 
 
+#: How deep a value is written before what lies deeper is dropped (orjson stops at 254).
+MAX_DEPTH = 128
+
+
 def dumps(value: Any) -> str:
-    return orjson.dumps(value).decode("utf-8")
+    """``value`` as JSON text. orjson refuses what a server may send and Synapse accepts: an
+    event nested deeper than 254 levels (a 2 KB body does it), or an integer past 64 bits
+    in a decrypted payload (read by mautrix with the standard library). Refused, the whole
+    sync would fail on it, and be fetched and refused again for ever: such a value is written
+    as :func:`_storable` makes it instead."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:
+        return orjson.dumps(_storable(value, 0)).decode("utf-8")
+
+
+def _storable(value: Any, depth: int) -> Any:
+    """``value`` with containers past :data:`MAX_DEPTH` levels dropped (null) and integers
+    past 64 bits as floats (null past a float's range): nothing real is that deep or big."""
+    if isinstance(value, dict | list | tuple) and depth >= MAX_DEPTH:
+        return None
+    if isinstance(value, dict):
+        return {str(k): _storable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v, depth + 1) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    return value
 
 
 def loads(text: str | bytes) -> Any:

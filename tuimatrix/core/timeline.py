@@ -127,6 +127,31 @@ def message_body(content: Mapping[str, Any], *, reveal_spoilers: bool = False) -
     return text
 
 
+#: What a one-line preview (an alert, the inbox) renders of a body and of an HTML body: a
+#: hostile 64 KiB HTML body costs ~100 ms to render whole, on the UI's loop, per preview.
+PREVIEW_BODY = 16_384
+PREVIEW_HTML = 2_048
+_REPLY_END = "</mx-reply>"
+
+
+def preview_content(content: Mapping[str, Any]) -> dict[str, Any]:
+    """``content`` with its body and HTML body cut to what a one-line preview can show (an
+    HTML reply's quoted ``<mx-reply>`` goes first, as rendering drops it anyway)."""
+    cut = dict(content)
+    body = cut.get("body")
+    if isinstance(body, str) and len(body) > PREVIEW_BODY:
+        cut["body"] = body.lstrip()[:PREVIEW_BODY]
+    html = cut.get("formatted_body")
+    if isinstance(html, str) and len(html) > PREVIEW_HTML:
+        if html.startswith("<mx-reply>") and (end := html.find(_REPLY_END)) >= 0:
+            html = html[end + len(_REPLY_END) :]
+        html = html[:PREVIEW_HTML]
+        if html.rfind("<") > html.rfind(">"):  # no half tag shown as text
+            html = html[: html.rfind("<")]
+        cut["formatted_body"] = html
+    return cut
+
+
 def _prev_content(evt: Mapping[str, Any]) -> dict[str, Any]:
     unsigned = evt.get("unsigned")
     prev = unsigned.get("prev_content") if isinstance(unsigned, dict) else None

@@ -401,8 +401,14 @@ class Crypto:
                 # Our other devices may answer later (once they trust this one).
                 self._request_key(room_id, content, evt.get("origin_server_ts"))
             return False
-        except (DecryptionError, ValueError, KeyError, TypeError) as e:
-            log.info("could not decrypt %s: %s", evt.get("event_id"), e)
+        except Exception as e:
+            if is_connection_error(e):
+                raise  # the sync is retried from the same token, with this event again
+            # Besides olm's verdicts, mautrix raises on a payload it cannot read (a
+            # SerializerError for a string `m.relates_to`): any member can send one, and it
+            # must not fail the sync for ever. Its text quotes the message: only its type.
+            why = e if isinstance(e, DecryptionError) else type(e).__name__
+            log.info("could not decrypt %s: %s", evt.get("event_id"), why)
             # With the key we hold this will not change (too late an index, a replay, a
             # mismatch): retry() passes it by until new keys are imported.
             evt["tm_e2ee"] = {"error": decrypt_error(e), "final": True}
