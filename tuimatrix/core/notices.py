@@ -257,19 +257,19 @@ class Notices:
         latest event in that thread; one that is not among ``events`` is older than all."""
         if not events:
             return {}
-        receipts: dict[tuple[str, str], str] = {
-            (r["room_id"], r["thread_id"]): r["event_id"]
-            for r in await conn.fetch(
-                "SELECT r.room_id, r.thread_id, e.event_id, MAX(e.position) AS position "
-                "FROM receipts r JOIN events e ON e.event_id = r.event_id "
-                "WHERE r.room_id IN (SELECT value FROM json_each($1)) AND r.user_id = $2 "
-                "AND r.receipt_type IN (SELECT value FROM json_each($3)) "
-                "GROUP BY r.room_id, r.thread_id",
-                dumps(list(events)),
-                self.user_id,
-                dumps(list(_RECEIPTS)),
-            )
-        }
+        # Each room's receipts by thread ("" the unthreaded one).
+        receipts: dict[str, dict[str, str]] = {}
+        for r in await conn.fetch(
+            "SELECT r.room_id, r.thread_id, e.event_id, MAX(e.position) AS position "
+            "FROM receipts r JOIN events e ON e.event_id = r.event_id "
+            "WHERE r.room_id IN (SELECT value FROM json_each($1)) AND r.user_id = $2 "
+            "AND r.receipt_type IN (SELECT value FROM json_each($3)) "
+            "GROUP BY r.room_id, r.thread_id",
+            dumps(list(events)),
+            self.user_id,
+            dumps(list(_RECEIPTS)),
+        ):
+            receipts.setdefault(r["room_id"], {})[r["thread_id"]] = r["event_id"]
         unread: dict[str, list[dict[str, Any]]] = {}
         seen = 0
         for room_id, evts in events.items():
@@ -278,18 +278,27 @@ class Notices:
                 seen = 0
                 await asyncio.sleep(0)
             index = {evt.get("event_id"): i for i, evt in enumerate(evts)}
-            read_all = index.get(receipts.get((room_id, "")), -1)
-            # The user's own latest message in a thread (or the main timeline) reads it.
-            own: dict[str, int] = {}
-            for i, evt in enumerate(evts):
-                if evt.get("sender") == self.user_id:
-                    own[thread_of(evt)] = i
-            kept = []
-            for i, evt in enumerate(evts):
-                thread = thread_of(evt)
-                read = max(read_all, own.get(thread, -1))
-                if i > read and i > index.get(receipts.get((room_id, thread)), -1):
-                    kept.append(evt)
+            # The unthreaded receipt reads every thread: only what follows it is looked at.
+            read = receipts.get(room_id, {})
+            start = index.get(read.get(""), -1) + 1
+            # Each thread (or the main timeline) is read up to its own receipt and up to the
+            # user's own latest message in it.
+            floors: dict[str, int] = {}
+            for thread, event_id in read.items():
+                if thread and index.get(event_id, -1) >= start:
+                    floors[thread] = index[event_id]
+            for i in range(start, len(evts)):
+                if evts[i].get("sender") == self.user_id:
+                    thread = thread_of(evts[i])
+                    floors[thread] = max(floors.get(thread, -1), i)
+            if not floors:
+                kept = evts[start:]
+            else:
+                kept = [
+                    evts[i]
+                    for i in range(start, len(evts))
+                    if i > floors.get(thread_of(evts[i]), -1)
+                ]
             if kept:
                 unread[room_id] = kept
         return unread
