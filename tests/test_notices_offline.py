@@ -138,3 +138,16 @@ async def test_a_room_left_leaves_the_inbox(store: Store) -> None:  # noqa: F811
     left = {"timeline": {"events": [kicked], "limited": False}, "state": {"events": []}}
     await synced(store, notices, {"next_batch": "s2", "rooms": {"leave": {ROOM: left}}})
     assert await notices.recent() == []
+
+
+async def test_a_restart_that_gets_the_same_events_again_counts_them_once(
+    store: Store,  # noqa: F811
+) -> None:
+    encryption = state("m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"})
+    await synced(store, Notices(store, ME), response([message(1), message(2)], [encryption]))
+    # A new process (the token lost, or a crash after the server sent them): the same events.
+    again = {**response([message(1), message(2)], [encryption]), "next_batch": "s2"}
+    changes = await synced(store, Notices(store, ME), again)
+    assert await store.db.fetchval("SELECT local_notification_count FROM rooms") == 2
+    assert await store.db.fetchval("SELECT COUNT(*) FROM notices") == 2
+    assert changes.notices == []  # nothing new to alert for
