@@ -7,6 +7,7 @@ import asyncio
 import gc
 import time
 
+import pytest
 from test_notices_guard import (  # noqa: F401
     ME,
     MEMBER,
@@ -151,3 +152,20 @@ async def test_a_restart_that_gets_the_same_events_again_counts_them_once(
     assert await store.db.fetchval("SELECT local_notification_count FROM rooms") == 2
     assert await store.db.fetchval("SELECT COUNT(*) FROM notices") == 2
     assert changes.notices == []  # nothing new to alert for
+
+
+async def test_a_failing_evaluation_of_stored_events_costs_the_sync_nothing(
+    store: Store,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await synced(store, Notices(store, ME), response([message(1)]))
+    await store.db.execute("DELETE FROM sync_state WHERE key='notices_backfilled'")
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("stored events")
+
+    monkeypatch.setattr(Notices, "_backfill", broken)
+    changes = await synced(
+        store, Notices(store, ME), {**response([message(2)]), "next_batch": "s2"}
+    )
+    assert [n.event_id for n in changes.notices] == ["$e2"]
