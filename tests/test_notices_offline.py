@@ -20,6 +20,7 @@ from test_notices_guard import (  # noqa: F401
 )
 
 from tuimatrix.core.notices import MAX_KEPT, Notices
+from tuimatrix.core.push_evaluator import Ruleset
 from tuimatrix.core.store import Store
 from tuimatrix.core.sync import apply_sync
 
@@ -169,3 +170,24 @@ async def test_a_failing_evaluation_of_stored_events_costs_the_sync_nothing(
         store, Notices(store, ME), {**response([message(2)]), "next_batch": "s2"}
     )
     assert [n.event_id for n in changes.notices] == ["$e2"]
+
+
+async def test_push_rules_sent_again_unchanged_are_not_compiled_again(
+    store: Store,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compiled: list[object] = []
+    original = Ruleset.from_account_data
+
+    def counting(user_id: str, content: object) -> Ruleset:
+        compiled.append(content)
+        return original(user_id, content)
+
+    monkeypatch.setattr(Ruleset, "from_account_data", counting)
+    rules = {"global": {"content": [{"rule_id": "k", "pattern": "tea", "actions": ["notify"]}]}}
+    notices = Notices(store, ME)
+    for n in range(3):  # a server may send m.push_rules with every sync
+        await synced(
+            store, notices, {**response([message(n)], push_rules=rules), "next_batch": f"s{n}"}
+        )
+    assert len(compiled) == 1

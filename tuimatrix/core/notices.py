@@ -142,6 +142,8 @@ class Notices:
         self.store = store
         self.user_id = user_id
         self._ruleset: Ruleset | None = None
+        #: the m.push_rules the ruleset was compiled from (a server may send it every sync)
+        self._rules_source: str | None = None
         self._backfilled = False
 
     # -- on sync -------------------------------------------------------------------------------
@@ -297,10 +299,15 @@ class Notices:
         return unread
 
     async def _load_rules(self, conn: Connection) -> Ruleset:
+        """The stored push rules, compiled again only when they changed."""
         raw = await conn.fetchval(
             "SELECT content FROM account_data WHERE room_id='' AND type='m.push_rules'"
         )
-        return Ruleset.from_account_data(self.user_id, loads(raw) if raw else None)
+        source = str(raw or "")
+        if self._ruleset is None or source != self._rules_source:
+            self._ruleset = Ruleset.from_account_data(self.user_id, loads(raw) if raw else None)
+            self._rules_source = source
+        return self._ruleset
 
     async def _evaluate(
         self, conn: Connection, events: dict[str, list[dict[str, Any]]]
