@@ -83,6 +83,14 @@ async def encrypted_room(a: Account, *others: Account) -> str:
     return room_id
 
 
+@pytest.fixture
+async def encrypted_pair(make_user: MakeUser, login: Login) -> tuple[Account, Account, str]:  # noqa: F811
+    """Alice and Bob logged in, in an encrypted room of Alice's: (alice, bob, room id)."""
+    a = await login(make_user("alice"))
+    b = await login(make_user("bob"))
+    return a, b, await encrypted_room(a, b)
+
+
 async def test_encrypted_messages_both_ways(make_user: MakeUser, login: Login) -> None:  # noqa: F811
     a = await login(make_user("alice"))
     b = await login(make_user("bob"))

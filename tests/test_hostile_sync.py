@@ -11,11 +11,10 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import MakeUser
 from mautrix.api import Method
 from mautrix.api import Path as ApiPath
 from mautrix.types import RoomID
-from test_e2ee import encrypted_room
+from test_e2ee import encrypted_pair  # noqa: F401  (the fixture)
 from test_notices_guard import ME, message, response, store, synced  # noqa: F401
 from test_sync import Login, login  # noqa: F401  (the fixture)
 
@@ -44,14 +43,11 @@ async def test_a_sync_with_a_deeply_nested_event_commits(store: Store) -> None: 
 
 
 async def test_an_encrypted_event_nested_deep_or_with_a_huge_integer_is_stored(
-    make_user: MakeUser,
-    login: Login,  # noqa: F811
+    encrypted_pair: tuple[Account, Account, str],  # noqa: F811
 ) -> None:
     # The server cannot see an encrypted payload: any member can put in it what Synapse
     # refuses in a plain event (it parses events with a depth limit of 128).
-    a = await login(make_user("alice"))
-    b = await login(make_user("bob"))
-    room_id = await encrypted_room(a, b)
+    a, b, room_id = encrypted_pair
     sent = []
     for n, extra in enumerate((nested(300), 2**70)):
         content = {"msgtype": "m.text", "body": f"hostile {n}", "x": extra}
@@ -103,13 +99,10 @@ HOSTILE_PAYLOADS = [
 
 
 async def test_an_encrypted_payload_mautrix_cannot_read_does_not_stop_the_sync(
-    make_user: MakeUser,
-    login: Login,  # noqa: F811
+    encrypted_pair: tuple[Account, Account, str],  # noqa: F811
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    a = await login(make_user("alice"))
-    b = await login(make_user("bob"))
-    room_id = await encrypted_room(a, b)
+    a, b, room_id = encrypted_pair
     for event_type, content in HOSTILE_PAYLOADS:
         await megolm_send(b, room_id, event_type, content)
     after = await megolm_send(b, room_id, "m.room.message", {"msgtype": "m.text", "body": "ok"})

@@ -11,7 +11,13 @@ from conftest import MakeUser
 from mautrix.api import Method
 from mautrix.api import Path as ApiPath
 from mautrix.types import DeviceID, TrustState, UserID
-from test_e2ee import OtherDevice, encrypted_room, other_device, send  # noqa: F401
+from test_e2ee import (  # noqa: F401
+    OtherDevice,
+    encrypted_pair,
+    encrypted_room,
+    other_device,
+    send,
+)
 from test_sync import Login, login  # noqa: F401  (the fixture)
 
 from tuimatrix.core.account import Account
@@ -236,12 +242,9 @@ async def test_a_keyword_in_an_encrypted_room_highlights_here(
 
 
 async def test_a_mention_in_a_gap_counts_once_the_gap_is_filled(
-    make_user: MakeUser,
-    login: Login,  # noqa: F811
+    encrypted_pair: tuple[Account, Account, str],  # noqa: F811
 ) -> None:
-    a = await login(make_user("alice"))
-    b = await login(make_user("bob"))
-    room_id = await encrypted_room(a, b)
+    a, b, room_id = encrypted_pair
     # More than the filter's timeline limit (50) while alice is away: the mention is in the gap.
     mention = await send(b, room_id, "alice: in the gap", mentions=[a.user_id])
     for i in range(59):

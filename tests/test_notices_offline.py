@@ -7,6 +7,7 @@ import asyncio
 import gc
 import time
 
+import pytest
 from test_notices_guard import (  # noqa: F401
     ME,
     MEMBER,
@@ -19,6 +20,7 @@ from test_notices_guard import (  # noqa: F401
 )
 
 from tuimatrix.core.notices import MAX_KEPT, Notices
+from tuimatrix.core.push_evaluator import Ruleset
 from tuimatrix.core.store import Store
 from tuimatrix.core.sync import apply_sync
 
@@ -138,3 +140,54 @@ async def test_a_room_left_leaves_the_inbox(store: Store) -> None:  # noqa: F811
     left = {"timeline": {"events": [kicked], "limited": False}, "state": {"events": []}}
     await synced(store, notices, {"next_batch": "s2", "rooms": {"leave": {ROOM: left}}})
     assert await notices.recent() == []
+
+
+async def test_a_restart_that_gets_the_same_events_again_counts_them_once(
+    store: Store,  # noqa: F811
+) -> None:
+    encryption = state("m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"})
+    await synced(store, Notices(store, ME), response([message(1), message(2)], [encryption]))
+    # A new process (the token lost, or a crash after the server sent them): the same events.
+    again = {**response([message(1), message(2)], [encryption]), "next_batch": "s2"}
+    changes = await synced(store, Notices(store, ME), again)
+    assert await store.db.fetchval("SELECT local_notification_count FROM rooms") == 2
+    assert await store.db.fetchval("SELECT COUNT(*) FROM notices") == 2
+    assert changes.notices == []  # nothing new to alert for
+
+
+async def test_a_failing_evaluation_of_stored_events_costs_the_sync_nothing(
+    store: Store,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await synced(store, Notices(store, ME), response([message(1)]))
+    await store.db.execute("DELETE FROM sync_state WHERE key='notices_backfilled'")
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("stored events")
+
+    monkeypatch.setattr(Notices, "_backfill", broken)
+    changes = await synced(
+        store, Notices(store, ME), {**response([message(2)]), "next_batch": "s2"}
+    )
+    assert [n.event_id for n in changes.notices] == ["$e2"]
+
+
+async def test_push_rules_sent_again_unchanged_are_not_compiled_again(
+    store: Store,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compiled: list[object] = []
+    original = Ruleset.from_account_data
+
+    def counting(user_id: str, content: object) -> Ruleset:
+        compiled.append(content)
+        return original(user_id, content)
+
+    monkeypatch.setattr(Ruleset, "from_account_data", counting)
+    rules = {"global": {"content": [{"rule_id": "k", "pattern": "tea", "actions": ["notify"]}]}}
+    notices = Notices(store, ME)
+    for n in range(3):  # a server may send m.push_rules with every sync
+        await synced(
+            store, notices, {**response([message(n)], push_rules=rules), "next_batch": f"s{n}"}
+        )
+    assert len(compiled) == 1

@@ -14,6 +14,7 @@ from helpers import costs_at_most
 from tuimatrix.core.push_defaults import server_default_rules
 from tuimatrix.core.push_evaluator import (
     MAX_GLOB,
+    MAX_RULES_PER_KIND,
     SILENT,
     RoomFacts,
     Ruleset,
@@ -751,3 +752,14 @@ def test_wildcard_globs_agree_with_the_automaton() -> None:
         for words in (False, True):
             expected = _WildcardGlob(glob, words=words)(text.lower())
             assert compile_glob(glob, words=words)(text) is expected, (glob, text, words)
+
+
+def test_rules_past_the_cap_of_a_kind_are_ignored() -> None:
+    # A hostile server's ruleset of thousands of rules costs a bounded compile and evaluation.
+    keywords = [
+        {"rule_id": f"k{n}", "pattern": f"word{n}", "actions": ["notify"], "enabled": True}
+        for n in range(MAX_RULES_PER_KIND + 1)
+    ]
+    rules = Ruleset.from_account_data(ME, {"global": {"content": keywords}})
+    assert verdict_of(rules, message(f"word{MAX_RULES_PER_KIND - 1}")).notify
+    assert not verdict_of(rules, message(f"word{MAX_RULES_PER_KIND}")).notify

@@ -252,7 +252,8 @@ async def test_a_late_writer_cannot_put_pruned_content_back(tmp_path: Path) -> N
 async def test_the_migration_prunes_events_redacted_before_it(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     await stored(path, [])
-    # The store as version 2 left it: no relations table, the redacted body still there.
+    # The store as version 2 left it: no relations table, the redacted body still there (nor
+    # what version 4 added: the notices and the local counts).
     db = sqlite3.connect(path)
     db.executescript(
         "DROP TRIGGER events_stay_redacted; DROP TABLE relations; DROP TABLE notices; "

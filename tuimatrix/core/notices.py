@@ -142,6 +142,8 @@ class Notices:
         self.store = store
         self.user_id = user_id
         self._ruleset: Ruleset | None = None
+        #: the m.push_rules the ruleset was compiled from (a server may send it every sync)
+        self._rules_source: str | None = None
         self._backfilled = False
 
     # -- on sync -------------------------------------------------------------------------------
@@ -152,14 +154,16 @@ class Notices:
         ``changes.notices`` (oldest first). Call in the sync's transaction, after it applied.
         Never raises: whatever fails here is undone, logged, and the sync commits."""
         changes.notices = []
+        if not self._backfilled:
+            async with _apart(conn, "evaluating the stored events once"):
+                await self._backfill(conn, changes.initial)
+            self._backfilled = True  # tried once a process: a failure costs no sync its notices
         async with _apart(conn, "evaluating the sync's events"):
             changes.notices = await self._record(conn, changes)
 
     async def _record(self, conn: Connection, changes: SyncedChanges) -> list[Notice]:
         if self._ruleset is None or "m.push_rules" in changes.account_data:
             self._ruleset = await self._load_rules(conn)
-        if not self._backfilled:
-            await self._backfill(conn, changes.initial)
         joined = {
             room_id: events
             for room_id, events in changes.new_events.items()
@@ -228,6 +232,7 @@ class Notices:
         events of each encrypted room (none on an account's first sync: it evaluates them)."""
         done = await conn.fetchval("SELECT value FROM sync_state WHERE key=$1", _BACKFILLED)
         if done is None and not initial:
+            self._ruleset = await self._load_rules(conn)
             rows = await conn.fetch(
                 "SELECT room_id, json FROM (SELECT e.room_id, e.json, e.position, "
                 "ROW_NUMBER() OVER (PARTITION BY e.room_id ORDER BY e.position DESC) AS n "
@@ -246,7 +251,6 @@ class Notices:
             await conn.execute(
                 "INSERT OR REPLACE INTO sync_state (key, value) VALUES ($1, '1')", _BACKFILLED
             )
-        self._backfilled = True
 
     async def _unread_of(
         self, conn: Connection, events: dict[str, list[dict[str, Any]]]
@@ -304,10 +308,15 @@ class Notices:
         return unread
 
     async def _load_rules(self, conn: Connection) -> Ruleset:
+        """The stored push rules, compiled again only when they changed."""
         raw = await conn.fetchval(
             "SELECT content FROM account_data WHERE room_id='' AND type='m.push_rules'"
         )
-        return Ruleset.from_account_data(self.user_id, loads(raw) if raw else None)
+        source = str(raw or "")
+        if self._ruleset is None or source != self._rules_source:
+            self._ruleset = Ruleset.from_account_data(self.user_id, loads(raw) if raw else None)
+            self._rules_source = source
+        return self._ruleset
 
     async def _evaluate(
         self, conn: Connection, events: dict[str, list[dict[str, Any]]]
