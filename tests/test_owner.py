@@ -34,7 +34,7 @@ from tuimatrix.core import auth
 from tuimatrix.core.account import Account
 from tuimatrix.core.accounts import Accounts
 from tuimatrix.core.session import load_sessions, save_session
-from tuimatrix.owner.attach import OwnerClient
+from tuimatrix.owner.attach import OwnerClient, OwnerSession
 from tuimatrix.owner.wire import MAX_LINE, PROTOCOL, encode
 from tuimatrix.paths import Paths, get_paths
 
@@ -601,3 +601,29 @@ async def test_serve_started_while_the_server_is_down_keeps_running(
     assert status == 0, err
     assert "cannot catch up yet" in err
     assert await profile.bodies() == ["once it is up"]
+
+
+async def test_a_request_to_an_owner_killed_unseen_goes_to_the_next_owner(
+    profile: Profile, serve: list[subprocess.Popen[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner dies between two requests and its end of the socket is not seen closed yet
+    (a busy machine): the write fails, so nothing was done, and the request goes to the next
+    owner (here, this process) instead of failing."""
+    owner = await started_serve(serve)
+    session = OwnerSession(get_paths(), "shell")
+    notices: list[str] = []
+    session.on_notice = notices.append
+    try:
+        client = await session.open()
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(30)
+        # As if the loop had not yet read the end of the connection.
+        monkeypatch.setattr(client.reader, "at_eof", lambda: False)
+        answer = await session.request(
+            {"op": "exec", "line": f"send --room {ROOM} 'to the next owner'"}
+        )
+        assert "error" not in answer, answer
+        assert notices and "now working through" in notices[0]
+    finally:
+        await session.close()
+    assert await profile.bodies() == ["to the next owner"]

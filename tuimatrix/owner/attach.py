@@ -48,6 +48,11 @@ class OwnerGone(UserError):
     """The owner stopped (or was killed) before it answered."""
 
 
+class NotDelivered(OwnerGone):
+    """The owner was gone before the request could be sent: nothing was done, so the request
+    may go to the next owner."""
+
+
 class OwnerClient:
     """A connection to the profile's owner."""
 
@@ -119,6 +124,10 @@ class OwnerClient:
         the owner's questions with ``on_ask`` meanwhile."""
         try:
             await send_message(self.writer, message)
+        except (ConnectionError, BrokenPipeError) as e:
+            # A killed owner's socket refuses the write: the request never reached it.
+            raise NotDelivered(f"{self.describe()} stopped") from e
+        try:
             while True:
                 answer = await read_message(self.reader)
                 if answer is None:
@@ -370,9 +379,9 @@ class OwnerSession:
         #: called with a line when the session moved to another owner
         self.on_notice: Callable[[str], None] = lambda line: None
 
-    async def open(self) -> OwnerClient:
-        """The connection, attaching (again) if there is none or it was lost."""
-        if self.client is not None and not self.client.reader.at_eof():
+    async def open(self, *, lost: bool = False) -> OwnerClient:
+        """The connection, attaching (again) if there is none or it was ``lost``."""
+        if not lost and self.client is not None and not self.client.reader.at_eof():
             if self.host is None or not self.host.closed:
                 return self.client
         moved = self.client is not None
@@ -392,7 +401,12 @@ class OwnerSession:
         on_ask: Callable[[dict[str, Any]], Awaitable[str | None]] | None = None,
     ) -> dict[str, Any]:
         client = await self.open()
-        answer = await client.request(message, on_ask)
+        try:
+            answer = await client.request(message, on_ask)
+        except NotDelivered:
+            # The owner died between two requests (its end of the socket not yet seen as
+            # closed): nothing was done, so once more, through the next owner.
+            return await (await self.open(lost=True)).request(message, on_ask)
         if is_closing(answer):  # nothing was done: once more, through the next owner
             await self._drop()
             answer = await (await self.open()).request(message, on_ask)
