@@ -483,11 +483,24 @@ class Notices:
             counts[row["room_id"]][0] += 1
             counts[row["room_id"]][1] += row["highlight"]
             unread.add(row["event_id"])
-        await conn.executemany(
-            "UPDATE rooms SET local_notification_count=$2, local_highlight_count=$3 "
-            "WHERE room_id=$1",
-            [(r, n, h) for r, (n, h) in counts.items()],
-        )
+        # Only the counts that changed are written (a first sync touches every room, and
+        # most have nothing unread, as before).
+        stored = {
+            row["room_id"]: [row["local_notification_count"], row["local_highlight_count"]]
+            for row in await conn.fetch(
+                "SELECT room_id, local_notification_count, local_highlight_count FROM rooms "
+                "WHERE room_id IN (SELECT value FROM json_each($1)) "
+                "AND (local_notification_count != 0 OR local_highlight_count != 0)",
+                dumps(rooms),
+            )
+        }
+        changed = [(r, n, h) for r, (n, h) in counts.items() if stored.get(r, [0, 0]) != [n, h]]
+        if changed:
+            await conn.executemany(
+                "UPDATE rooms SET local_notification_count=$2, local_highlight_count=$3 "
+                "WHERE room_id=$1",
+                changed,
+            )
         return unread
 
     async def _unread_rows(
