@@ -364,10 +364,7 @@ class Account(Operations):
                 redecrypted = set()
             changes.rooms |= redecrypted
             changes.limited |= redecrypted
-            try:
-                changes.notices += await self.evaluate_late()
-            except Exception as e:  # committed: the counts catch up with a later sync
-                log.warning("push rules not evaluated on decrypted events: %s", describe_error(e))
+            changes.notices += await self.evaluate_late()
         await self.rooms.refresh(changes.rooms, account_data_changed=bool(changes.account_data))
         self.typing.update(changes.typing)
         self.emit(changes)
@@ -532,34 +529,29 @@ class Account(Operations):
 
     async def evaluate_late(self) -> list[Notice]:
         """The push rules evaluated on the stored events that the crypto decrypted late
-        (their key came after them): the notices they give, their rooms' counts updated."""
+        (their key came after them): the notices they give, their rooms' counts updated.
+        Never raises: the events are decrypted and stored; their counts wait for later."""
         crypto = self.crypto
         if crypto is None or not crypto.late:
             return []
         events, crypto.late = crypto.late, []
-        async with self.store.transaction() as conn:
-            return await self.notices.reevaluate(conn, events)
-
-    async def _emit_redecrypted(self, rooms: set[str]) -> None:
-        """Stored events of ``rooms`` were decrypted: their notices and counts, then the
-        screens showing them reload."""
         try:
-            notices = await self.evaluate_late()
-        except Exception as e:  # the events are decrypted and stored; counts wait for later
-            log.warning("cannot evaluate push rules on decrypted events: %s", describe_error(e))
-            notices = []
-        await self.rooms.refresh(rooms)
-        self.emit(SyncChanges(rooms=set(rooms), limited=set(rooms), notices=notices))
-
-    async def _count_late(self, rooms: set[str]) -> None:
-        """The counts of ``rooms`` after keys decrypted some of their old events."""
-        try:
-            await self.evaluate_late()
+            async with self.store.transaction() as conn:
+                return await self.notices.reevaluate(conn, events)
         except Exception as e:
-            log.warning("cannot evaluate push rules on decrypted events: %s", describe_error(e))
-            return
+            log.warning("push rules not evaluated on decrypted events: %s", describe_error(e))
+            return []
+
+    async def _emit_redecrypted(self, rooms: set[str], *, reloaded: bool = False) -> None:
+        """Stored events of ``rooms`` were decrypted: their notices and counts, then the
+        screens showing them reload. ``reloaded``: they have (keys imported from a file or
+        the backup: old history, whose counts move and which raises no notice)."""
+        notices = await self.evaluate_late()
         await self.rooms.refresh(rooms)
-        self.emit(SyncChanges(rooms=set(rooms)))
+        if reloaded:
+            self.emit(SyncChanges(rooms=set(rooms)))
+        else:
+            self.emit(SyncChanges(rooms=set(rooms), limited=set(rooms), notices=notices))
 
     def room_keys_imported(self, rooms: set[str]) -> None:
         """Room keys came from outside a sync (a key file): the ``rooms`` whose events they
@@ -569,7 +561,9 @@ class Account(Operations):
         if rooms:
             self.emit(SyncChanges(rooms=set(rooms), limited=set(rooms)))
             # Old history: its counts are brought up to date, no notice is raised for it.
-            self._in_background(self._count_late(set(rooms)), f"keys imported {self.user_id}")
+            self._in_background(
+                self._emit_redecrypted(set(rooms), reloaded=True), f"keys imported {self.user_id}"
+            )
         KeyBackup.of(self).wake()
 
     def _start_key_work(self) -> None:

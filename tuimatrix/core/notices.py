@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tuimatrix.core.operations.server_state import creators_of
 from tuimatrix.core.push_evaluator import RoomFacts, Ruleset, Verdict
 from tuimatrix.core.redaction import is_pruned
-from tuimatrix.core.relations import thread_root
+from tuimatrix.core.relations import redaction_target, thread_root
 from tuimatrix.core.store import dumps, loads
 
 if TYPE_CHECKING:
@@ -130,6 +130,19 @@ async def _apart(conn: Connection, what: str) -> AsyncIterator[None]:
         await conn.execute("RELEASE SAVEPOINT notices")
 
 
+async def _paced(
+    events: dict[str, list[dict[str, Any]]],
+) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """Each room's events, the loop let run every :data:`EVENTS_PER_YIELD` events."""
+    seen = 0
+    for room_id, evts in events.items():
+        seen += len(evts)
+        if seen >= EVENTS_PER_YIELD:
+            seen = 0
+            await asyncio.sleep(0)
+        yield room_id, evts
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -162,8 +175,8 @@ class Notices:
             changes.notices = await self._record(conn, changes)
 
     async def _record(self, conn: Connection, changes: SyncedChanges) -> list[Notice]:
-        if self._ruleset is None or "m.push_rules" in changes.account_data:
-            self._ruleset = await self._load_rules(conn)
+        if "m.push_rules" in changes.account_data:
+            await self._load_rules(conn)
         joined = {
             room_id: events
             for room_id, events in changes.new_events.items()
@@ -197,8 +210,6 @@ class Notices:
     async def _reevaluate(
         self, conn: Connection, events: Sequence[tuple[str, dict[str, Any]]]
     ) -> list[Notice]:
-        if self._ruleset is None:
-            self._ruleset = await self._load_rules(conn)
         by_room: dict[str, list[dict[str, Any]]] = {}
         for room_id, evt in events:
             by_room.setdefault(room_id, []).append(evt)
@@ -221,8 +232,6 @@ class Notices:
         is decided by position (the receipt usually points past the gap); they raise no alert:
         the sync that left the gap has alerted already. Never raises."""
         async with _apart(conn, "evaluating a gap's events"):
-            if self._ruleset is None:
-                self._ruleset = await self._load_rules(conn)
             await self._evaluate(conn, {room_id: events})
             await self._drop_redacted(conn, {room_id: events})
             await self.recount(conn, [room_id])
@@ -232,7 +241,6 @@ class Notices:
         events of each encrypted room (none on an account's first sync: it evaluates them)."""
         done = await conn.fetchval("SELECT value FROM sync_state WHERE key=$1", _BACKFILLED)
         if done is None and not initial:
-            self._ruleset = await self._load_rules(conn)
             rows = await conn.fetch(
                 "SELECT room_id, json FROM (SELECT e.room_id, e.json, e.position, "
                 "ROW_NUMBER() OVER (PARTITION BY e.room_id ORDER BY e.position DESC) AS n "
@@ -275,12 +283,7 @@ class Notices:
         ):
             receipts.setdefault(r["room_id"], {})[r["thread_id"]] = r["event_id"]
         unread: dict[str, list[dict[str, Any]]] = {}
-        seen = 0
-        for room_id, evts in events.items():
-            seen += len(evts)
-            if seen >= EVENTS_PER_YIELD:
-                seen = 0
-                await asyncio.sleep(0)
+        async for room_id, evts in _paced(events):
             index = {evt.get("event_id"): i for i, evt in enumerate(evts)}
             # The unthreaded receipt reads every thread: only what follows it is looked at.
             read = receipts.get(room_id, {})
@@ -321,24 +324,19 @@ class Notices:
     async def _evaluate(
         self, conn: Connection, events: dict[str, list[dict[str, Any]]]
     ) -> list[Notice]:
-        assert self._ruleset is not None
         if not events:
             return []
+        ruleset = self._ruleset or await self._load_rules(conn)
         facts = await self._room_facts(conn, list(events))
         hits: list[tuple[str, dict[str, Any], Verdict]] = []
-        seen = 0
-        for room_id, evts in events.items():
-            seen += len(evts)
-            if seen >= EVENTS_PER_YIELD:
-                seen = 0
-                await asyncio.sleep(0)
+        async for room_id, evts in _paced(events):
             room = facts[room_id]
             for evt in evts:
                 # A redacted event notifies nobody (the server drops its count too): one
                 # that comes already redacted, after a gap or in a first sync, counts nothing.
                 if evt.get("sender") == self.user_id or is_pruned(evt):
                     continue
-                verdict = self._ruleset.evaluate(evt, room)
+                verdict = ruleset.evaluate(evt, room)
                 if verdict.notify:
                     hits.append((room_id, evt, verdict))
         if not hits:
@@ -367,7 +365,7 @@ class Notices:
                 ts=_int(evt.get("origin_server_ts")),
                 highlight=verdict.highlight,
                 sound=verdict.sound,
-                keyword=verdict.rule_id in self._ruleset.keywords,
+                keyword=verdict.rule_id in ruleset.keywords,
                 encrypted=came_encrypted(evt),
                 event=evt,
             )
@@ -450,16 +448,12 @@ class Notices:
         self, conn: Connection, events: dict[str, list[dict[str, Any]]]
     ) -> set[str]:
         """Forget the notices of events redacted in this sync; their rooms."""
-        targets: list[str] = []
-        for evts in events.values():
-            for evt in evts:
-                if evt.get("type") != "m.room.redaction":
-                    continue
-                content = evt.get("content")
-                target = content.get("redacts") if isinstance(content, dict) else None
-                target = target if isinstance(target, str) else evt.get("redacts")
-                if isinstance(target, str):
-                    targets.append(target)
+        targets = [
+            target
+            for evts in events.values()
+            for evt in evts
+            if (target := redaction_target(evt)) is not None
+        ]
         if not targets:
             return set()
         rows = await conn.fetch(
