@@ -6,8 +6,8 @@ from pathlib import Path
 
 from tuimatrix.core import account as acc
 from tuimatrix.core.accounts import Accounts
+from tuimatrix.core.ages import short_age
 from tuimatrix.paths import Paths
-from tuimatrix.screens.room_list import short_age
 from tuimatrix.widgets.status import status_text
 
 

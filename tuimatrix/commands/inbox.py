@@ -19,6 +19,7 @@ from tuimatrix.commands import (
     command,
     find_command,
 )
+from tuimatrix.commands.listing import count_of, listed_accounts
 from tuimatrix.commands.runner import Cancelled, config_of, need_room, run
 from tuimatrix.core.account import Account
 from tuimatrix.core.ages import short_age
@@ -33,11 +34,6 @@ from tuimatrix.core.sections import RoomRef, find_section, group_rooms, is_unrea
 INBOX_COLUMNS = ("age", "kind", "account", "room", "sender", "preview")
 #: mark-all-read asks before marking more rooms than this
 FEW_ROOMS = 3
-
-
-def _accounts(ctx: Context, inv: Invocation) -> list[Account]:
-    """The account --account named, else every open account."""
-    return [inv.account] if inv.account is not None else list(ctx.accounts)
 
 
 def inbox_row(entry: InboxEntry) -> dict[str, Any]:
@@ -65,7 +61,7 @@ def inbox_row(entry: InboxEntry) -> dict[str, Any]:
     every_account=True,
 )
 async def inbox(ctx: Context, inv: Invocation) -> Result:
-    accounts = _accounts(ctx, inv)
+    accounts = listed_accounts(inv, ctx)
     if not ctx.ui.screens:
         entries = await gather_inbox(accounts, await server_history(accounts))
         rows = [inbox_row(entry) for entry in entries]
@@ -134,9 +130,9 @@ async def mark_unread(ctx: Context, inv: Invocation) -> Result:
 )
 async def mark_all_read(ctx: Context, inv: Invocation) -> Result:
     rooms = _unread_rooms(ctx, inv)
-    count = f"{len(rooms)} room" + ("" if len(rooms) == 1 else "s")
     if not rooms:
         return Result("no unread rooms")
+    count = count_of(len(rooms), "room")
     if len(rooms) > FEW_ROOMS and not inv.args.get("yes") and inv.prefix < 2:
         if not ctx.interactive:
             raise UsageError(f"mark-all-read would mark {count} read: add --yes")
@@ -157,7 +153,7 @@ async def mark_all_read(ctx: Context, inv: Invocation) -> Result:
 
 def _unread_rooms(ctx: Context, inv: Invocation) -> list[tuple[Account, RoomSummary]]:
     """The unread joined rooms of the chosen accounts, in the section if one is named."""
-    accounts = {account.user_id: account for account in _accounts(ctx, inv)}
+    accounts = {account.user_id: account for account in listed_accounts(inv, ctx)}
     every: dict[RoomRef, RoomSummary] = {
         (user_id, room.room_id): room
         for user_id, account in accounts.items()

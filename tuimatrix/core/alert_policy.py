@@ -208,9 +208,6 @@ def preview(event: Mapping[str, Any]) -> str:
     content = event.get("content")
     if not isinstance(content, dict):
         return ""
-    new_content = content.get("m.new_content")
-    if isinstance(new_content, dict):  # an edit shows what it says now
-        content = new_content
     text = message_body(preview_content(content)).plain
     return text if text.strip() else _WITHOUT_TEXT.get(str(event.get("type")), "")
 

@@ -68,9 +68,6 @@ def preview(event: Mapping[str, Any], names: Mapping[str, str] | None = None) ->
     """One sanitised line of what ``event`` says, as its timeline shows it (an edit: its new
     text); ``names`` are the room's display names, for membership lines."""
     content = event.get("content")
-    new = content.get("m.new_content") if isinstance(content, dict) else None
-    if isinstance(new, dict):
-        content = new
     if isinstance(content, dict):
         event = {**event, "content": preview_content(content)}
     item = event_item(event, names or {})

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuimatrix.core.errors import UsageError
+from tuimatrix.core.push_defaults import KINDS, is_keyword_rule
 from tuimatrix.core.push_rules import global_rules, notifies
 
 #: A keyword's actions, Element's "mention" actions (and Synapse's for ``.m.rule.is_user_mention``):
@@ -62,8 +63,6 @@ MAX_KEYWORD = 100
 #: Characters a push-rule glob gives a meaning to, with no way to escape them (Synapse also
 #: reads ``[…]`` as a character class).
 _GLOB = "*?[]"
-
-_KINDS = ("override", "content", "room", "sender", "underride")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +119,7 @@ def _tweak(actions: Any, name: str) -> Any:
 
 def find_rule(ruleset: Any, rule_id: str) -> tuple[str, dict[str, Any]] | None:
     """The kind and rule of the global ruleset with this id, if there is one."""
-    for kind in _KINDS:
+    for kind in KINDS:
         for rule in global_rules(ruleset, kind):
             if rule.get("rule_id") == rule_id:
                 return kind, rule
@@ -136,7 +135,7 @@ def keywords(ruleset: Any) -> list[Keyword]:
     found = []
     for rule in global_rules(ruleset, "content"):
         rule_id, pattern = rule.get("rule_id"), rule.get("pattern")
-        if isinstance(rule_id, str) and not rule_id.startswith(".") and isinstance(pattern, str):
+        if isinstance(rule_id, str) and is_keyword_rule(rule_id) and isinstance(pattern, str):
             actions = rule.get("actions")
             sound = _tweak(actions, "sound")
             found.append(

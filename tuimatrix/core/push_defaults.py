@@ -19,6 +19,12 @@ from typing import Any
 KINDS = ("override", "content", "postcontent", "room", "sender", "underride")
 
 
+def is_keyword_rule(rule_id: str) -> bool:
+    """Whether a content rule is one of the user's keywords (as Element reads them): every
+    rule the server defines is named ``.…``."""
+    return not rule_id.startswith(".")
+
+
 def localpart(user_id: str) -> str:
     """``@alice:example.org`` → ``alice`` (as Synapse cuts it: up to the first colon)."""
     head = user_id.split(":", 1)[0]

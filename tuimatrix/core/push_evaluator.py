@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeGuard
 
-from tuimatrix.core.push_defaults import KINDS, localpart, server_default_rules
+from tuimatrix.core.push_defaults import KINDS, is_keyword_rule, localpart, server_default_rules
 
 #: A glob longer than this (characters) never matches: no real keyword or name is that long.
 MAX_GLOB = 512
@@ -586,7 +586,7 @@ class Ruleset:
                 if built is not None:
                     compiled.append(built)
                     rule_id = built.verdict.rule_id
-                    if kind == "content" and rule_id and not rule_id.startswith("."):
+                    if kind == "content" and rule_id and is_keyword_rule(rule_id):
                         keywords.add(rule_id)
         return cls(user_id, tuple(compiled), frozenset(keywords))
 

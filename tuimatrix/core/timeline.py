@@ -135,9 +135,11 @@ _REPLY_END = "</mx-reply>"
 
 
 def preview_content(content: Mapping[str, Any]) -> dict[str, Any]:
-    """``content`` with its body and HTML body cut to what a one-line preview can show (an
-    HTML reply's quoted ``<mx-reply>`` goes first, as rendering drops it anyway)."""
-    cut = dict(content)
+    """What a one-line preview shows of ``content``: an edit's new content, its body and HTML
+    body cut to what one line can show (an HTML reply's quoted ``<mx-reply>`` goes first, as
+    rendering drops it anyway)."""
+    new = content.get("m.new_content")
+    cut = dict(new if isinstance(new, dict) else content)
     body = cut.get("body")
     if isinstance(body, str) and len(body) > PREVIEW_BODY:
         cut["body"] = body.lstrip()[:PREVIEW_BODY]

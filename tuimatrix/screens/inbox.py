@@ -78,6 +78,9 @@ class InboxScreen(UsesApp, ModalScreen[InboxChoice | None]):
         self._history: list[InboxEntry] = []
         self._names = SenderNames()
         self._reload_timer: Timer | None = None
+        #: with several accounts, each row names its own (short)
+        self._several = len(accounts) > 1
+        self._labels = account_labels(a.user_id for a in accounts)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -88,10 +91,9 @@ class InboxScreen(UsesApp, ModalScreen[InboxChoice | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        several = len(self.accounts) > 1
         table.add_column("Age", key="age")
         table.add_column("", key="kind")
-        if several:
+        if self._several:
             table.add_column("Account", key="account")
         table.add_columns("Room", "Sender")
         table.add_column("Message", key="preview", width=PREVIEW_WIDTH)
@@ -124,11 +126,9 @@ class InboxScreen(UsesApp, ModalScreen[InboxChoice | None]):
         chosen = self.current()
         words = self.query_one(Input).value.casefold().split()
         self.shown = [entry for entry in self.entries if entry_matches(entry, words)]
-        labels = account_labels(a.user_id for a in self.accounts)
-        several = len(self.accounts) > 1
         table.clear()
         for n, entry in enumerate(self.shown):
-            table.add_row(*self._cells(entry, labels, several), key=str(n))
+            table.add_row(*self._cells(entry, self._labels, self._several), key=str(n))
         if chosen in self.shown:
             table.move_cursor(row=self.shown.index(chosen))
         note = "" if self.shown else ("nothing matches" if words else "nothing needs you")

@@ -45,14 +45,14 @@ from tuimatrix.core.sections import (
 from tuimatrix.core.sync import SyncChanges
 from tuimatrix.screens.base import UsesApp
 from tuimatrix.ui.folds import RoomListState, section_key, space_key
-from tuimatrix.widgets.room_row import RoomLook, room_look, short_age
+from tuimatrix.widgets.room_row import RoomLook, room_look
 from tuimatrix.widgets.room_rows import RowBuilder
 from tuimatrix.widgets.room_tree import HeaderRow, RoomRow, RoomTree, Row, header_row
 from tuimatrix.widgets.status import StatusLine
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RoomListScreen", "short_age"]
+__all__ = ["RoomListScreen"]
 
 #: How often batched room changes are drawn (seconds).
 REDRAW_INTERVAL = 0.25

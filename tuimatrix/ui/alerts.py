@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from tuimatrix.core.alert_policy import Alert, AlertPolicy, AlertSettings, Viewing
+from tuimatrix.core.room_names import room_label
 from tuimatrix.core.sync import SyncChanges
 from tuimatrix.core.sync_status import LIVE, WAITING, SyncStatus
 from tuimatrix.ui import terminal_alerts
@@ -71,7 +72,7 @@ class Alerts:
                 self.viewing(),
                 catching_up=state not in (LIVE, WAITING),
                 now=time.monotonic(),
-                room_name=lambda room_id: _room_name(account, room_id),
+                room_name=lambda room_id: room_label(account, room_id),
                 initial=change.initial,
             )
             for alert in decision.alerts:
@@ -126,8 +127,3 @@ class Alerts:
             await asyncio.wait(set(self._tasks), timeout=self.desktop.timeout)
         self.user_returned()
         self.desktop.close()
-
-
-def _room_name(account: Account, room_id: str) -> str:
-    summary = account.rooms.summaries.get(room_id)
-    return summary.display_name if summary is not None else room_id

@@ -13,7 +13,7 @@ from rich.style import Style
 from rich.text import Text
 
 from tuimatrix.config import COLUMNS
-from tuimatrix.core.ages import short_age as short_age  # room_list re-exports it
+from tuimatrix.core.ages import short_age
 from tuimatrix.core.rooms import RoomSummary, summary_label
 from tuimatrix.core.sanitize import clean_line
 from tuimatrix.core.sections import is_unread
@@ -145,7 +145,7 @@ def _name_cell(look: RoomLook) -> Text:
 
 
 #: the unread column of a room marked unread with nothing counted (``m.marked_unread``)
-MARKED_UNREAD = "•"
+MARKED_UNREAD_GLYPH = "•"
 
 
 def _unread_cell(look: RoomLook) -> Text:
@@ -156,7 +156,7 @@ def _unread_cell(look: RoomLook) -> Text:
             text.append(":")
             text.append(str(look.highlights), "bold reverse red")
     elif look.unread:
-        text.append(MARKED_UNREAD, "bold")
+        text.append(MARKED_UNREAD_GLYPH, "bold")
     return text
 
 

@@ -52,16 +52,13 @@ def parse_notification(entry: Any) -> ServerNotification | None:
 
 class ServerNotifications(OperationsBase):
     async def server_notifications(
-        self, *, token: str | None = None, limit: int = NOTIFICATIONS_PAGE, highlights: bool = False
+        self, *, token: str | None = None, limit: int = NOTIFICATIONS_PAGE
     ) -> tuple[list[ServerNotification], str | None]:
-        """A page of the server's notifications, newest first (``highlights``: only those that
-        highlight, ``only=highlight``), and the token of the next, older page (None: no more).
-        Entries that are not well formed are left out."""
+        """A page of the server's notifications, newest first, and the token of the next,
+        older page (None: no more). Entries that are not well formed are left out."""
         query = {"limit": str(limit)}
         if token:
             query["from"] = token
-        if highlights:
-            query["only"] = "highlight"
         resp = await self.client.api.request(Method.GET, Path.v3.notifications, query_params=query)
         entries = resp.get("notifications") if isinstance(resp, dict) else None
         parsed = [parse_notification(e) for e in entries] if isinstance(entries, list) else []
