@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tuimatrix.core.operations.server_state import creators_of
 from tuimatrix.core.push_evaluator import RoomFacts, Ruleset, Verdict
+from tuimatrix.core.receipts import PRIVATE_RECEIPT, PUBLIC_RECEIPT
 from tuimatrix.core.redaction import is_pruned
 from tuimatrix.core.relations import redaction_target, thread_root
 from tuimatrix.core.store import dumps, loads
@@ -47,7 +48,8 @@ _BACKFILLED = "notices_backfilled"
 #: Events looked at between two chances for the loop to run: a catch-up brings tens of
 #: thousands, and the UI shares the loop with the sync (as ``core/sync.py`` batches them).
 EVENTS_PER_YIELD = 1_000
-_RECEIPTS = ("m.read", "m.read.private")
+#: the user's read receipts: either says how far the user has read
+_RECEIPTS = (PUBLIC_RECEIPT, PRIVATE_RECEIPT)
 _ENCRYPTED = "m.room.encrypted"
 _INSERT_SQL = (
     "INSERT OR REPLACE INTO notices (event_id, room_id, thread_id, position, ts, sender, "

@@ -13,10 +13,16 @@ from tuimatrix.core.sanitize import clean_line
 
 #: names spelled out on a receipt label before "+N"
 LABEL_NAMES = 2
-#: receipts that count as "read up to here" (``m.read.private`` is only ever our own)
-_PUBLIC = "m.read"
+#: the read receipt others see, and the one only the user's own devices (and the server) see
+PUBLIC_RECEIPT = "m.read"
+PRIVATE_RECEIPT = "m.read.private"
 #: the unthreaded receipt and the main timeline's one both apply to the room's timeline
 _MAIN = ("", "main")
+
+
+def receipt_type(private: bool) -> str:
+    """The read receipt type to send (``[room] read-receipts``)."""
+    return PRIVATE_RECEIPT if private else PUBLIC_RECEIPT
 
 
 def readers(rows: Iterable[Mapping[str, Any]], own_user_id: str) -> dict[str, str]:
@@ -27,7 +33,7 @@ def readers(rows: Iterable[Mapping[str, Any]], own_user_id: str) -> dict[str, st
     best: dict[str, tuple[int, str]] = {}
     for row in rows:
         user_id = row["user_id"]
-        if user_id == own_user_id or row["receipt_type"] != _PUBLIC:
+        if user_id == own_user_id or row["receipt_type"] != PUBLIC_RECEIPT:
             continue
         if row["thread_id"] not in _MAIN:
             continue

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from tuimatrix.core.lazy import Method, Path
-from tuimatrix.core.operations.receipts import receipt_type
+from tuimatrix.core.receipts import receipt_type
 from tuimatrix.core.relations import (
     THREAD,
     bundled_edit,

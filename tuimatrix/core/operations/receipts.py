@@ -6,18 +6,11 @@ from __future__ import annotations
 
 from tuimatrix.core.lazy import Method, Path, RoomID
 from tuimatrix.core.operations.base import OperationsBase
+from tuimatrix.core.receipts import receipt_type
 from tuimatrix.core.rooms import MARKED_UNREAD
 
-#: the receipt others see, and the one only the user's own devices (and the server) see
-PUBLIC_RECEIPT = "m.read"
-PRIVATE_RECEIPT = "m.read.private"
 #: the account data type a mark as unread is written as (the spec's, v1.12)
 MARK_UNREAD = MARKED_UNREAD[0]
-
-
-def receipt_type(private: bool) -> str:
-    """The read receipt type to send (``[room] read-receipts``)."""
-    return PRIVATE_RECEIPT if private else PUBLIC_RECEIPT
 
 
 class Receipts(OperationsBase):
